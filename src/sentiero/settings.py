@@ -1,0 +1,198 @@
+"""Every option of Sentiero in one place: its default, its meaning and its validation.
+
+``docs/configuration.md`` documents each field; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_SESSION_IDLE_TIMEOUT_S = 21_600  # 6 h
+DEFAULT_SESSION_MAX_AGE_S = 604_800  # 7 d
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
+
+
+class ConfigurationError(ValueError):
+    """An option has a value Sentiero cannot work with; the message says which and why."""
+
+
+@dataclass
+class Settings:
+    # --- where things live
+    store_url: str = "sqlite:///sentiero.db"
+    """Used when no ``store=`` object is passed: sqlite:///path, postgresql://..., mysql://...,
+    redis://..., file:///path, memory://"""
+    prefix: str = "/sentiero"
+    """The path the app is mounted at, used by ``script_tag()`` outside a request."""
+    public_url: str | None = None
+    """Absolute base URL of a standalone server (https://rec.example/sentiero), for script tags
+    served to other sites. When unset, script tags use the relative ``prefix``."""
+
+    # --- dashboard access
+    auth: Callable[[Any], bool] | None = None
+    """Called with the host framework's request; truthy grants the dashboard."""
+    basic_auth: tuple[str, str] | None = None
+    """(user, password) for HTTP Basic; takes precedence over ``auth``."""
+    allow_open_dashboard: bool = False
+    """Serve the dashboard with no auth at all. Without auth and without this, it answers 403."""
+
+    # --- ingest
+    cors_origins: list[str] = field(default_factory=list)
+    """Exact origins (scheme://host[:port]) allowed to POST events cross-origin."""
+    max_body_bytes: int = 524_288
+    max_events_per_request: int | None = None
+    max_sessions: int | None = None
+    max_events_per_session: int | None = None
+    max_events_per_page: int = 1_000
+    respect_gpc: bool = True
+    user_opt_out: bool = False
+    opt_out_cookie_name: str = "sentiero_optout"
+    capture_errors: bool = False
+
+    # --- recorder
+    flush_interval_ms: int = 10_000
+    flush_event_threshold: int = 50
+    cross_tab_sessions: bool = True
+    session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
+    session_max_age_s: float = DEFAULT_SESSION_MAX_AGE_S
+    mask_all_inputs: bool = True
+    mask_input_options: dict[str, bool] = field(default_factory=dict)
+    block_selector: str | None = "[data-rr-block]"
+    mask_text_selector: str | None = "[data-rr-mask]"
+    ignore_selector: str | None = "[data-rr-ignore]"
+    sampling: dict[str, Any] = field(default_factory=lambda: {"scroll": 150, "input": "last"})
+    inline_stylesheet: bool | None = None
+    checkout_every_n_ms: int | None = None
+    recorder_options: dict[str, Any] = field(default_factory=dict)
+    """Raw rrweb record() options (camelCase), passed verbatim; first-class options win and
+    password masking is always forced on."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------
+    def validate(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise ConfigurationError(
+                f"prefix {self.prefix!r} must look like '/sentiero' (no trailing slash)"
+            )
+        if self.basic_auth is not None:
+            if (
+                not isinstance(self.basic_auth, (tuple, list))
+                or len(self.basic_auth) != 2
+                or not all(isinstance(p, str) and p for p in self.basic_auth)
+            ):
+                raise ConfigurationError(
+                    "basic_auth must be a (user, password) pair of non-empty strings"
+                )
+            self.basic_auth = (self.basic_auth[0], self.basic_auth[1])
+        if self.auth is not None and not callable(self.auth):
+            raise ConfigurationError("auth must be a callable taking the request")
+        for origin in self.cors_origins:
+            if not isinstance(origin, str) or not _ORIGIN.match(origin):
+                raise ConfigurationError(
+                    f"cors_origins entry {origin!r} must be an exact origin like "
+                    "'https://shop.example' (no path, no wildcard)"
+                )
+        for name in ("flush_interval_ms", "flush_event_threshold", "max_body_bytes",
+                     "max_events_per_page"):
+            _positive_int(name, getattr(self, name))
+        for name in ("max_events_per_request", "max_sessions", "max_events_per_session",
+                     "checkout_every_n_ms"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive_int(name, value)
+        # Invalid session timings fall back to the defaults, as the recorder does.
+        self.session_idle_timeout_s = _positive_seconds(
+            self.session_idle_timeout_s, DEFAULT_SESSION_IDLE_TIMEOUT_S
+        )
+        self.session_max_age_s = _positive_seconds(self.session_max_age_s, DEFAULT_SESSION_MAX_AGE_S)
+        if not isinstance(self.opt_out_cookie_name, str) or not re.match(
+            r"^[A-Za-z0-9_-]{1,64}$", self.opt_out_cookie_name
+        ):
+            raise ConfigurationError("opt_out_cookie_name must be 1-64 letters, digits, _ or -")
+        for name in ("block_selector", "mask_text_selector", "ignore_selector"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{name} must be a CSS selector string or None")
+        if not isinstance(self.sampling, dict) or not isinstance(self.recorder_options, dict):
+            raise ConfigurationError("sampling and recorder_options must be dicts")
+        if not isinstance(self.mask_input_options, dict):
+            raise ConfigurationError("mask_input_options must be a dict of input type -> bool")
+
+    # ------------------------------------------------------------------
+    def effective_recorder_options(self) -> dict[str, Any]:
+        """The rrweb record() options the recorder starts with (password masking forced)."""
+        options: dict[str, Any] = dict(self.recorder_options)
+        options["maskAllInputs"] = self.mask_all_inputs
+        options["maskInputOptions"] = {**self.mask_input_options, "password": True}
+        for key, value in (
+            ("blockSelector", self.block_selector),
+            ("maskTextSelector", self.mask_text_selector),
+            ("ignoreSelector", self.ignore_selector),
+        ):
+            if value is not None:
+                options[key] = value
+        options["sampling"] = {"scroll": 150, "input": "last", **self.sampling}
+        if self.inline_stylesheet is not None:
+            options["inlineStylesheet"] = self.inline_stylesheet
+        if self.checkout_every_n_ms is not None:
+            options["checkoutEveryNms"] = self.checkout_every_n_ms
+        return options
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``SENTIERO_*`` variables (e.g. SENTIERO_STORE_URL, SENTIERO_CORS_ORIGINS as a
+        comma list, SENTIERO_BASIC_AUTH=user:password); explicit overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"SENTIERO_{f.name.upper()}")
+            if raw is None or f.name in ("auth",):
+                continue
+            values[f.name] = _parse_env_value(f.name, raw, f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse_env_value(name: str, raw: str, default: Any) -> Any:
+    if name == "basic_auth":
+        user, sep, password = raw.partition(":")
+        if not sep:
+            raise ConfigurationError("SENTIERO_BASIC_AUTH must be user:password")
+        return (user, password)
+    if name == "cors_origins":
+        return [o.strip() for o in raw.split(",") if o.strip()]
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int) or name.startswith("max_") or name.endswith("_ms"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"SENTIERO_{name.upper()} must be an integer") from exc
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_seconds(value: object, default: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if math.isnan(value) or math.isinf(value) or value <= 0:
+        return default
+    return value

@@ -1,0 +1,31 @@
+"""Storage backends behind one contract (see base.py)."""
+
+from sentiero.stores.base import Store, StoreError, StoreLimits, WindowRef
+
+__all__ = ["Store", "StoreError", "StoreLimits", "WindowRef", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """A store for a URL: sqlite:///path, postgresql://..., mysql://..., redis://...,
+    file:///path or memory://."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "memory":
+        from sentiero.stores.memory import MemoryStore
+
+        return MemoryStore()
+    if scheme.startswith(("sqlite", "postgres", "mysql", "mariadb")):
+        from sentiero.stores.sql import SQLStore
+
+        return SQLStore(url)
+    if scheme in ("redis", "rediss"):
+        from sentiero.stores.redis import RedisStore
+
+        return RedisStore(url)
+    if scheme == "file":
+        from sentiero.stores.files import FileStore
+
+        return FileStore(url)
+    raise ValueError(
+        f"unknown store URL {url!r}: use sqlite:///path, postgresql://..., mysql://..., "
+        "redis://..., file:///path or memory://"
+    )

@@ -1,0 +1,332 @@
+"""The store contract every backend implements, and the helpers they share.
+
+A window's recording is kept as ordered, zstandard-compressed chunks (one per accepted
+batch) with their time ranges, so replay can start from the first chunk and seek by
+fetching only the chunks it needs (DESIGN.md decision 6). Facts (DESIGN.md decision 4)
+are compact records extracted at ingest that analytics read instead of raw events.
+
+Times: event timestamps and chunk ranges are epoch milliseconds (``*_ms``); every other
+time is a timezone-aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import zstandard
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
+SORT_KEYS = ("updated_at", "created_at", "event_count")
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 128
+METADATA_MAX_VALUE_LENGTH = 1024
+
+
+class StoreError(Exception):
+    """The backend could not complete an operation (server down, timeout, ...).
+
+    The events endpoint answers 503 with Retry-After for it; nothing was stored.
+    """
+
+
+class SchemaNotReadyError(StoreError):
+    """The database schema is missing or older than this version of Sentiero."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def validate_id(value: object, what: str = "id") -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise ValueError(f"{what} must be 1-128 alphanumeric, hyphen, or underscore characters")
+    return value
+
+
+def validate_metadata(metadata: object) -> dict[str, Any]:
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata must be an object")
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise ValueError(f"metadata may hold at most {METADATA_MAX_KEYS} keys")
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 0 < len(key) <= METADATA_MAX_KEY_LENGTH:
+            raise ValueError(f"metadata keys must be 1-{METADATA_MAX_KEY_LENGTH} characters")
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        if len(text) > METADATA_MAX_VALUE_LENGTH:
+            raise ValueError(
+                f"metadata values must be at most {METADATA_MAX_VALUE_LENGTH} characters"
+            )
+        clean[key] = value
+    return clean
+
+
+# --- chunk encoding -------------------------------------------------------------------------
+
+_COMPRESSOR_LEVEL = 3
+
+
+def encode_events(events: list[dict[str, Any]]) -> bytes:
+    """Serialize events as one JSON array and compress it with zstandard."""
+    return zstandard.ZstdCompressor(level=_COMPRESSOR_LEVEL).compress(orjson.dumps(events))
+
+
+def decode_events_json(blob: bytes) -> bytes:
+    """The JSON array text of a chunk, without parsing it (API responses stitch these)."""
+    return zstandard.ZstdDecompressor().decompress(blob)
+
+
+def decode_events(blob: bytes) -> list[dict[str, Any]]:
+    return orjson.loads(decode_events_json(blob))
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    session_id: str
+    window_id: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One compact analytics record derived from events at ingest.
+
+    kind: ``page_view`` (data: viewport), ``click`` (data: x, y, selector?),
+    ``error`` (data: message, source?), and later kinds (scroll, form_field, vital,
+    custom, navigation, rage_click, dead_click). ``url`` is the redacted page URL.
+    """
+
+    kind: str
+    session_id: str
+    window_id: str
+    ts_ms: int
+    url: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """One accepted request from the recorder, validated and redacted, ready to store.
+
+    ``seq`` is the recorder's per-window batch number; a store never stores two
+    batches with the same (session_id, window_id, seq). ``seq=None`` (the original
+    recorder) is always stored.
+    """
+
+    session_id: str
+    window_id: str
+    events: list[dict[str, Any]]
+    seq: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    facts: list[Fact] = field(default_factory=list)
+    user_agent: str | None = None
+    page_url: str | None = None  # latest page of this batch (redacted), for "last page"
+    has_errors: bool = False
+    received_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def ref(self) -> WindowRef:
+        return WindowRef(self.session_id, self.window_id)
+
+    @property
+    def first_ms(self) -> int:
+        return min((_ts(e) for e in self.events), default=0)
+
+    @property
+    def last_ms(self) -> int:
+        return max((_ts(e) for e in self.events), default=0)
+
+
+def _ts(event: dict[str, Any]) -> int:
+    value = event.get("timestamp")
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """Where a chunk sits in a window's timeline; ``index`` orders chunks (0-based)."""
+
+    index: int
+    first_ms: int
+    last_ms: int
+    event_count: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    info: ChunkInfo
+    data: bytes  # encode_events() output
+
+    def events(self) -> list[dict[str, Any]]:
+        return decode_events(self.data)
+
+    def events_json(self) -> bytes:
+        return decode_events_json(self.data)
+
+
+@dataclass
+class WindowSummary:
+    window_id: str
+    event_count: int
+    first_ms: int | None
+    last_ms: int | None
+
+
+@dataclass
+class SessionSummary:
+    session_id: str
+    created_at: datetime
+    updated_at: datetime
+    first_ms: int | None
+    last_ms: int | None
+    event_count: int
+    windows: list[WindowSummary]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    user_agent: str | None = None
+    last_url: str | None = None
+    has_errors: bool = False
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.first_ms is None or self.last_ms is None:
+            return None
+        return max(0, self.last_ms - self.first_ms)
+
+    @property
+    def window_ids(self) -> list[str]:
+        return [w.window_id for w in self.windows]
+
+
+@dataclass
+class SessionQuery:
+    """Filters for ``list_sessions``; since/until are inclusive bounds on ``updated_at``."""
+
+    limit: int = 20
+    offset: int = 0
+    since: datetime | None = None
+    until: datetime | None = None
+    sort_by: str = "updated_at"  # one of SORT_KEYS, always descending
+    search: str | None = None  # case-insensitive substring of the id or any metadata value
+    has_errors: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.sort_by not in SORT_KEYS:
+            raise ValueError(f"sort_by must be one of {', '.join(SORT_KEYS)}")
+        if self.limit < 1 or self.offset < 0:
+            raise ValueError("limit must be >= 1 and offset >= 0")
+
+
+@dataclass
+class StoreLimits:
+    max_sessions: int | None = None  # oldest (by updated_at) sessions evicted beyond this
+    max_events_per_session: int | None = None  # oldest chunks dropped beyond this
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+class Store(ABC):
+    """What Sentiero needs from storage. Subclass it to plug in your own backend and run
+    ``tests/stores/contract.py`` against it.
+
+    Every write is all-or-nothing. Backend failures (connection refused, timeouts) are
+    raised as ``StoreError`` so the events endpoint can answer 503 and the recorder retries.
+    """
+
+    limits: StoreLimits
+
+    def __init__(self, limits: StoreLimits | None = None) -> None:
+        self.limits = limits or StoreLimits()
+
+    # lifecycle
+    def setup(self) -> None:
+        """Check (or for embedded stores, create) the schema. Called once at app start."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # writes
+    @abstractmethod
+    def save_batch(self, batch: Batch) -> bool:
+        """Store the batch as one chunk plus its facts and session bookkeeping, atomically.
+
+        Returns False, storing nothing, when (session, window, seq) was already stored.
+        Then enforces ``limits``.
+        """
+
+    @abstractmethod
+    def save_metadata(self, session_id: str, metadata: dict[str, Any]) -> None:
+        """Shallow-merge into the session's metadata; ignored for an unknown session."""
+
+    # reads
+    @abstractmethod
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        """Newest first by ``query.sort_by``."""
+
+    @abstractmethod
+    def get_session(self, session_id: str) -> SessionSummary | None: ...
+
+    @abstractmethod
+    def chunk_index(self, ref: WindowRef) -> list[ChunkInfo]:
+        """Every chunk of the window in replay order, without its data."""
+
+    @abstractmethod
+    def get_chunks(
+        self,
+        ref: WindowRef,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        start_index: int = 0,
+        limit: int | None = None,
+    ) -> list[Chunk]:
+        """Chunks overlapping [from_ms, to_ms] with ``index >= start_index``, in order."""
+
+    @abstractmethod
+    def iter_facts(
+        self,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        session_id: str | None = None,
+    ) -> Iterator[Fact]:
+        """Facts ordered by ts_ms; since/until bound ts_ms inclusively."""
+
+    # deletes
+    @abstractmethod
+    def delete_window(self, ref: WindowRef) -> bool:
+        """Remove one window (and the session with its last window). True if it existed."""
+
+    @abstractmethod
+    def delete_session(self, session_id: str) -> bool:
+        """Remove everything the session left: chunks, facts, dedup records, metadata."""
+
+    @abstractmethod
+    def purge_older_than(self, seconds: float) -> int:
+        """Delete sessions whose updated_at is older than now - seconds; returns the count."""
+
+    # conveniences built on the contract (backends may override for speed)
+    def get_events(
+        self, ref: WindowRef, after_ms: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Events of a window in replay order; ``after_ms`` is exclusive."""
+        out: list[dict[str, Any]] = []
+        for chunk in self.get_chunks(ref, from_ms=after_ms):
+            for event in chunk.events():
+                if after_ms is not None and _ts(event) <= after_ms:
+                    continue
+                out.append(event)
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
+    def erase_sessions(self, session_ids: Iterable[str]) -> int:
+        ids = [validate_id(s, "session id") for s in session_ids]
+        return sum(1 for s in ids if self.delete_session(s))
