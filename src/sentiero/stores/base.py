@@ -11,6 +11,7 @@ time is a timezone-aware UTC ``datetime``.
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def to_ms(moment: datetime, *, round_up: bool = False) -> int:
+    """Epoch milliseconds of a datetime (naive ones are taken as UTC).
+
+    ``round_up`` is for inclusive lower bounds, so ``since`` never admits an earlier ms.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    value = moment.timestamp() * 1000
+    return math.ceil(value) if round_up else math.floor(value)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
 def validate_id(value: object, what: str = "id") -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
         raise ValueError(f"{what} must be 1-128 alphanumeric, hyphen, or underscore characters")
@@ -65,6 +81,43 @@ def validate_metadata(metadata: object) -> dict[str, Any]:
             )
         clean[key] = value
     return clean
+
+
+def validate_batch(batch: "Batch") -> bytes:
+    """Check a batch before anything is written and return its chunk data.
+
+    Raises ValueError for bad ids, seq, metadata, facts of another window, or events that
+    cannot be serialized as JSON; a store calls this first so a bad batch stores nothing.
+    """
+    validate_id(batch.session_id, "session id")
+    validate_id(batch.window_id, "window id")
+    if batch.seq is not None and (
+        isinstance(batch.seq, bool) or not isinstance(batch.seq, int) or batch.seq < 0
+    ):
+        raise ValueError("seq must be a non-negative integer or None")
+    validate_metadata(batch.metadata)
+    for fact in batch.facts:
+        if fact.session_id != batch.session_id or fact.window_id != batch.window_id:
+            raise ValueError("a batch's facts must belong to its session and window")
+        if not isinstance(fact.kind, str) or not 0 < len(fact.kind) <= 32:
+            raise ValueError("fact kind must be 1-32 characters")
+    if batch.received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    try:
+        return encode_events(batch.events)
+    except TypeError as exc:  # orjson.JSONEncodeError: a set, bytes, NaN key, ...
+        raise ValueError(f"events cannot be stored as JSON: {exc}") from None
+
+
+def batch_has_errors(batch: "Batch") -> bool:
+    return bool(batch.has_errors or batch.metadata.get("has_errors"))
+
+
+def fact_data_json(fact: "Fact") -> str:
+    try:
+        return orjson.dumps(fact.data).decode()
+    except TypeError as exc:
+        raise ValueError(f"fact data cannot be stored as JSON: {exc}") from None
 
 
 # --- chunk encoding -------------------------------------------------------------------------
@@ -152,12 +205,20 @@ def _ts(event: dict[str, Any]) -> int:
 
 @dataclass(frozen=True)
 class ChunkInfo:
-    """Where a chunk sits in a window's timeline; ``index`` orders chunks (0-based)."""
+    """Where a chunk sits in a window's timeline; ``index`` orders chunks (0-based).
+
+    Indexes are allocated in arrival order and never reused or renumbered: when
+    ``max_events_per_session`` drops a window's oldest chunks, the remaining ones keep
+    their index (so the first chunk of a window may have index > 0). ``seq`` is the
+    batch's seq (None for the original recorder); export/import uses it so re-importing
+    a file stores nothing twice.
+    """
 
     index: int
     first_ms: int
     last_ms: int
     event_count: int
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +243,10 @@ class WindowSummary:
 
 @dataclass
 class SessionSummary:
+    """``windows`` are ordered by first_ms (windows without events last), then window_id.
+    ``updated_at`` is the latest ``received_at`` of a stored batch; ``created_at`` the first.
+    """
+
     session_id: str
     created_at: datetime
     updated_at: datetime
@@ -207,7 +272,10 @@ class SessionSummary:
 
 @dataclass
 class SessionQuery:
-    """Filters for ``list_sessions``; since/until are inclusive bounds on ``updated_at``."""
+    """Filters for ``list_sessions``; since/until are inclusive bounds on ``updated_at``.
+
+    Ties in the sort key are broken by session_id ascending, so pages are stable.
+    """
 
     limit: int = 20
     offset: int = 0
@@ -249,6 +317,13 @@ class Store(ABC):
     # lifecycle
     def setup(self) -> None:
         """Check (or for embedded stores, create) the schema. Called once at app start."""
+
+    def migrate(self) -> list[int]:
+        """Bring the schema up to date (``sentiero migrate``); the versions applied.
+
+        Stores without a schema have nothing to do.
+        """
+        return []
 
     def close(self) -> None:
         """Release connections."""
@@ -326,6 +401,25 @@ class Store(ABC):
                 if limit is not None and len(out) >= limit:
                     return out
         return out
+
+    def iter_session_ids(self) -> Iterator[str]:
+        """Every session id, oldest created first (export, bulk jobs).
+
+        The default pages ``list_sessions``; backends override it with a snapshot.
+        """
+        ids: list[str] = []
+        offset = 0
+        while True:
+            page = self.list_sessions(SessionQuery(limit=500, offset=offset, sort_by="created_at"))
+            ids.extend(s.session_id for s in page)
+            if len(page) < 500:
+                break
+            offset += len(page)
+        seen: set[str] = set()
+        for session_id in reversed(ids):
+            if session_id not in seen:
+                seen.add(session_id)
+                yield session_id
 
     def erase_sessions(self, session_ids: Iterable[str]) -> int:
         ids = [validate_id(s, "session id") for s in session_ids]
