@@ -15,6 +15,7 @@ from typing import Any
 DEFAULT_SESSION_IDLE_TIMEOUT_S = 21_600  # 6 h
 DEFAULT_SESSION_MAX_AGE_S = 604_800  # 7 d
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+_PUBLIC_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
 
 
@@ -33,6 +34,9 @@ class Settings:
     public_url: str | None = None
     """Absolute base URL of a standalone server (https://rec.example/sentiero), for script tags
     served to other sites. When unset, script tags use the relative ``prefix``."""
+    assets_dir: str | None = None
+    """Directory of the built frontend (manifest.json + hashed files); defaults to the one
+    shipped in the package, ``sentiero/web/static/dist``."""
 
     # --- dashboard access
     auth: Callable[[Any], bool] | None = None
@@ -56,6 +60,18 @@ class Settings:
     capture_errors: bool = False
 
     # --- recorder
+    capture_metadata: bool = False
+    """Send page URL, referrer, user agent, viewport and entry page as session metadata."""
+    track_navigation: bool = False
+    """Record link clicks as ``navigation`` custom events."""
+    track_custom_events: bool = False
+    """Honour ``data-sentiero-track-*`` attributes (``addCustomEvent`` always works)."""
+    capture_clicks: bool = False
+    """Record the CSS selector of every click (``__click`` custom events)."""
+    track_forms: bool = False
+    """Record form submits, never their values (``__form_submit`` custom events)."""
+    capture_web_vitals: bool = False
+    """Record LCP, CLS and INP (``__perf`` custom events)."""
     flush_interval_ms: int = 10_000
     flush_event_threshold: int = 50
     cross_tab_sessions: bool = True
@@ -92,6 +108,25 @@ class Settings:
                     "basic_auth must be a (user, password) pair of non-empty strings"
                 )
             self.basic_auth = (self.basic_auth[0], self.basic_auth[1])
+        if self.public_url is not None:
+            if not isinstance(self.public_url, str) or not _PUBLIC_URL.match(
+                self.public_url.rstrip("/")
+            ):
+                raise ConfigurationError(
+                    f"public_url {self.public_url!r} must be an absolute http(s) URL like "
+                    "'https://rec.example/sentiero' (no query or fragment)"
+                )
+            self.public_url = self.public_url.rstrip("/")
+        if self.assets_dir is not None:
+            if not isinstance(self.assets_dir, (str, os.PathLike)):
+                raise ConfigurationError("assets_dir must be a directory path")
+            self.assets_dir = os.fspath(self.assets_dir)
+        for name in ("capture_metadata", "track_navigation", "track_custom_events",
+                     "capture_clicks", "track_forms", "capture_web_vitals", "capture_errors",
+                     "allow_open_dashboard", "respect_gpc", "user_opt_out",
+                     "cross_tab_sessions"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True or False")
         if self.auth is not None and not callable(self.auth):
             raise ConfigurationError("auth must be a callable taking the request")
         for origin in self.cors_origins:
