@@ -147,7 +147,9 @@ class Settings:
         self.session_idle_timeout_s = _positive_seconds(
             self.session_idle_timeout_s, DEFAULT_SESSION_IDLE_TIMEOUT_S
         )
-        self.session_max_age_s = _positive_seconds(self.session_max_age_s, DEFAULT_SESSION_MAX_AGE_S)
+        self.session_max_age_s = _positive_seconds(
+            self.session_max_age_s, DEFAULT_SESSION_MAX_AGE_S
+        )
         if not isinstance(self.opt_out_cookie_name, str) or not re.match(
             r"^[A-Za-z0-9_-]{1,64}$", self.opt_out_cookie_name
         ):

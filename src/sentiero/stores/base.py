@@ -83,7 +83,7 @@ def validate_metadata(metadata: object) -> dict[str, Any]:
     return clean
 
 
-def validate_batch(batch: "Batch") -> bytes:
+def validate_batch(batch: Batch) -> bytes:
     """Check a batch before anything is written and return its chunk data.
 
     Raises ValueError for bad ids, seq, metadata, facts of another window, or events that
@@ -109,11 +109,11 @@ def validate_batch(batch: "Batch") -> bytes:
         raise ValueError(f"events cannot be stored as JSON: {exc}") from None
 
 
-def batch_has_errors(batch: "Batch") -> bool:
+def batch_has_errors(batch: Batch) -> bool:
     return bool(batch.has_errors or batch.metadata.get("has_errors"))
 
 
-def fact_data_json(fact: "Fact") -> str:
+def fact_data_json(fact: Fact) -> str:
     try:
         return orjson.dumps(fact.data).decode()
     except TypeError as exc:

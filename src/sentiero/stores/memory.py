@@ -323,4 +323,3 @@ def _matches(session_id: str, metadata: dict[str, Any], needle: str) -> bool:
         if needle in text.lower():
             return True
     return False
-

@@ -1,0 +1,103 @@
+"""Events endpoint throughput: Sentiero's /events beside a bare endpoint, in one run.
+
+The bare endpoint reads the body, gunzips it and parses the JSON, then answers 200 — the floor
+any ingest must pay. Sentiero adds validation, redaction, facts, compression and the store
+write. Both run in-process through the WSGI interface (no sockets), on real fixture batches.
+
+    python benchmarks/ingest.py            # SQLite file and memory stores
+    python benchmarks/ingest.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from werkzeug.test import Client
+from werkzeug.wrappers import Request, Response
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rrweb"
+
+
+def fixture_batches(size: int = 50) -> list[tuple[bytes, int]]:
+    """(gzipped payload, event count) per 50-event batch of every small fixture recording."""
+    batches: list[tuple[bytes, int]] = []
+    for path in sorted(FIXTURES.glob("*.json.gz")):
+        if path.name.startswith("dashboard"):
+            continue  # 10 MB of mutations; batches exceed the 512 KiB request limit
+        recording = orjson.loads(gzip.decompress(path.read_bytes()))
+        for window in recording["windows"]:
+            events = window["events"]
+            for seq, start in enumerate(range(0, len(events), size)):
+                chunk = events[start:start + size]
+                payload = {"sessionId": recording["session_id"], "windowId": window["window_id"],
+                           "seq": seq, "events": chunk}
+                batches.append((gzip.compress(orjson.dumps(payload)), len(chunk)))
+    return batches
+
+
+def bare_app(environ, start_response):  # type: ignore[no-untyped-def]
+    request = Request(environ)
+    body = request.get_data()
+    orjson.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    return Response(b'{"status":"ok"}', content_type="application/json")(environ, start_response)
+
+
+def measure(app, batches) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    client = Client(app)
+    total_events = 0
+    started = time.perf_counter()
+    for body, count in batches:
+        response = client.post("/events", data=body, headers={
+            "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        assert response.status_code == 200, response.get_data()
+        total_events += count
+    elapsed = time.perf_counter() - started
+    return len(batches) / elapsed, total_events / elapsed
+
+
+def rewrite_sessions(batches, round_no: int):
+    """A new session id per round, so the store really writes instead of deduplicating."""  # type: ignore[no-untyped-def]
+    out = []
+    for body, count in batches:
+        payload = orjson.loads(gzip.decompress(body))
+        payload["sessionId"] = f"{payload['sessionId'][:100]}-r{round_no}"
+        out.append((gzip.compress(orjson.dumps(payload)), count))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    from sentiero.app import Sentiero
+    from sentiero.stores.memory import MemoryStore
+    from sentiero.stores.sql import SQLStore
+
+    rounds = 3 if args.quick else 10
+    base = fixture_batches()
+    batches = [b for r in range(rounds) for b in rewrite_sessions(base, r)]
+    print(f"{len(batches)} requests of real fixture batches ({sum(c for _, c in batches)} events)")
+    print(f"{'endpoint':<28}{'requests/s':>12}{'events/s':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        contenders = [
+            ("bare (gunzip + parse)", bare_app),
+            ("sentiero, MemoryStore", Sentiero(store=MemoryStore(), allow_open_dashboard=True)),
+            ("sentiero, SQLite file", Sentiero(store=SQLStore(f"sqlite:///{tmp}/bench.db"),
+                                              allow_open_dashboard=True)),
+        ]
+        for name, app in contenders:
+            wsgi = app.wsgi_app if hasattr(app, "wsgi_app") else app
+            rps, eps = measure(wsgi, batches)
+            print(f"{name:<28}{rps:>12.0f}{eps:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()

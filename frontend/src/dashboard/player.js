@@ -1,0 +1,506 @@
+// Replay player: rrweb's Replayer plus our own controls, fed page by page from the chunked
+// events API (docs/CONTRACTS.md). Playback starts as soon as the first page is in; the rest is
+// appended while it plays. The seek bar spans the whole window from the start because the chunk
+// index already knows first_ms/last_ms.
+
+import {
+  SPEEDS,
+  computeScale,
+  firstViewport,
+  formatTime,
+  isTypingTarget,
+  resolveStartOffset,
+  stepSpeed,
+  withParams,
+} from "./time.js";
+
+const CHUNKS_PER_PAGE = 4;
+const SEEK_STEP_MS = 5000;
+const UI_TICK_MS = 200;
+
+export const MESSAGES = {
+  loading: "Loading…",
+  empty: "No events recorded for this window.",
+  single: "Only one event was recorded for this window; there is nothing to replay.",
+  failed: "Failed to load session events: ",
+  more: "Loading more events…",
+};
+
+/** fetch + JSON with a readable error (`HTTP 404: window not found`). */
+export async function fetchJson(fetchFn, url) {
+  let response;
+  try {
+    response = await fetchFn(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+  } catch (err) {
+    throw new Error((err && err.message) || "network error");
+  }
+  if (!response.ok) {
+    let detail = "";
+    try {
+      const body = await response.json();
+      if (body && body.error) detail = ": " + body.error;
+    } catch (_err) {
+      // not JSON
+    }
+    throw new Error("HTTP " + response.status + detail);
+  }
+  return response.json();
+}
+
+function el(doc, tag, attrs, text) {
+  const node = doc.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "className") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+export class Player {
+  /**
+   * @param {object} o root (#sentiero-player), data (the replay-data island), Replayer (rrweb),
+   *   fetch (window.fetch), win, doc.
+   */
+  constructor(o) {
+    this.root = o.root;
+    this.data = o.data || {};
+    this.Replayer = o.Replayer;
+    this.fetchFn = o.fetch;
+    this.win = o.win;
+    this.doc = o.doc;
+    this.replayer = null;
+    this.firstMs = 0;
+    this.totalMs = 0;
+    this.loadedEvents = 0;
+    this.loadedUntilMs = 0; // offset of the latest loaded event
+    this.loadingDone = false;
+    this.pendingSeek = null; // {offset, play}
+    this.stalled = false; // playback reached the end of what is loaded while more is coming
+    this.viewport = null;
+    this.speed = 1;
+    this.seeking = false;
+    this.tick = null;
+    this.buildDom();
+    this.exposeForTests();
+  }
+
+  // ---- DOM ----------------------------------------------------------------------------------
+
+  buildDom() {
+    const doc = this.doc;
+    this.root.textContent = "";
+    this.root.classList.add("sentiero-player");
+    this.statusEl = el(doc, "div", { className: "sentiero-player__status", role: "status",
+      "aria-live": "polite" });
+    this.viewportEl = el(doc, "div", { className: "sentiero-player__viewport" });
+    this.stageEl = el(doc, "div", { className: "sentiero-player__stage" });
+    this.viewportEl.appendChild(this.stageEl);
+
+    this.controlsEl = el(doc, "div", { className: "sentiero-player__controls" });
+    this.controlsEl.hidden = true;
+    this.playButton = el(doc, "button", { type: "button", className: "sentiero-player__play",
+      "aria-label": "Play" }, "Play");
+    this.seekInput = el(doc, "input", { type: "range", className: "sentiero-player__seek",
+      min: "0", max: "0", step: "100", value: "0", "aria-label": "Seek" });
+    this.timeEl = el(doc, "span", { className: "sentiero-player__time" }, "0:00 / 0:00");
+
+    const speedLabel = el(doc, "label", { className: "sentiero-player__speed" }, "Speed ");
+    this.speedSelect = el(doc, "select", { "aria-label": "Playback speed" });
+    for (const speed of SPEEDS) {
+      this.speedSelect.appendChild(el(doc, "option", { value: String(speed) }, speed + "x"));
+    }
+    speedLabel.appendChild(this.speedSelect);
+
+    const skipLabel = el(doc, "label", { className: "sentiero-player__skip" });
+    this.skipInput = el(doc, "input", { type: "checkbox" });
+    this.skipInput.checked = this.data.skipInactive !== false;
+    skipLabel.appendChild(this.skipInput);
+    skipLabel.appendChild(doc.createTextNode(" Skip inactivity"));
+
+    this.copyButton = el(doc, "button", { type: "button", className: "sentiero-player__copy" },
+      "Copy link");
+
+    for (const node of [this.playButton, this.seekInput, this.timeEl, speedLabel, skipLabel,
+      this.copyButton]) {
+      this.controlsEl.appendChild(node);
+    }
+    this.root.appendChild(this.statusEl);
+    this.root.appendChild(this.viewportEl);
+    this.root.appendChild(this.controlsEl);
+  }
+
+  setState(state) {
+    this.state = state;
+    if (this.doc.body) this.doc.body.dataset.replayState = state;
+  }
+
+  setStatus(text) {
+    this.statusEl.textContent = text || "";
+    this.statusEl.hidden = !text;
+  }
+
+  exposeForTests() {
+    const player = this;
+    this.win.__sentieroPlayer = {
+      player,
+      get replayer() {
+        return player.replayer;
+      },
+      get totalMs() {
+        return player.totalMs;
+      },
+      get loadedEvents() {
+        return player.loadedEvents;
+      },
+      get loadingDone() {
+        return player.loadingDone;
+      },
+      currentTime() {
+        return player.currentTime();
+      },
+    };
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  pageUrl(cursor) {
+    return withParams(this.data.eventsUrl, { cursor, chunks: CHUNKS_PER_PAGE });
+  }
+
+  fetchJson(url) {
+    return fetchJson(this.fetchFn, url);
+  }
+
+  async load() {
+    this.setState("loading");
+    this.setStatus(MESSAGES.loading);
+    let events;
+    let cursor;
+    let index;
+    try {
+      if (!this.data.eventsUrl || !this.data.chunksUrl) throw new Error("missing replay data");
+      const [chunkIndex, firstPage] = await Promise.all([
+        this.fetchJson(this.data.chunksUrl),
+        this.fetchJson(this.pageUrl(0)),
+      ]);
+      index = chunkIndex || {};
+      events = Array.isArray(firstPage && firstPage.events) ? firstPage.events.slice() : [];
+      cursor = firstPage ? firstPage.next_cursor : null;
+      // rrweb needs two events to start; a first page that small is unusual but possible.
+      while (events.length < 2 && cursor != null) {
+        const page = await this.fetchJson(this.pageUrl(cursor));
+        if (Array.isArray(page.events)) events.push(...page.events);
+        cursor = page.next_cursor;
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (events.length === 0) {
+      this.setState("empty");
+      this.setStatus(MESSAGES.empty);
+      return;
+    }
+    if (events.length < 2) {
+      this.setState("empty");
+      this.setStatus(MESSAGES.single);
+      return;
+    }
+    // Stable sort: the replay baseline is the earliest event, as rrweb assumes.
+    events.sort((a, b) => a.timestamp - b.timestamp);
+    this.firstMs = events[0].timestamp;
+    const lastLoaded = events[events.length - 1].timestamp;
+    const lastMs = Math.max(Number(index.last_ms) || 0, lastLoaded);
+    this.totalMs = Math.max(0, lastMs - this.firstMs);
+    this.loadedUntilMs = lastLoaded - this.firstMs;
+    this.loadedEvents = events.length;
+    this.loadingDone = cursor == null;
+    this.viewport = firstViewport(events);
+
+    try {
+      this.startReplayer(events);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.loadRest(cursor);
+  }
+
+  fail(err) {
+    this.setState("error");
+    this.setStatus(MESSAGES.failed + ((err && err.message) || String(err)));
+    this.controlsEl.hidden = true;
+  }
+
+  async loadRest(cursor) {
+    let next = cursor;
+    try {
+      while (next != null) {
+        const page = await this.fetchJson(this.pageUrl(next));
+        const events = Array.isArray(page.events) ? page.events : [];
+        for (const event of events) {
+          this.replayer.addEvent(event);
+          const offset = event.timestamp - this.firstMs;
+          if (offset > this.loadedUntilMs) this.loadedUntilMs = offset;
+        }
+        this.loadedEvents += events.length;
+        next = page.next_cursor;
+        if (next != null && next === cursor) break; // a server answering the same page again
+        this.afterPage();
+      }
+    } catch (err) {
+      // Keep what is loaded playable; say what is missing.
+      this.loadError = err;
+      this.setStatus(MESSAGES.failed + ((err && err.message) || String(err)) +
+        " (showing the first " + this.loadedEvents + " events)");
+    }
+    this.loadingDone = true;
+    this.totalMs = Math.max(this.totalMs, this.loadedUntilMs);
+    this.afterPage();
+  }
+
+  /** New events arrived: apply a seek that was waiting for them, resume a stalled playback. */
+  afterPage() {
+    this.seekInput.max = String(Math.round(this.totalMs));
+    // addEvent is applied by rrweb on a microtask; act after it.
+    Promise.resolve().then(() => {
+      if (this.pendingSeek && (this.loadingDone ||
+          this.loadedUntilMs >= this.pendingSeek.offset)) {
+        const { offset, play } = this.pendingSeek;
+        this.pendingSeek = null;
+        this.seek(offset, play);
+      } else if (this.stalled) {
+        this.stalled = false;
+        this.replayer.play(this.currentTime());
+      }
+      if (!this.pendingSeek && !this.stalled && !this.loadError) this.setStatus("");
+      this.render();
+    });
+  }
+
+  // ---- replayer -----------------------------------------------------------------------------
+
+  startReplayer(events) {
+    this.replayer = new this.Replayer(events, {
+      root: this.stageEl,
+      skipInactive: this.skipInput.checked,
+      mouseTail: false,
+      UNSAFE_replayCanvas: false,
+      liveMode: false,
+      showWarning: false,
+      // Replayed focus would move keyboard focus into the iframe and kill our shortcuts.
+      triggerFocus: false,
+    });
+    const replayer = this.replayer;
+    replayer.on("start", () => this.onPlayState(true));
+    replayer.on("pause", () => this.onPlayState(false));
+    replayer.on("finish", () => {
+      if (!this.loadingDone) {
+        this.stalled = true;
+        this.setStatus(MESSAGES.more);
+      }
+      this.onPlayState(false);
+    });
+    replayer.on("resize", (dimension) => {
+      if (dimension && dimension.width > 0 && dimension.height > 0) {
+        this.viewport = { width: dimension.width, height: dimension.height };
+        this.rescale();
+      }
+    });
+
+    this.setStatus(this.loadingDone ? "" : MESSAGES.more);
+    this.controlsEl.hidden = false;
+    this.seekInput.max = String(Math.round(this.totalMs));
+    this.bindControls();
+    this.rescale();
+
+    const start = resolveStartOffset(this.data.startAt, this.firstMs, this.totalMs);
+    if (start != null) {
+      replayer.pause(0);
+      this.onPlayState(false);
+      this.seek(start, false);
+    } else {
+      replayer.play(0);
+      this.onPlayState(true);
+    }
+    this.tick = this.win.setInterval(() => this.render(), UI_TICK_MS);
+  }
+
+  isPlaying() {
+    const replayer = this.replayer;
+    return !!(replayer && replayer.service && replayer.service.state &&
+      replayer.service.state.matches("playing"));
+  }
+
+  currentTime() {
+    if (!this.replayer) return 0;
+    const t = this.replayer.getCurrentTime();
+    return Number.isFinite(t) ? Math.max(0, Math.min(t, this.totalMs)) : 0;
+  }
+
+  onPlayState(playing) {
+    if (!this.replayer) return;
+    const state = playing || this.stalled ? "playing" : "paused";
+    this.setState(state);
+    this.playButton.textContent = state === "playing" ? "Pause" : "Play";
+    this.playButton.setAttribute("aria-label", state === "playing" ? "Pause" : "Play");
+    this.render();
+  }
+
+  play() {
+    if (!this.replayer) return;
+    let offset = this.currentTime();
+    if (offset >= this.totalMs - 100 && this.loadingDone) offset = 0; // replay from the start
+    this.stalled = false;
+    this.seek(offset, true);
+  }
+
+  pause() {
+    if (!this.replayer) return;
+    this.stalled = false;
+    this.pendingSeek = this.pendingSeek ? { offset: this.pendingSeek.offset, play: false } : null;
+    this.replayer.pause();
+    this.onPlayState(false);
+  }
+
+  toggle() {
+    if (this.isPlaying() || this.stalled || (this.pendingSeek && this.pendingSeek.play)) {
+      this.pause();
+    } else {
+      this.play();
+    }
+  }
+
+  /** Jump to `offset` ms from the start; waits for the events there when not loaded yet. */
+  seek(offset, play) {
+    if (!this.replayer) return;
+    const target = Math.max(0, Math.min(offset, this.totalMs));
+    if (!this.loadingDone && target > this.loadedUntilMs) {
+      this.pendingSeek = { offset: target, play };
+      this.setStatus(MESSAGES.loading);
+      this.replayer.pause(this.loadedUntilMs);
+      this.setState(play ? "playing" : "paused");
+      this.renderAt(target);
+      return;
+    }
+    this.pendingSeek = null;
+    if (play) this.replayer.play(target);
+    else this.replayer.pause(target);
+    this.onPlayState(play);
+    this.renderAt(target);
+  }
+
+  setSpeed(speed) {
+    if (!SPEEDS.includes(speed)) return;
+    this.speed = speed;
+    this.speedSelect.value = String(speed);
+    if (this.replayer) this.replayer.setConfig({ speed });
+  }
+
+  setSkipInactive(on) {
+    this.skipInput.checked = !!on;
+    if (this.replayer) this.replayer.setConfig({ skipInactive: !!on });
+  }
+
+  // ---- controls -----------------------------------------------------------------------------
+
+  bindControls() {
+    this.playButton.addEventListener("click", () => this.toggle());
+    this.seekInput.addEventListener("input", () => {
+      this.seeking = true;
+      this.renderAt(Number(this.seekInput.value));
+    });
+    this.seekInput.addEventListener("change", () => {
+      this.seeking = false;
+      const wasPlaying = this.isPlaying() || this.stalled;
+      this.seek(Number(this.seekInput.value), wasPlaying);
+    });
+    this.speedSelect.addEventListener("change", () => this.setSpeed(Number(this.speedSelect.value)));
+    this.skipInput.addEventListener("change", () => this.setSkipInactive(this.skipInput.checked));
+    this.copyButton.addEventListener("click", () => this.copyLink());
+    this.doc.addEventListener("keydown", (event) => this.onKey(event));
+    this.win.addEventListener("resize", () => this.rescale());
+    if (typeof this.win.ResizeObserver === "function") {
+      new this.win.ResizeObserver(() => this.rescale()).observe(this.viewportEl);
+    }
+  }
+
+  onKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (isTypingTarget(event.target)) return;
+    const key = event.key;
+    if (key === " " || key === "Spacebar") {
+      // A focused button already turns Space into a click.
+      if (event.target && String(event.target.tagName).toUpperCase() === "BUTTON") return;
+      event.preventDefault();
+      this.toggle();
+    } else if (key === "ArrowLeft" || key === "ArrowRight") {
+      event.preventDefault();
+      const delta = key === "ArrowLeft" ? -SEEK_STEP_MS : SEEK_STEP_MS;
+      const base = this.pendingSeek ? this.pendingSeek.offset : this.currentTime();
+      this.stalled = false;
+      this.seek(base + delta, false);
+    } else if (key === "ArrowUp" || key === "ArrowDown") {
+      event.preventDefault();
+      this.setSpeed(stepSpeed(this.speed, key === "ArrowUp" ? 1 : -1));
+    }
+  }
+
+  shareUrl() {
+    const url = new URL(this.win.location.href);
+    url.searchParams.set("t", String(Math.round(this.currentTime())));
+    return url.toString();
+  }
+
+  copyLink() {
+    const link = this.shareUrl();
+    const done = () => {
+      this.copyButton.textContent = "Copied!";
+      this.win.setTimeout(() => {
+        this.copyButton.textContent = "Copy link";
+      }, 2000);
+    };
+    const fallback = () => {
+      if (typeof this.win.prompt === "function") this.win.prompt("Copy this link:", link);
+    };
+    const clipboard = this.win.navigator && this.win.navigator.clipboard;
+    if (clipboard && typeof clipboard.writeText === "function") {
+      clipboard.writeText(link).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  rescale() {
+    if (!this.replayer || !this.replayer.wrapper) return;
+    const viewport = this.viewport;
+    if (!viewport) return;
+    const width = this.viewportEl.clientWidth;
+    const maxHeight = Math.max(240, (this.win.innerHeight || 800) * 0.75);
+    const scale = computeScale(width, maxHeight, viewport.width, viewport.height);
+    const wrapper = this.replayer.wrapper;
+    wrapper.style.transform = "scale(" + scale + ")";
+    wrapper.style.transformOrigin = "0 0";
+    this.stageEl.style.width = Math.round(viewport.width * scale) + "px";
+    this.stageEl.style.height = Math.round(viewport.height * scale) + "px";
+    this.scale = scale;
+  }
+
+  render() {
+    if (!this.replayer) return;
+    if (this.pendingSeek) this.renderAt(this.pendingSeek.offset);
+    else this.renderAt(this.currentTime());
+  }
+
+  renderAt(offset) {
+    const max = Math.round(this.totalMs);
+    if (this.seekInput.max !== String(max)) this.seekInput.max = String(max);
+    if (!this.seeking) this.seekInput.value = String(Math.round(offset));
+    const shown = this.seeking ? Number(this.seekInput.value) : offset;
+    this.timeEl.textContent = formatTime(shown) + " / " + formatTime(this.totalMs);
+  }
+}

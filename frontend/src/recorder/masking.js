@@ -1,0 +1,83 @@
+// rrweb record options with Sentiero's privacy rules enforced (inventory §2.8):
+// all inputs masked unless the server explicitly sends maskAllInputs: false, passwords masked
+// always (even inside data-sentiero-unmask), and data-sentiero-unmask as the only way to show
+// an input's or a masked text's real value.
+
+export const UNMASK_ATTRIBUTE = "data-sentiero-unmask";
+const UNMASK_SELECTOR = "[" + UNMASK_ATTRIBUTE + "]";
+
+const DEFAULT_OPTIONS = {
+  blockSelector: "[data-rr-block]",
+  maskTextSelector: "[data-rr-mask]",
+  ignoreSelector: "[data-rr-ignore]",
+};
+const DEFAULT_SAMPLING = { scroll: 150, input: "last" };
+
+function attr(el, name) {
+  try {
+    return el && typeof el.getAttribute === "function" ? el.getAttribute(name) : null;
+  } catch (_err) {
+    return null;
+  }
+}
+
+/**
+ * True for password fields, including ones a "show password" toggle switched to type=text
+ * (rrweb marks those with data-rr-is-password) and fields whose autocomplete says password.
+ */
+export function isPasswordField(el) {
+  if (!el) return false;
+  const type = String(el.type || attr(el, "type") || "").toLowerCase();
+  if (type === "password") return true;
+  if (attr(el, "data-rr-is-password") != null) return true;
+  const autocomplete = String(attr(el, "autocomplete") || "").toLowerCase();
+  return autocomplete === "current-password" || autocomplete === "new-password";
+}
+
+export function isInsideUnmask(el) {
+  try {
+    return !!(el && typeof el.closest === "function" && el.closest(UNMASK_SELECTOR));
+  } catch (_err) {
+    return false;
+  }
+}
+
+function stars(text) {
+  return "*".repeat(String(text == null ? "" : text).length);
+}
+
+/** rrweb maskInputFn: called for every input type rrweb was told to mask. */
+export function maskInput(text, element) {
+  const value = text == null ? "" : String(text);
+  if (isPasswordField(element)) return stars(value);
+  if (isInsideUnmask(element)) return value;
+  return stars(value);
+}
+
+/** rrweb maskTextFn: called for text under maskTextSelector; keeps whitespace for layout. */
+export function maskText(text, element) {
+  const value = text == null ? "" : String(text);
+  if (isInsideUnmask(element)) return value;
+  return value.replace(/\S/g, "*");
+}
+
+/** Merge the server's recorderOptions over our defaults, then enforce the privacy rules. */
+export function buildRecordOptions(userOptions) {
+  const user = userOptions && typeof userOptions === "object" ? userOptions : {};
+  const options = Object.assign({}, DEFAULT_OPTIONS, user);
+  options.sampling = Object.assign(
+    {},
+    DEFAULT_SAMPLING,
+    user.sampling && typeof user.sampling === "object" ? user.sampling : {},
+  );
+  options.maskAllInputs = user.maskAllInputs !== false;
+  const maskInputOptions =
+    user.maskInputOptions && typeof user.maskInputOptions === "object"
+      ? Object.assign({}, user.maskInputOptions)
+      : {};
+  maskInputOptions.password = true;
+  options.maskInputOptions = maskInputOptions;
+  options.maskInputFn = maskInput;
+  options.maskTextFn = maskText;
+  return options;
+}

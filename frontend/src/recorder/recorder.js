@@ -1,0 +1,221 @@
+// Wires the parts together: config -> gate -> identity -> cookies -> transport -> rrweb,
+// plus the public `window.Sentiero` API. Everything from the browser is passed in through
+// `env`, so this runs under node:test with fakes.
+
+import { loadConfig } from "./config.js";
+import { clearLinkCookies, writeLinkCookies } from "./cookies.js";
+import { FEATURES } from "./features/index.js";
+import { checkGate, clearOptOutSignal, optOutName, setOptOutSignal } from "./gate.js";
+import { newId } from "./ids.js";
+import { buildRecordOptions } from "./masking.js";
+import { createRedactor } from "./redaction.js";
+import { clearClientStorage, resolveIdentity, touchLastSeen } from "./session.js";
+import { openStorage } from "./storage.js";
+import { Transport } from "./transport.js";
+
+const noop = () => {};
+
+/**
+ * env: {window, document, navigator, record, fetch, sendBeacon, makeBlob, gzip, timers, now,
+ *       warn, currentScriptSrc}
+ * Returns the controller (also reachable as window.Sentiero's internals), or null when there is
+ * no usable config.
+ */
+export function createRecorder(env) {
+  const warn = env.warn || noop;
+  const doc = env.document;
+  const config = loadConfig(doc, env.currentScriptSrc, warn);
+  if (!config) {
+    warn("Sentiero: no config found (#sentiero-config or a recorder script URL); not recording");
+    return null;
+  }
+
+  const local = openStorage(env.window, "localStorage");
+  const session = openStorage(env.window, "sessionStorage");
+  const gateEnv = { document: doc, navigator: env.navigator, localStorage: local };
+  const now = env.now || (() => Date.now());
+
+  const state = {
+    config,
+    recording: false,
+    reason: null,
+    identity: null,
+    transport: null,
+    stopRecord: null,
+    teardowns: [],
+    redactor: null,
+  };
+
+  function stopRecording() {
+    const teardowns = state.teardowns;
+    state.teardowns = [];
+    for (const teardown of teardowns) {
+      try {
+        teardown();
+      } catch (_err) {
+        // keep tearing down the rest
+      }
+    }
+    if (state.stopRecord) {
+      try {
+        state.stopRecord();
+      } catch (_err) {
+        // rrweb already stopped
+      }
+    }
+    state.stopRecord = null;
+    if (state.transport) state.transport.discard();
+    state.recording = false;
+  }
+
+  function addCustomEvent(tag, payload) {
+    if (!state.recording) return;
+    if (typeof tag !== "string" || !tag) {
+      warn("Sentiero.addCustomEvent: tag must be a non-empty string");
+      return;
+    }
+    try {
+      env.record.addCustomEvent(tag, payload === undefined ? {} : payload);
+    } catch (err) {
+      warn("Sentiero.addCustomEvent failed", err);
+    }
+  }
+
+  function setMetadata(metadata) {
+    if (!state.recording || !state.transport || !state.redactor) return;
+    if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) return;
+    let redacted;
+    try {
+      redacted = state.redactor.redactMetadata(metadata);
+    } catch (err) {
+      warn("Sentiero.setMetadata: metadata dropped, redaction failed", err);
+      return;
+    }
+    state.transport.setMetadata(redacted);
+  }
+
+  const api = {
+    optOut() {
+      const name = optOutName(config);
+      setOptOutSignal(gateEnv, name);
+      clearLinkCookies(doc);
+      clearClientStorage(local, session, state.identity && state.identity.windowId);
+      stopRecording();
+      state.reason = "opt-out";
+    },
+    optIn() {
+      clearOptOutSignal(gateEnv, optOutName(config));
+    },
+    addCustomEvent,
+    setMetadata,
+    isRecording() {
+      return state.recording;
+    },
+  };
+
+  function start() {
+    if (!config.eventsUrl) {
+      warn("Sentiero: config has no eventsUrl; not recording");
+      state.reason = "no-events-url";
+      return;
+    }
+    const gate = checkGate(config, gateEnv);
+    if (!gate.record) {
+      state.reason = gate.reason;
+      return;
+    }
+    // Every event passes the redaction engine before it is buffered (custom event payloads,
+    // Meta hrefs, ...). Without a working redactor nothing is recorded: fail closed.
+    try {
+      state.redactor = createRedactor(config.redaction, { warn });
+    } catch (err) {
+      warn("Sentiero: redaction unavailable; not recording", err);
+      state.reason = "redaction-failed";
+      return;
+    }
+    const redactEvent = state.redactor.redactEvent;
+
+    const location = (env.window && env.window.location) || doc.location || {};
+    const identity = resolveIdentity({
+      config,
+      local,
+      session,
+      now: now(),
+      newId: () => newId(env.window && env.window.crypto),
+      href: location.href,
+      referrer: doc.referrer,
+    });
+    state.identity = identity;
+    writeLinkCookies(doc, identity.sessionId, identity.windowId, config.sessionMaxAgeMs);
+
+    const transport = new Transport({
+      eventsUrl: config.eventsUrl,
+      sessionId: identity.sessionId,
+      windowId: identity.windowId,
+      flushIntervalMs: config.flushIntervalMs,
+      flushEventThreshold: config.flushEventThreshold,
+      storage: session,
+      fetch: env.fetch,
+      sendBeacon: env.sendBeacon,
+      makeBlob: env.makeBlob,
+      gzip: env.gzip,
+      timers: env.timers,
+      warn,
+      transformEvent: redactEvent,
+    });
+    state.transport = transport;
+    transport.start();
+
+    let stopRecord = null;
+    try {
+      stopRecord = env.record(
+        Object.assign(buildRecordOptions(config.recorderOptions), {
+          emit: (event) => transport.addEvent(event),
+        }),
+      );
+    } catch (err) {
+      warn("Sentiero: rrweb failed to start", err);
+    }
+    if (typeof stopRecord !== "function") {
+      transport.stop();
+      state.reason = "rrweb-failed";
+      return;
+    }
+    state.stopRecord = stopRecord;
+    state.recording = true;
+
+    const onVisibility = () => {
+      if (doc.visibilityState === "hidden") {
+        touchLastSeen(config, local, session, now());
+        transport.onHidden();
+      } else {
+        transport.onVisible();
+      }
+    };
+    const onPageHide = () => {
+      touchLastSeen(config, local, session, now());
+      transport.onPageHide();
+    };
+    doc.addEventListener("visibilitychange", onVisibility);
+    env.window.addEventListener("pagehide", onPageHide);
+    state.teardowns.push(() => {
+      doc.removeEventListener("visibilitychange", onVisibility);
+      env.window.removeEventListener("pagehide", onPageHide);
+    });
+
+    const ctx = { config, window: env.window, document: doc, identity, addCustomEvent,
+      setMetadata };
+    for (const feature of FEATURES) {
+      if (!config[feature.flag]) continue;
+      try {
+        const teardown = feature.start(ctx);
+        if (typeof teardown === "function") state.teardowns.push(teardown);
+      } catch (err) {
+        warn("Sentiero: " + feature.flag + " failed to start", err);
+      }
+    }
+  }
+
+  start();
+  return { api, state };
+}

@@ -1,0 +1,500 @@
+// Delivery of recorded events to the server: batching, sequence numbers, gzip, retries and the
+// page-hide beacon.
+//
+// Pipeline (every stage keeps order):
+//
+//   addEvent ──> buffer ──cut──> drafts ──seal──> queue ──pump──> fetch (one in flight)
+//                                                   └──────────> sendBeacon (page hidden)
+//
+// * buffer: serialized events not yet in a batch. A cut happens every flushIntervalMs and as
+//   soon as the buffer holds flushEventThreshold events.
+// * drafts: cut events waiting for compression. One sealing loop compresses them one at a time,
+//   halving a draft whose gzip body would not fit one beacon (BEACON_MAX_BYTES), and only then
+//   gives it the window's next `seq`. The seq is part of the compressed body, so a sealed batch
+//   is immutable: fetch retries and beacons always send the very same bytes, which is what lets
+//   the server deduplicate on (session, window, seq).
+// * queue: sealed batches in seq order. Only queue[0] is ever sent, one request at a time, so
+//   async compression can never reorder batches. A batch leaves the queue only when the server
+//   acknowledged it (2xx) or refused it for good (4xx other than 408/429). Any other outcome
+//   retries the same batch after min(1000 * 2^(n-1), 30000) ms.
+// * The next seq is persisted in sessionStorage per window id, so a reload continues the
+//   sequence instead of reusing numbers. Seqs can have gaps (dropped batches); they never repeat.
+//
+// Page hide (documented semantics):
+// * `visibilitychange` -> hidden: the buffer is cut and every queued batch not yet beaconed is
+//   sent with navigator.sendBeacon (gzip bytes in a text/plain Blob: a CORS "simple" request,
+//   the server sniffs the gzip magic bytes). Drafts still being compressed are beaconed as soon
+//   as they are sealed (the page is still alive while merely hidden).
+// * `pagehide`: nothing asynchronous can be trusted to run any more, so drafts and buffer are
+//   sealed synchronously as plain JSON (no sync gzip in the browser), split in halves until each
+//   body is under BEACON_MAX_BYTES, and beaconed together with queued batches not yet beaconed.
+// * A beacon is best effort and never acknowledged, so beaconed batches STAY in the queue: if the
+//   page lives on (tab shown again, back/forward cache), the fetch pipeline still delivers them
+//   and the server drops the duplicate by its seq. Nothing is lost when a beacon is lost, and
+//   nothing is stored twice when both arrive.
+
+import { seqKey } from "./session.js";
+
+export const BEACON_MAX_BYTES = 64000;
+/** Uncompressed cap per batch, under the server's 512 KiB decompressed limit with room left. */
+export const MAX_BATCH_BYTES = 480000;
+export const BUFFER_CAP = 5000;
+export const BACKOFF_BASE_MS = 1000;
+export const BACKOFF_MAX_MS = 30000;
+
+/** Delay before retry number `failures` (1-based): 1 s, 2 s, 4 s, 8 s, 16 s, 30 s, 30 s... */
+export function backoffDelay(failures) {
+  const n = Math.max(1, failures);
+  return Math.min(BACKOFF_BASE_MS * Math.pow(2, n - 1), BACKOFF_MAX_MS);
+}
+
+/** UTF-8 byte length of a string without allocating an encoded copy. */
+export function utf8Length(text) {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Whether an HTTP status means "the server will never accept this batch". */
+export function isPermanentRefusal(status) {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+function splitInHalves(entries) {
+  const middle = Math.ceil(entries.length / 2);
+  return [entries.slice(0, middle), entries.slice(middle)];
+}
+
+function mergeMetadata(list) {
+  let merged = null;
+  for (const metadata of list) {
+    if (metadata) merged = Object.assign(merged || {}, metadata);
+  }
+  return merged;
+}
+
+export class Transport {
+  constructor(options) {
+    this.eventsUrl = options.eventsUrl;
+    this.sessionId = options.sessionId;
+    this.windowId = options.windowId;
+    this.flushIntervalMs = options.flushIntervalMs || 10000;
+    this.threshold = options.flushEventThreshold || 50;
+    this.storage = options.storage || null;
+    this.fetchFn = options.fetch || null;
+    this.sendBeaconFn = options.sendBeacon || null;
+    this.makeBlob = options.makeBlob || ((parts, opts) => new Blob(parts, opts));
+    this.gzip = options.gzip || null;
+    this.timers = options.timers;
+    this.warn = options.warn || (() => {});
+    this.transformEvent = options.transformEvent || null;
+    this.bufferCap = options.bufferCap || BUFFER_CAP;
+    this.beaconMaxBytes = options.beaconMaxBytes || BEACON_MAX_BYTES;
+    this.maxBatchBytes = options.maxBatchBytes || MAX_BATCH_BYTES;
+
+    this.buffer = []; // {json, bytes}
+    this.drafts = []; // {entries, metadata, beacon}
+    this.queue = []; // {seq, count, body, gzip, bytes, beaconed}
+    this.queuedEvents = 0; // events in drafts + queue
+    this.pendingMetadata = null;
+    this.inFlight = null;
+    this.failures = 0;
+    this.retryTimer = null;
+    this.intervalId = null;
+    this.generation = 0;
+    this.sealing = null;
+    this.discarded = false;
+    this.hidden = false;
+    this.nextSeq = this.loadSeq();
+  }
+
+  // ---- public API -------------------------------------------------------------------------
+
+  start() {
+    if (this.intervalId != null || this.discarded) return;
+    this.intervalId = this.timers.setInterval(() => this.flush(), this.flushIntervalMs);
+  }
+
+  /** Add one rrweb event. Returns false when it was dropped (transform or serialization). */
+  addEvent(event) {
+    if (this.discarded) return false;
+    let value = event;
+    if (this.transformEvent) {
+      try {
+        value = this.transformEvent(value);
+      } catch (err) {
+        // Fail closed: an event the redaction hook cannot handle is not sent.
+        this.warn("Sentiero: event dropped, transform failed", err);
+        return false;
+      }
+      if (!value) return false;
+    }
+    let json;
+    try {
+      json = JSON.stringify(value);
+    } catch (err) {
+      this.warn("Sentiero: event dropped, not serializable", err);
+      return false;
+    }
+    if (typeof json !== "string") return false;
+    this.buffer.push({ json, bytes: utf8Length(json) });
+    this.enforceCap();
+    if (this.buffer.length >= this.threshold) this.flush();
+    return true;
+  }
+
+  /** Shallow-merge metadata that rides the next batch (then is cleared). */
+  setMetadata(metadata) {
+    if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) return;
+    this.pendingMetadata = Object.assign(this.pendingMetadata || {}, metadata);
+  }
+
+  /** Cut the buffer into batches and send. Safe to call at any time. */
+  flush() {
+    this.cut(false);
+    this.pump();
+  }
+
+  /** Page became hidden: beacon what is queued, cut and beacon the buffer once sealed. */
+  onHidden() {
+    if (this.discarded) return;
+    this.hidden = true;
+    this.beaconQueued();
+    for (const draft of this.drafts) draft.beacon = true;
+    this.cut(true);
+  }
+
+  onVisible() {
+    this.hidden = false;
+    this.pump();
+  }
+
+  /** Page is going away: synchronous best-effort delivery of everything unacknowledged. */
+  onPageHide() {
+    if (this.discarded) return;
+    this.beaconQueued();
+    this.sealSyncAndBeacon();
+  }
+
+  /** Stop timers and beacon what is left (used when rrweb fails to start). */
+  stop() {
+    if (this.discarded) return;
+    this.onPageHide();
+    this.clearTimers();
+  }
+
+  /** Opt-out: drop everything, send nothing more, ignore the answer of a request in flight. */
+  discard() {
+    this.discarded = true;
+    this.clearTimers();
+    this.buffer = [];
+    this.drafts = [];
+    this.queue = [];
+    this.queuedEvents = 0;
+    this.pendingMetadata = null;
+    this.inFlight = null;
+    this.generation++;
+  }
+
+  /** Resolves when no compression is pending (tests and shutdown). */
+  settled() {
+    return this.sealing || Promise.resolve();
+  }
+
+  stats() {
+    return {
+      buffered: this.buffer.length,
+      drafts: this.drafts.length,
+      queued: this.queue.length,
+      inFlight: this.inFlight ? this.inFlight.seq : null,
+      failures: this.failures,
+      nextSeq: this.nextSeq,
+    };
+  }
+
+  // ---- batching ---------------------------------------------------------------------------
+
+  loadSeq() {
+    if (!this.storage) return 0;
+    const value = Number(this.storage.get(seqKey(this.windowId)));
+    return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+  }
+
+  takeSeq() {
+    const seq = this.nextSeq;
+    this.nextSeq = seq + 1;
+    if (this.storage) this.storage.set(seqKey(this.windowId), this.nextSeq);
+    return seq;
+  }
+
+  takeMetadata() {
+    const metadata = this.pendingMetadata;
+    this.pendingMetadata = null;
+    return metadata;
+  }
+
+  /** Move the buffer into drafts of at most maxBatchBytes (uncompressed) each. */
+  cut(beacon) {
+    if (this.discarded || this.buffer.length === 0) return;
+    const entries = this.buffer;
+    this.buffer = [];
+    let metadata = this.takeMetadata();
+    let current = [];
+    let bytes = 0;
+    const pushDraft = () => {
+      this.drafts.push({ entries: current, metadata, beacon });
+      this.queuedEvents += current.length;
+      metadata = null;
+      current = [];
+      bytes = 0;
+    };
+    for (const entry of entries) {
+      if (current.length > 0 && bytes + entry.bytes > this.maxBatchBytes) pushDraft();
+      current.push(entry);
+      bytes += entry.bytes + 1;
+    }
+    if (current.length) pushDraft();
+    this.startSealing();
+  }
+
+  buildPayload(seq, entries, metadata) {
+    let json = '{"sessionId":' + JSON.stringify(this.sessionId) +
+      ',"windowId":' + JSON.stringify(this.windowId) +
+      ',"seq":' + seq +
+      ',"events":[';
+    for (let i = 0; i < entries.length; i++) {
+      if (i) json += ",";
+      json += entries[i].json;
+    }
+    json += "]";
+    if (metadata) json += ',"metadata":' + JSON.stringify(metadata);
+    return json + "}";
+  }
+
+  startSealing() {
+    if (this.sealing || this.drafts.length === 0) return;
+    this.sealing = this.sealLoop().then(
+      () => {
+        this.sealing = null;
+        // Drafts cut while the loop was finishing.
+        if (this.drafts.length) this.startSealing();
+      },
+      (err) => {
+        this.sealing = null;
+        this.warn("Sentiero: batching failed", err);
+      },
+    );
+  }
+
+  async sealLoop() {
+    while (this.drafts.length && !this.discarded) {
+      const generation = this.generation;
+      const draft = this.drafts[0];
+      const seq = this.nextSeq;
+      const json = this.buildPayload(seq, draft.entries, draft.metadata);
+      let body = json;
+      let gzip = false;
+      let bytes;
+      if (this.gzip) {
+        try {
+          const compressed = await this.gzip(json);
+          if (compressed && compressed.byteLength) {
+            body = compressed;
+            gzip = true;
+          }
+        } catch (err) {
+          this.warn("Sentiero: gzip failed, sending plain JSON", err);
+        }
+        // pagehide or discard took the drafts (and maybe seqs) while we were compressing.
+        if (generation !== this.generation || this.drafts[0] !== draft) continue;
+      }
+      bytes = gzip ? body.byteLength : utf8Length(json);
+      if (bytes > this.beaconMaxBytes && draft.entries.length > 1) {
+        const [first, second] = splitInHalves(draft.entries);
+        this.drafts.splice(
+          0,
+          1,
+          { entries: first, metadata: draft.metadata, beacon: draft.beacon },
+          { entries: second, metadata: null, beacon: draft.beacon },
+        );
+        continue;
+      }
+      this.drafts.shift();
+      this.takeSeq();
+      // Counted in queuedEvents since the cut: a draft becoming a batch changes nothing there.
+      const batch = { seq, count: draft.entries.length, body, gzip, bytes, beaconed: false };
+      this.queue.push(batch);
+      if (draft.beacon) this.beacon(batch);
+      this.pump();
+    }
+  }
+
+  /** pagehide: drafts + buffer become plain-JSON batches right now, each under one beacon. */
+  sealSyncAndBeacon() {
+    const drafts = this.drafts;
+    const entries = [];
+    for (const draft of drafts) for (const entry of draft.entries) entries.push(entry);
+    for (const entry of this.buffer) entries.push(entry);
+    const metadata = mergeMetadata(drafts.map((d) => d.metadata).concat([this.takeMetadata()]));
+    this.generation++;
+    this.drafts = [];
+    this.buffer = [];
+    if (entries.length === 0) return;
+    // Draft events were counted at their cut; the buffer's join the count now.
+    this.queuedEvents += entries.length - drafts.reduce((n, d) => n + d.entries.length, 0);
+
+    const sealPiece = (piece, pieceMetadata) => {
+      const json = this.buildPayload(this.nextSeq, piece, pieceMetadata);
+      const bytes = utf8Length(json);
+      if (bytes > this.beaconMaxBytes && piece.length > 1) {
+        const [first, second] = splitInHalves(piece);
+        sealPiece(first, pieceMetadata);
+        sealPiece(second, null);
+        return;
+      }
+      const batch = { seq: this.takeSeq(), count: piece.length, body: json, gzip: false, bytes,
+        beaconed: false };
+      this.queue.push(batch);
+      this.beacon(batch);
+    };
+    sealPiece(entries, metadata);
+  }
+
+  // ---- bounded memory ---------------------------------------------------------------------
+
+  /**
+   * Keep at most bufferCap events client-side, dropping the oldest first: whole sealed batches
+   * that are not in flight (a batch never changes once sealed), then whole drafts, then
+   * buffered events.
+   */
+  enforceCap() {
+    let excess = this.buffer.length + this.queuedEvents - this.bufferCap;
+    if (excess <= 0) return;
+    let dropped = 0;
+    while (excess > 0) {
+      const index = this.queue.findIndex((batch) => batch !== this.inFlight);
+      if (index !== -1) {
+        const [batch] = this.queue.splice(index, 1);
+        this.queuedEvents -= batch.count;
+        excess -= batch.count;
+        dropped += batch.count;
+        continue;
+      }
+      if (this.drafts.length) {
+        // A draft being compressed notices its removal after the await (see sealLoop).
+        const draft = this.drafts.shift();
+        this.queuedEvents -= draft.entries.length;
+        excess -= draft.entries.length;
+        dropped += draft.entries.length;
+        continue;
+      }
+      const n = Math.min(excess, this.buffer.length);
+      if (n === 0) break;
+      this.buffer.splice(0, n);
+      excess -= n;
+      dropped += n;
+    }
+    if (dropped) {
+      this.warn("Sentiero: client buffer full (" + this.bufferCap +
+        " events), dropped the " + dropped + " oldest events");
+    }
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  pump() {
+    if (this.discarded || this.inFlight || this.retryTimer != null) return;
+    if (this.queue.length === 0 || !this.fetchFn) return;
+    const batch = this.queue[0];
+    this.inFlight = batch;
+    const headers = { "Content-Type": "application/json" };
+    if (batch.gzip) headers["Content-Encoding"] = "gzip";
+    let request;
+    try {
+      request = this.fetchFn(this.eventsUrl, { method: "POST", headers, body: batch.body });
+    } catch (err) {
+      request = Promise.reject(err);
+    }
+    Promise.resolve(request).then(
+      (response) => this.onResponse(batch, response ? response.status : 0),
+      (err) => this.onFailure(batch, err),
+    );
+  }
+
+  removeBatch(batch) {
+    const index = this.queue.indexOf(batch);
+    if (index !== -1) {
+      this.queue.splice(index, 1);
+      this.queuedEvents -= batch.count;
+    }
+  }
+
+  onResponse(batch, status) {
+    if (this.inFlight !== batch) return; // discarded meanwhile
+    if (status >= 200 && status < 300) {
+      this.inFlight = null;
+      this.failures = 0;
+      this.removeBatch(batch);
+      this.pump();
+    } else if (isPermanentRefusal(status)) {
+      this.inFlight = null;
+      this.failures = 0;
+      this.removeBatch(batch);
+      this.warn("Sentiero: server refused batch " + batch.seq + " (HTTP " + status +
+        "); dropped");
+      this.pump();
+    } else {
+      this.onFailure(batch, new Error("HTTP " + status));
+    }
+  }
+
+  onFailure(batch, _err) {
+    if (this.inFlight !== batch) return;
+    this.inFlight = null;
+    this.failures++;
+    const delay = backoffDelay(this.failures);
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, delay);
+  }
+
+  beaconQueued() {
+    for (const batch of this.queue) if (!batch.beaconed) this.beacon(batch);
+  }
+
+  beacon(batch) {
+    if (!batch || batch.beaconed) return;
+    batch.beaconed = true;
+    if (!this.sendBeaconFn) return;
+    let accepted = false;
+    try {
+      const blob = this.makeBlob([batch.body], { type: "text/plain" });
+      accepted = this.sendBeaconFn(this.eventsUrl, blob);
+    } catch (err) {
+      accepted = false;
+    }
+    if (!accepted) {
+      this.warn("Sentiero: sendBeacon refused batch " + batch.seq + " (" + batch.bytes +
+        " bytes)");
+    }
+  }
+
+  clearTimers() {
+    if (this.intervalId != null) this.timers.clearInterval(this.intervalId);
+    if (this.retryTimer != null) this.timers.clearTimeout(this.retryTimer);
+    this.intervalId = null;
+    this.retryTimer = null;
+  }
+}

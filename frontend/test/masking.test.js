@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { buildRecordOptions, maskInput, maskText } from "../src/recorder/masking.js";
+
+function element({ type = "text", attrs = {}, unmasked = false } = {}) {
+  return {
+    type,
+    getAttribute: (name) => (name in attrs ? attrs[name] : null),
+    closest: (selector) => (selector === "[data-sentiero-unmask]" && unmasked ? {} : null),
+  };
+}
+
+describe("record options", () => {
+  it("masks all inputs and passwords by default", () => {
+    const options = buildRecordOptions({});
+    assert.equal(options.maskAllInputs, true);
+    assert.equal(options.maskInputOptions.password, true);
+    assert.equal(options.maskInputFn, maskInput);
+    assert.equal(options.blockSelector, "[data-rr-block]");
+    assert.equal(options.maskTextSelector, "[data-rr-mask]");
+    assert.equal(options.ignoreSelector, "[data-rr-ignore]");
+    assert.deepEqual(options.sampling, { scroll: 150, input: "last" });
+  });
+
+  it("lets the server turn maskAllInputs off explicitly, never password masking", () => {
+    const options = buildRecordOptions({
+      maskAllInputs: false,
+      maskInputOptions: { password: false, email: true },
+      sampling: { scroll: 50 },
+      blockSelector: ".secret",
+    });
+    assert.equal(options.maskAllInputs, false);
+    assert.deepEqual(options.maskInputOptions, { password: true, email: true });
+    assert.deepEqual(options.sampling, { scroll: 50, input: "last" });
+    assert.equal(options.blockSelector, ".secret");
+  });
+
+  it("treats anything but an explicit false as maskAllInputs: true", () => {
+    for (const value of [undefined, null, 0, "false", true]) {
+      assert.equal(buildRecordOptions({ maskAllInputs: value }).maskAllInputs, true, String(value));
+    }
+  });
+});
+
+describe("maskInputFn", () => {
+  it("masks passwords always, one * per character, even inside data-sentiero-unmask", () => {
+    assert.equal(maskInput("hunter2", element({ type: "password" })), "*******");
+    assert.equal(maskInput("hunter2", element({ type: "password", unmasked: true })), "*******");
+    assert.equal(maskInput("hunter2", element({ type: "text", unmasked: true,
+      attrs: { "data-rr-is-password": "true" } })), "*******", "shown-password toggle");
+    assert.equal(maskInput("abc", element({ unmasked: true,
+      attrs: { autocomplete: "current-password" } })), "***");
+  });
+
+  it("unmasks only inside data-sentiero-unmask", () => {
+    assert.equal(maskInput("Berlin", element({ unmasked: true })), "Berlin");
+    assert.equal(maskInput("Berlin", element()), "******");
+    assert.equal(maskInput("", element()), "");
+    assert.equal(maskInput(null, null), "");
+  });
+
+  it("maskTextFn keeps whitespace and unmasked subtrees", () => {
+    assert.equal(maskText("Jane Doe\n42", element()), "**** ***\n**");
+    assert.equal(maskText("Jane Doe", element({ unmasked: true })), "Jane Doe");
+  });
+});

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { errorPayload, rejectionPayload } from "../src/recorder/features/errors.js";
+import { createRecorder } from "../src/recorder/recorder.js";
+import { KEYS } from "../src/recorder/session.js";
+import {
+  CookieDocument,
+  FakeClock,
+  FakeWindow,
+  MemoryStorage,
+  fakeGzip,
+  makeBeacon,
+  makeFetch,
+  settle,
+} from "./support/fakes.js";
+
+function fakeRecord() {
+  const calls = { options: null, stopped: 0, custom: [] };
+  const record = (options) => {
+    calls.options = options;
+    return () => {
+      calls.stopped++;
+    };
+  };
+  record.addCustomEvent = (tag, payload) => {
+    calls.custom.push({ tag, payload });
+    calls.options.emit({ type: 5, timestamp: Date.now(), data: { tag, payload } });
+  };
+  return { record, calls };
+}
+
+function boot({ config, gpc, cookies, local, scriptSrc, recordFails } = {}) {
+  const elements = {};
+  if (config !== undefined) elements["sentiero-config"] = { textContent: JSON.stringify(config) };
+  const document = new CookieDocument({ cookies, elements });
+  const window = new FakeWindow({ local: new MemoryStorage(local) });
+  const clock = new FakeClock();
+  const { fetch, calls: requests } = makeFetch();
+  const beacon = makeBeacon();
+  const { record, calls } = fakeRecord();
+  const warnings = [];
+  const recorder = createRecorder({
+    window,
+    document,
+    navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
+    record: recordFails ? () => { throw new Error("no DOM"); } : record,
+    fetch,
+    sendBeacon: beacon.sendBeacon,
+    makeBlob: beacon.makeBlob,
+    gzip: fakeGzip,
+    timers: clock.timers_,
+    now: () => clock.now,
+    warn: (...a) => warnings.push(a.join(" ")),
+    currentScriptSrc: scriptSrc,
+  });
+  return { recorder, document, window, clock, requests, beacon, calls, warnings };
+}
+
+const CONFIG = { eventsUrl: "https://app.example/sentiero/events", flushEventThreshold: 2,
+  respectGpc: true, recorderOptions: { maskAllInputs: false } };
+
+describe("recorder boot", () => {
+  it("records: rrweb with enforced masking, linkage cookies, batches to eventsUrl", async () => {
+    const { recorder, document, calls, requests, window } = boot({ config: CONFIG });
+    assert.equal(recorder.api.isRecording(), true);
+    assert.equal(calls.options.maskAllInputs, false);
+    assert.equal(calls.options.maskInputOptions.password, true);
+    assert.equal(typeof calls.options.maskInputFn, "function");
+    const sid = window.localStorage.getItem(KEYS.sessionId);
+    const wid = window.sessionStorage.getItem(KEYS.windowId);
+    assert.equal(document.jar.get("sentiero_sid"), sid);
+    assert.equal(document.jar.get("sentiero_wid"), wid);
+    assert.ok(document.writes.some((w) => /^sentiero_sid=.*; path=\/; max-age=604800; SameSite=Lax; Secure$/.test(w)));
+    calls.options.emit({ type: 4, timestamp: 1, data: { href: "x", width: 800, height: 600 } });
+    calls.options.emit({ type: 2, timestamp: 2, data: {} });
+    await settle();
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0].url, CONFIG.eventsUrl);
+    assert.equal(requests[0].payload.sessionId, sid);
+    assert.equal(requests[0].payload.windowId, wid);
+    assert.equal(requests[0].payload.seq, 0);
+  });
+
+  it("boots from the script URL when there is no config island", () => {
+    const { recorder, calls } = boot({ scriptSrc: "https://app.example/sentiero/recorder.js" });
+    assert.equal(recorder.state.config.eventsUrl, "https://app.example/sentiero/events");
+    assert.equal(calls.options.maskAllInputs, true);
+  });
+
+  it("does nothing without any config", () => {
+    const { recorder, warnings } = boot({});
+    assert.equal(recorder, null);
+    assert.ok(warnings.some((w) => w.includes("no config")));
+  });
+
+  for (const [name, opts] of [
+    ["GPC", { gpc: true }],
+    ["the opt-out cookie", { cookies: { sentiero_optout: "1" } }],
+    ["the opt-out localStorage key", { local: { sentiero_optout: "true" } }],
+  ]) {
+    it("does not start at all under " + name, async () => {
+      const { recorder, document, calls, requests, beacon, clock, window } =
+        boot(Object.assign({ config: CONFIG }, opts));
+      await clock.advance(60000);
+      window.dispatch("pagehide");
+      assert.equal(recorder.api.isRecording(), false);
+      assert.equal(calls.options, null, "rrweb not started");
+      assert.equal(requests.length + beacon.beacons.length, 0, "no request");
+      assert.deepEqual(document.writes, [], "no cookie");
+      assert.equal(window.sessionStorage.getItem(KEYS.windowId), null, "no ids");
+      // The API exists so a site can still call optIn().
+      assert.equal(typeof recorder.api.optIn, "function");
+    });
+  }
+
+  it("stops sending and beacons the buffer if rrweb cannot start", () => {
+    const { recorder, warnings } = boot({ config: CONFIG, recordFails: true });
+    assert.equal(recorder.api.isRecording(), false);
+    assert.ok(warnings.some((w) => w.includes("rrweb failed")));
+  });
+});
+
+describe("window.Sentiero API", () => {
+  it("optOut stops rrweb, discards the buffer, clears ids and cookies, persists the choice", async () => {
+    const config = Object.assign({}, CONFIG, { optOutCookieName: "no_rec", flushEventThreshold: 50 });
+    const { recorder, document, calls, requests, beacon, window, clock } = boot({ config });
+    calls.options.emit({ type: 3, timestamp: 1, data: {} });
+    recorder.api.optOut();
+    assert.equal(calls.stopped, 1);
+    assert.equal(recorder.api.isRecording(), false);
+    assert.equal(document.jar.get("no_rec"), "1");
+    assert.equal(window.localStorage.getItem("no_rec"), "1");
+    assert.equal(document.jar.has("sentiero_sid"), false);
+    assert.equal(document.jar.has("sentiero_wid"), false);
+    for (const key of Object.values(KEYS)) {
+      assert.equal(window.localStorage.getItem(key), null, key);
+      assert.equal(window.sessionStorage.getItem(key), null, key);
+    }
+    await clock.advance(60000);
+    window.dispatch("pagehide");
+    assert.equal(requests.length + beacon.beacons.length, 0, "buffered events never sent");
+
+    recorder.api.optIn();
+    assert.equal(document.jar.has("no_rec"), false);
+    assert.equal(window.localStorage.getItem("no_rec"), null);
+  });
+
+  it("addCustomEvent and setMetadata reach the next batch", async () => {
+    const { recorder, calls, requests } = boot({ config: CONFIG });
+    recorder.api.setMetadata({ plan: "pro" });
+    recorder.api.addCustomEvent("checkout", { step: 2 });
+    recorder.api.addCustomEvent("", {});
+    calls.options.emit({ type: 3, timestamp: 3, data: {} });
+    await settle();
+    assert.deepEqual(calls.custom, [{ tag: "checkout", payload: { step: 2 } }]);
+    assert.deepEqual(requests[0].payload.metadata, { plan: "pro" });
+    assert.equal(requests[0].payload.events[0].data.tag, "checkout");
+  });
+
+  it("beacons on pagehide and refreshes last_seen", () => {
+    const { calls, beacon, window, clock } = boot({ config: Object.assign({}, CONFIG, { flushEventThreshold: 50 }) });
+    calls.options.emit({ type: 3, timestamp: 3, data: {} });
+    clock.now += 5000;
+    window.dispatch("pagehide");
+    assert.equal(beacon.beacons.length, 1);
+    assert.equal(window.localStorage.getItem(KEYS.lastSeen), String(clock.now));
+  });
+});
+
+describe("captureErrors", () => {
+  it("records window errors and unhandled rejections as error custom events", () => {
+    const { calls, window } = boot({ config: Object.assign({}, CONFIG, { captureErrors: true }) });
+    window.dispatch("error", { message: "x is not defined", filename: "https://a/app.js",
+      lineno: 3, colno: 7, error: { stack: "ReferenceError: x\n at a" } });
+    window.dispatch("unhandledrejection", { reason: new Error("nope") });
+    window.dispatch("unhandledrejection", { reason: "plain" });
+    assert.deepEqual(calls.custom.map((c) => c.tag), ["error", "error", "error"]);
+    assert.deepEqual(calls.custom[0].payload, { message: "x is not defined",
+      source: "https://a/app.js", lineno: 3, colno: 7, stack: "ReferenceError: x\n at a" });
+    assert.equal(calls.custom[1].payload.type, "unhandledrejection");
+    assert.equal(calls.custom[1].payload.message, "nope");
+    assert.equal(calls.custom[2].payload.message, "plain");
+  });
+
+  it("is off unless configured, and uses the documented defaults", () => {
+    const { calls, window } = boot({ config: CONFIG });
+    window.dispatch("error", { message: "x" });
+    assert.equal(calls.custom.length, 0);
+    assert.deepEqual(errorPayload({}), { message: "Unknown error", source: "", lineno: 0,
+      colno: 0, stack: "" });
+    assert.equal(rejectionPayload({ reason: undefined }).message, "Unhandled Promise rejection");
+  });
+});
+
+describe("redaction before anything leaves the browser", () => {
+  it("redacts custom payloads, Meta hrefs and metadata; DOM events pass unchanged", async () => {
+    const { recorder, calls, requests } = boot({ config: Object.assign({}, CONFIG, { flushEventThreshold: 3 }) });
+    recorder.api.setMetadata({ url: "https://shop.example/a?token=abc", note: "mail jane@example.com" });
+    calls.options.emit({ type: 4, timestamp: 1, data: { href: "https://shop.example/p?email=x@y.io#h", width: 1, height: 1 } });
+    recorder.api.addCustomEvent("signup", { who: "jane@example.com" });
+    calls.options.emit({ type: 3, timestamp: 3, data: { source: 5, text: "jane@example.com" } });
+    await settle();
+    const [meta, custom, input] = requests[0].payload.events;
+    assert.equal(meta.data.href, "https://shop.example/p");
+    assert.equal(custom.data.payload.who, "[redacted]");
+    assert.equal(input.data.text, "jane@example.com", "DOM events are masked by rrweb, not pattern-redacted");
+    assert.equal(requests[0].payload.metadata.url, "https://shop.example/a");
+    assert.equal(requests[0].payload.metadata.note, "mail [redacted]");
+  });
+});

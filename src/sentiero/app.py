@@ -1,0 +1,111 @@
+"""``Sentiero``: settings + a store -> the WSGI/ASGI app and the recorder's script tag."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+from sentiero.settings import Settings
+from sentiero.stores.base import Store
+from sentiero.web.application import Application, json_for_script
+from sentiero.web.assets import Assets
+
+
+class Sentiero:
+    """One Sentiero instance: mount ``wsgi_app`` (or ``asgi_app``) at ``settings.prefix``
+    and put ``script_tag()`` in the pages to record.
+
+    Options are the fields of :class:`~sentiero.settings.Settings`; pass them as keyword
+    arguments, or a ``settings`` object (keyword options then override its fields).
+    """
+
+    def __init__(self, store: Store | None = None, settings: Settings | None = None,
+                 **options: Any) -> None:
+        if settings is None:
+            settings = Settings(**options)
+        elif options:
+            settings = dataclasses.replace(settings, **options)
+        self.settings = settings
+        if store is None:
+            from sentiero.stores import open_store
+
+            store = open_store(settings.store_url)
+        if settings.max_sessions is not None:
+            store.limits.max_sessions = settings.max_sessions
+        if settings.max_events_per_session is not None:
+            store.limits.max_events_per_session = settings.max_events_per_session
+        store.setup()
+        self.store = store
+        self.assets = Assets(settings.assets_dir)
+
+    # --- apps -----------------------------------------------------------------------------
+    @cached_property
+    def wsgi_app(self) -> Application:
+        return Application(self.settings, self.store, self.assets)
+
+    @cached_property
+    def asgi_app(self) -> Any:
+        from a2wsgi import WSGIMiddleware
+
+        return WSGIMiddleware(self.wsgi_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.wsgi_app(environ, start_response)
+
+    # --- recorder tag ---------------------------------------------------------------------
+    def base_url(self, prefix: str | None = None) -> str:
+        """Where this instance is reached from pages: an explicit ``prefix``, else
+        ``public_url`` (its path, or ``settings.prefix`` when it has none), else
+        ``settings.prefix``. No trailing slash."""
+        if prefix is not None:
+            return prefix.rstrip("/")
+        public = self.settings.public_url
+        if public:
+            if urlsplit(public).path in ("", "/"):
+                return public.rstrip("/") + self.settings.prefix
+            return public.rstrip("/")
+        return self.settings.prefix
+
+    def recorder_config(self, prefix: str | None = None) -> dict[str, Any]:
+        """The JSON the recorder boots from (docs/CONTRACTS.md, "Recorder config")."""
+        s = self.settings
+        config: dict[str, Any] = {
+            "eventsUrl": f"{self.base_url(prefix)}/events",
+            "flushIntervalMs": s.flush_interval_ms,
+            "flushEventThreshold": s.flush_event_threshold,
+            "recorderOptions": s.effective_recorder_options(),
+            "crossTabSessions": s.cross_tab_sessions,
+            "sessionIdleTimeoutMs": int(s.session_idle_timeout_s * 1000),
+            "sessionMaxAgeMs": int(s.session_max_age_s * 1000),
+            "respectGpc": bool(s.respect_gpc),
+        }
+        for key, on in (
+            ("captureErrors", s.capture_errors),
+            ("captureMetadata", s.capture_metadata),
+            ("trackNavigation", s.track_navigation),
+            ("trackCustomEvents", s.track_custom_events),
+            ("captureClicks", s.capture_clicks),
+            ("trackForms", s.track_forms),
+            ("captureWebVitals", s.capture_web_vitals),
+        ):
+            if on:
+                config[key] = True
+        if s.user_opt_out:
+            config["optOutCookieName"] = s.opt_out_cookie_name
+        return config
+
+    def script_tag(self, prefix: str | None = None) -> Markup:
+        """The recorder config element and the content-hashed recorder script, as safe HTML.
+
+        Raises ``AssetsNotBuiltError`` (with the fix) when the frontend is not built.
+        """
+        src = self.assets.url("recorder", self.base_url(prefix))
+        config = json_for_script(self.recorder_config(prefix))
+        return Markup(
+            f'<script type="application/json" id="sentiero-config">{config}</script>\n'
+            f'<script src="{escape(src)}" defer></script>'
+        )

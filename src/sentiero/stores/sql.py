@@ -1,0 +1,895 @@
+"""The SQL store: SQLite (the default), PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL),
+on SQLAlchemy Core.
+
+Every batch is written in one transaction that first takes the session's row lock
+(``SELECT ... FOR UPDATE``; SQLite: ``BEGIN IMMEDIATE``), so several processes writing one
+session never collide on chunk numbers or merge metadata over each other, and a duplicate
+``(session, window, seq)`` is detected before anything is written. Deadlocks and
+serialization failures are retried; other backend failures surface as ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.pool import StaticPool
+
+from sentiero.stores.base import (
+    Batch,
+    Chunk,
+    ChunkInfo,
+    Fact,
+    SchemaNotReadyError,
+    SessionQuery,
+    SessionSummary,
+    Store,
+    StoreError,
+    StoreLimits,
+    WindowRef,
+    WindowSummary,
+    batch_has_errors,
+    fact_data_json,
+    to_ms,
+    utcnow,
+    validate_batch,
+    validate_id,
+    validate_metadata,
+)
+from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_RETRIES = 6
+_PAGE = 500  # ids per IN (...) and rows per page when scanning
+_FACT_PAGE = 5000
+
+
+class _Duplicate(Exception):
+    """The batch's (session, window, seq) is already stored: roll back, store nothing."""
+
+
+class _Retry(Exception):
+    """A race left the transaction without the row it needs (e.g. the session was deleted
+    between our insert and our lock): run the transaction again."""
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _US
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(value))
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Pick the driver Sentiero supports for each database: psycopg 3 for PostgreSQL,
+    PyMySQL (utf8mb4) for MySQL/MariaDB."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
+    elif backend in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=f"mysql+{driver or 'pymysql'}")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    elif backend != "sqlite":
+        raise ValueError(f"unsupported SQL database {backend!r}: use sqlite, postgresql or mysql")
+    return parsed
+
+
+class SQLStore(Store):
+    """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
+    ``SQLStore("mysql://user@host/db")``.
+
+    ``auto_migrate`` (default: True for SQLite, False for server databases, where
+    ``sentiero migrate --store URL`` is a deploy step) lets ``setup()`` create or upgrade
+    the tables. ``prefix`` names the tables (``sentiero_sessions``, ...). Extra keyword
+    arguments go to ``sqlalchemy.create_engine``.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        limits: StoreLimits | None = None,
+        auto_migrate: bool | None = None,
+        prefix: str = "sentiero_",
+        **engine_kwargs: Any,
+    ) -> None:
+        super().__init__(limits)
+        self.url = normalize_url(url)
+        self.backend = self.url.get_backend_name()
+        self.is_sqlite = self.backend == "sqlite"
+        self.auto_migrate = self.is_sqlite if auto_migrate is None else auto_migrate
+        self.tables: Tables = build_tables(prefix)
+        self._ready = False
+        self._setup_lock = threading.Lock()
+        self._memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        # an in-memory SQLite database is one connection: serialize every use of it
+        self._serial: threading.RLock | None = threading.RLock() if self._memory else None
+        self.engine = self._create_engine(engine_kwargs)
+
+    # --- engine ---------------------------------------------------------------------------
+
+    def _create_engine(self, engine_kwargs: dict[str, Any]) -> Engine:
+        kwargs: dict[str, Any] = {}
+        connect_args: dict[str, Any] = dict(engine_kwargs.pop("connect_args", {}))
+        if self.is_sqlite:
+            connect_args.setdefault("check_same_thread", False)
+            connect_args.setdefault("timeout", 30)
+            if self._memory:
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_pre_ping"] = True
+            connect_args.setdefault("connect_timeout", 10)
+            if self.backend == "mysql":
+                kwargs["pool_recycle"] = 3600
+                # read what other writers committed once we hold the session lock, and no
+                # gap locks between concurrent inserts
+                kwargs["isolation_level"] = "READ COMMITTED"
+        kwargs.update(engine_kwargs)
+        engine = sa.create_engine(self.url, connect_args=connect_args, **kwargs)
+        if self.is_sqlite:
+            memory = self._memory
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Connection) -> None:
+                # writers take the write lock up front: no lock upgrade, no SQLITE_BUSY
+                # deadlock between two writers that both read first
+                immediate = conn.get_execution_options().get("sentiero_write")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def _where(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[Connection]:
+        with self._serial or nullcontext():
+            with self.engine.connect() as conn:
+                if write and self.is_sqlite:
+                    conn.execution_options(sentiero_write=True)
+                with conn.begin():
+                    yield conn
+
+    def _run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+        """Run ``work`` in one transaction, retrying deadlocks and serialization failures;
+        backend failures become StoreError."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._tx(write) as conn:
+                    return work(conn)
+            except _Retry:
+                if attempt < _RETRIES - 1:
+                    continue
+                raise StoreError(
+                    f"the database at {self._where} kept changing under a write"
+                ) from None
+            except exc.DBAPIError as error:
+                if _retryable(error) and attempt < _RETRIES - 1:
+                    time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+                    continue
+                raise self._store_error(error) from error
+            except exc.SQLAlchemyError as error:  # pool timeout, ...
+                raise self._store_error(error) from error
+        raise AssertionError("unreachable")
+
+    def _store_error(self, error: Exception) -> StoreError:
+        detail = getattr(error, "orig", None) or error
+        return StoreError(f"the database at {self._where} failed: {detail}")
+
+    # --- lifecycle and migrations -----------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version of the Sentiero tables in the database (0: none yet)."""
+        t = self.tables
+
+        def read(conn: Connection) -> int:
+            if not sa.inspect(conn).has_table(t.schema.name):
+                return 0
+            return conn.execute(sa.select(sa.func.max(t.schema.c.version))).scalar() or 0
+
+        return self._run(read, write=False)
+
+    def setup(self) -> None:
+        with self._setup_lock:
+            if self._ready:
+                return
+            version = self.schema_version()
+            if version < LATEST_VERSION and self.auto_migrate:
+                self.migrate()
+                version = self.schema_version()
+            if version > LATEST_VERSION:
+                raise SchemaNotReadyError(
+                    f"the Sentiero tables in {self._where} are at schema version {version}, "
+                    f"newer than this version of Sentiero knows ({LATEST_VERSION}): upgrade "
+                    "the sentiero package"
+                )
+            if version < LATEST_VERSION:
+                raise SchemaNotReadyError(
+                    f"the Sentiero tables in {self._where} are at schema version {version}, "
+                    f"this version needs {LATEST_VERSION}: run "
+                    f"`sentiero migrate --store {self._where}`"
+                )
+            self._ready = True
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    def migrate(self, to_version: int | None = None) -> list[int]:
+        """Apply the pending migration steps in order (each in its own transaction, under a
+        database-wide lock so concurrent deploys apply each step once). Returns the
+        versions applied."""
+        target = LATEST_VERSION if to_version is None else to_version
+        applied: list[int] = []
+        t = self.tables
+        for step in MIGRATIONS:
+            if step.version > target:
+                break
+
+            def apply(conn: Connection, step: Any = step) -> bool:
+                with self._migration_lock(conn):
+                    return apply_locked(conn, step)
+
+            def apply_locked(conn: Connection, step: Any) -> bool:
+                t.schema.create(conn, checkfirst=True)
+                done = conn.execute(
+                    sa.select(t.schema.c.version).where(t.schema.c.version == step.version)
+                ).first()
+                if done:
+                    return False
+                step.upgrade(conn, t)
+                conn.execute(
+                    sa.insert(t.schema).values(
+                        version=step.version,
+                        description=step.description,
+                        applied_us=_to_us(utcnow()),
+                    )
+                )
+                return True
+
+            if self._run(apply):
+                log.info("sentiero: applied schema step %s (%s)", step.version, step.description)
+                applied.append(step.version)
+        return applied
+
+    @contextmanager
+    def _migration_lock(self, conn: Connection) -> Iterator[None]:
+        key = {"k": f"{self.tables.prefix}migrate"}
+        if self.backend == "postgresql":  # released at commit
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), key)
+            yield
+        elif self.backend == "mysql":  # a connection-level lock: release it ourselves
+            if conn.execute(sa.text("SELECT GET_LOCK(:k, 60)"), key).scalar() != 1:
+                raise StoreError("another `sentiero migrate` holds the migration lock")
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:k)"), key)
+        else:  # SQLite: the transaction is BEGIN IMMEDIATE, which excludes other writers
+            yield
+
+    def drop_tables(self) -> None:
+        """Remove every Sentiero table (tests, ``sentiero`` uninstall)."""
+        t = self.tables
+
+        def drop(conn: Connection) -> None:
+            for table in (t.facts, t.batches, t.chunks, t.windows, t.sessions, t.schema):
+                table.drop(conn, checkfirst=True)
+
+        self._run(drop)
+        self._ready = False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _lock_session(self, conn: Connection, session_id: str) -> Any:
+        s = self.tables.sessions
+        query = sa.select(s).where(s.c.session_id == session_id)
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        return conn.execute(query).first()
+
+    def _insert_ignore(self, table: sa.Table, values: dict[str, Any]) -> Any:
+        if self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).values(values).on_conflict_do_nothing()
+        if self.backend == "mysql":
+            from sqlalchemy.dialects.mysql import insert as my_insert
+
+            key = table.primary_key.columns[0].name
+            stmt = my_insert(table).values(values)
+            return stmt.on_duplicate_key_update({key: stmt.inserted[key]})
+        from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+        return lite_insert(table).values(values).on_conflict_do_nothing()
+
+    def save_batch(self, batch: Batch) -> bool:
+        data = validate_batch(batch)
+        facts = [
+            {
+                "kind": f.kind,
+                "session_id": f.session_id,
+                "window_id": f.window_id,
+                "ts_ms": int(f.ts_ms),
+                "url": f.url,
+                "data_json": fact_data_json(f),
+            }
+            for f in batch.facts
+        ]
+        if not batch.events:
+            return False
+        self._ensure_ready()
+        try:
+            stored = self._run(lambda conn: self._save(conn, batch, data, facts))
+        except _Duplicate:
+            return False
+        if stored and self.limits.max_sessions is not None:
+            self._evict_sessions(batch.session_id, self.limits.max_sessions)
+        return stored
+
+    def _save(
+        self, conn: Connection, batch: Batch, data: bytes, facts: list[dict[str, Any]]
+    ) -> bool:
+        t = self.tables
+        s, w, c = t.sessions, t.windows, t.chunks
+        sid, wid = batch.session_id, batch.window_id
+        received_us = _to_us(batch.received_at)
+        first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
+
+        conn.execute(
+            self._insert_ignore(
+                s,
+                {
+                    "session_id": sid,
+                    "created_us": received_us,
+                    "updated_us": received_us,
+                    "event_count": 0,
+                    "metadata_json": "{}",
+                    "has_errors": False,
+                },
+            )
+        )
+        session = self._lock_session(conn, sid)
+        if session is None:
+            raise _Retry
+        if batch.seq is not None:
+            b = t.batches
+            seen = conn.execute(
+                sa.select(b.c.seq).where(
+                    b.c.session_id == sid, b.c.window_id == wid, b.c.seq == batch.seq
+                )
+            ).first()
+            if seen is not None:
+                raise _Duplicate
+            conn.execute(sa.insert(b).values(session_id=sid, window_id=wid, seq=batch.seq))
+
+        window = conn.execute(
+            sa.select(w).where(w.c.session_id == sid, w.c.window_id == wid)
+        ).first()
+        if window is None:
+            index = 0
+            conn.execute(
+                sa.insert(w).values(
+                    session_id=sid,
+                    window_id=wid,
+                    next_chunk=1,
+                    event_count=count,
+                    first_ms=first_ms,
+                    last_ms=last_ms,
+                )
+            )
+        else:
+            index = window.next_chunk
+            conn.execute(
+                sa.update(w)
+                .where(w.c.session_id == sid, w.c.window_id == wid)
+                .values(
+                    next_chunk=index + 1,
+                    event_count=window.event_count + count,
+                    first_ms=_min(window.first_ms, first_ms),
+                    last_ms=_max(window.last_ms, last_ms),
+                )
+            )
+        conn.execute(
+            sa.insert(c).values(
+                session_id=sid,
+                window_id=wid,
+                chunk_index=index,
+                seq=batch.seq,
+                first_ms=first_ms,
+                last_ms=last_ms,
+                event_count=count,
+                data=data,
+            )
+        )
+        if facts:
+            conn.execute(sa.insert(t.facts), facts)
+
+        changes: dict[str, Any] = {
+            "updated_us": max(session.updated_us, received_us),
+            "event_count": session.event_count + count,
+            "first_ms": _min(session.first_ms, first_ms),
+            "last_ms": _max(session.last_ms, last_ms),
+        }
+        if batch.metadata:
+            merged = orjson.loads(session.metadata_json)
+            merged.update(batch.metadata)
+            changes["metadata_json"] = orjson.dumps(merged).decode()
+        if not session.user_agent and batch.user_agent:
+            changes["user_agent"] = batch.user_agent
+        if batch.page_url and (session.last_url_ms is None or last_ms >= session.last_url_ms):
+            changes["last_url"] = batch.page_url
+            changes["last_url_ms"] = last_ms
+        if batch_has_errors(batch) and not session.has_errors:
+            changes["has_errors"] = True
+        conn.execute(sa.update(s).where(s.c.session_id == sid).values(changes))
+
+        max_events = self.limits.max_events_per_session
+        if max_events is not None and changes["event_count"] > max_events:
+            self._drop_oldest_chunks(conn, sid, (wid, index), changes["event_count"], max_events)
+        return True
+
+    def _drop_oldest_chunks(
+        self, conn: Connection, sid: str, keep: tuple[str, int], total: int, max_events: int
+    ) -> None:
+        """Drop the session's oldest chunks (by first event) until it is within the limit,
+        never the chunk just written. Runs under the session lock."""
+        c, w = self.tables.chunks, self.tables.windows
+        rows = conn.execute(
+            sa.select(c.c.window_id, c.c.chunk_index, c.c.event_count)
+            .where(c.c.session_id == sid)
+            .order_by(c.c.first_ms, c.c.chunk_index, c.c.window_id)
+        ).all()
+        doomed: dict[str, list[int]] = {}
+        for row in rows:
+            if total <= max_events:
+                break
+            if (row.window_id, row.chunk_index) == keep:
+                continue
+            doomed.setdefault(row.window_id, []).append(row.chunk_index)
+            total -= row.event_count
+        for window_id, indexes in doomed.items():
+            for start in range(0, len(indexes), _PAGE):
+                conn.execute(
+                    sa.delete(c).where(
+                        c.c.session_id == sid,
+                        c.c.window_id == window_id,
+                        c.c.chunk_index.in_(indexes[start : start + _PAGE]),
+                    )
+                )
+            agg = conn.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(c.c.event_count), 0),
+                    sa.func.min(c.c.first_ms),
+                    sa.func.max(c.c.last_ms),
+                ).where(c.c.session_id == sid, c.c.window_id == window_id)
+            ).one()
+            conn.execute(
+                sa.update(w)
+                .where(w.c.session_id == sid, w.c.window_id == window_id)
+                .values(event_count=agg[0], first_ms=agg[1], last_ms=agg[2])
+            )
+        self._refresh_session_totals(conn, sid)
+
+    def _refresh_session_totals(self, conn: Connection, sid: str) -> None:
+        w, s = self.tables.windows, self.tables.sessions
+        agg = conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(w.c.event_count), 0),
+                sa.func.min(w.c.first_ms),
+                sa.func.max(w.c.last_ms),
+            ).where(w.c.session_id == sid)
+        ).one()
+        conn.execute(
+            sa.update(s)
+            .where(s.c.session_id == sid)
+            .values(event_count=agg[0], first_ms=agg[1], last_ms=agg[2])
+        )
+
+    def _evict_sessions(self, current: str, max_sessions: int) -> None:
+        s = self.tables.sessions
+
+        def oldest(conn: Connection) -> list[str]:
+            total = conn.execute(sa.select(sa.func.count()).select_from(s)).scalar() or 0
+            if total <= max_sessions:
+                return []
+            return list(
+                conn.execute(
+                    sa.select(s.c.session_id)
+                    .where(s.c.session_id != current)
+                    .order_by(s.c.updated_us, s.c.session_id)
+                    .limit(total - max_sessions)
+                ).scalars()
+            )
+
+        for session_id in self._run(oldest, write=False):
+            self.delete_session(session_id)
+
+    def save_metadata(self, session_id: str, metadata: dict[str, Any]) -> None:
+        validate_id(session_id, "session id")
+        clean = validate_metadata(metadata)
+        self._ensure_ready()
+        s = self.tables.sessions
+
+        def merge(conn: Connection) -> None:
+            session = self._lock_session(conn, session_id)
+            if session is None:
+                return
+            merged = orjson.loads(session.metadata_json)
+            merged.update(clean)
+            conn.execute(
+                sa.update(s)
+                .where(s.c.session_id == session_id)
+                .values(metadata_json=orjson.dumps(merged).decode())
+            )
+
+        self._run(merge)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _summaries(self, conn: Connection, rows: list[Any]) -> list[SessionSummary]:
+        w = self.tables.windows
+        windows: dict[str, list[WindowSummary]] = {r.session_id: [] for r in rows}
+        ids = list(windows)
+        for start in range(0, len(ids), _PAGE):
+            for win in conn.execute(
+                sa.select(
+                    w.c.session_id, w.c.window_id, w.c.event_count, w.c.first_ms, w.c.last_ms
+                ).where(w.c.session_id.in_(ids[start : start + _PAGE]))
+            ):
+                windows[win.session_id].append(
+                    WindowSummary(win.window_id, int(win.event_count), win.first_ms, win.last_ms)
+                )
+        out = []
+        for r in rows:
+            wins = sorted(
+                windows[r.session_id],
+                key=lambda x: (x.first_ms is None, x.first_ms or 0, x.window_id),
+            )
+            out.append(
+                SessionSummary(
+                    session_id=r.session_id,
+                    created_at=_from_us(r.created_us),
+                    updated_at=_from_us(r.updated_us),
+                    first_ms=r.first_ms,
+                    last_ms=r.last_ms,
+                    event_count=int(r.event_count),
+                    windows=wins,
+                    metadata=orjson.loads(r.metadata_json),
+                    user_agent=r.user_agent,
+                    last_url=r.last_url,
+                    has_errors=bool(r.has_errors),
+                )
+            )
+        return out
+
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        self._ensure_ready()
+        s = self.tables.sessions
+        stmt = sa.select(s)
+        if query.since is not None:
+            stmt = stmt.where(s.c.updated_us >= _to_us(query.since))
+        if query.until is not None:
+            stmt = stmt.where(s.c.updated_us <= _to_us(query.until))
+        if query.has_errors is not None:
+            stmt = stmt.where(s.c.has_errors == query.has_errors)
+        if query.search:
+            pattern = "%" + _escape_like(query.search.lower()) + "%"
+            stmt = stmt.where(
+                sa.or_(
+                    sa.func.lower(s.c.session_id).like(pattern, escape="!"),
+                    sa.func.lower(s.c.metadata_json).like(pattern, escape="!"),
+                )
+            )
+        key = {
+            "updated_at": s.c.updated_us,
+            "created_at": s.c.created_us,
+            "event_count": s.c.event_count,
+        }[query.sort_by]
+        stmt = stmt.order_by(key.desc(), s.c.session_id).limit(query.limit).offset(query.offset)
+
+        def read(conn: Connection) -> list[SessionSummary]:
+            return self._summaries(conn, conn.execute(stmt).all())
+
+        return self._run(read, write=False)
+
+    def get_session(self, session_id: str) -> SessionSummary | None:
+        validate_id(session_id, "session id")
+        self._ensure_ready()
+        s = self.tables.sessions
+
+        def read(conn: Connection) -> SessionSummary | None:
+            row = conn.execute(sa.select(s).where(s.c.session_id == session_id)).first()
+            return None if row is None else self._summaries(conn, [row])[0]
+
+        return self._run(read, write=False)
+
+    def iter_session_ids(self) -> Iterator[str]:
+        self._ensure_ready()
+        s = self.tables.sessions
+
+        def read(conn: Connection) -> list[str]:
+            return list(
+                conn.execute(
+                    sa.select(s.c.session_id).order_by(s.c.created_us, s.c.session_id)
+                ).scalars()
+            )
+
+        return iter(self._run(read, write=False))
+
+    def chunk_index(self, ref: WindowRef) -> list[ChunkInfo]:
+        return self._chunk_infos(ref)
+
+    def _chunk_infos(
+        self,
+        ref: WindowRef,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        start_index: int = 0,
+        limit: int | None = None,
+    ) -> list[ChunkInfo]:
+        validate_id(ref.session_id, "session id")
+        validate_id(ref.window_id, "window id")
+        self._ensure_ready()
+        c = self.tables.chunks
+        stmt = (
+            sa.select(c.c.chunk_index, c.c.first_ms, c.c.last_ms, c.c.event_count, c.c.seq)
+            .where(c.c.session_id == ref.session_id, c.c.window_id == ref.window_id)
+            .order_by(c.c.chunk_index)
+        )
+        if start_index:
+            stmt = stmt.where(c.c.chunk_index >= start_index)
+        if from_ms is not None:
+            stmt = stmt.where(c.c.last_ms >= from_ms)
+        if to_ms is not None:
+            stmt = stmt.where(c.c.first_ms <= to_ms)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+
+        def read(conn: Connection) -> list[ChunkInfo]:
+            return [
+                ChunkInfo(r.chunk_index, r.first_ms, r.last_ms, r.event_count, r.seq)
+                for r in conn.execute(stmt)
+            ]
+
+        return self._run(read, write=False)
+
+    def get_chunks(
+        self,
+        ref: WindowRef,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        start_index: int = 0,
+        limit: int | None = None,
+    ) -> list[Chunk]:
+        # Two steps so the database never reads a chunk's data it does not return: pick the
+        # chunks from their ranges, then fetch exactly those blobs by primary key.
+        infos = self._chunk_infos(ref, from_ms, to_ms, start_index, limit)
+        if not infos:
+            return []
+        c = self.tables.chunks
+        wanted = [i.index for i in infos]
+
+        def read(conn: Connection) -> dict[int, bytes]:
+            blobs: dict[int, bytes] = {}
+            for start in range(0, len(wanted), _PAGE):
+                for row in conn.execute(
+                    sa.select(c.c.chunk_index, c.c.data).where(
+                        c.c.session_id == ref.session_id,
+                        c.c.window_id == ref.window_id,
+                        c.c.chunk_index.in_(wanted[start : start + _PAGE]),
+                    )
+                ):
+                    blobs[row.chunk_index] = bytes(row.data)
+            return blobs
+
+        blobs = self._run(read, write=False)
+        # a chunk dropped between the two reads (eviction) is simply left out
+        return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
+
+    def iter_facts(
+        self,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        session_id: str | None = None,
+    ) -> Iterator[Fact]:
+        if session_id is not None:
+            validate_id(session_id, "session id")
+        self._ensure_ready()
+        f = self.tables.facts
+        stmt = sa.select(f)
+        if kind is not None:
+            stmt = stmt.where(f.c.kind == kind)
+        if session_id is not None:
+            stmt = stmt.where(f.c.session_id == session_id)
+        if since is not None:
+            stmt = stmt.where(f.c.ts_ms >= to_ms(since, round_up=True))
+        if until is not None:
+            stmt = stmt.where(f.c.ts_ms <= to_ms(until))
+        return self._fact_pages(stmt)
+
+    def _fact_pages(self, stmt: sa.Select) -> Iterator[Fact]:
+        # keyset pages: no connection is held while the caller consumes facts
+        f = self.tables.facts
+        after: tuple[int, int] | None = None
+        while True:
+            page = stmt
+            if after is not None:
+                page = page.where(
+                    sa.or_(f.c.ts_ms > after[0], sa.and_(f.c.ts_ms == after[0], f.c.id > after[1]))
+                )
+            page = page.order_by(f.c.ts_ms, f.c.id).limit(_FACT_PAGE)
+            rows = self._run(lambda conn, q=page: conn.execute(q).all(), write=False)
+            for r in rows:
+                yield Fact(
+                    r.kind, r.session_id, r.window_id, r.ts_ms, r.url, orjson.loads(r.data_json)
+                )
+            if len(rows) < _FACT_PAGE:
+                return
+            after = (rows[-1].ts_ms, rows[-1].id)
+
+    # --- deletes ----------------------------------------------------------------------------
+
+    def _delete_sessions(self, conn: Connection, ids: list[str]) -> int:
+        t = self.tables
+        for table in (t.facts, t.batches, t.chunks, t.windows):
+            conn.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
+        return conn.execute(sa.delete(t.sessions).where(t.sessions.c.session_id.in_(ids))).rowcount
+
+    def delete_session(self, session_id: str) -> bool:
+        validate_id(session_id, "session id")
+        self._ensure_ready()
+
+        def delete(conn: Connection) -> bool:
+            if self._lock_session(conn, session_id) is None:
+                return False
+            return self._delete_sessions(conn, [session_id]) > 0
+
+        return self._run(delete)
+
+    def delete_window(self, ref: WindowRef) -> bool:
+        validate_id(ref.session_id, "session id")
+        validate_id(ref.window_id, "window id")
+        self._ensure_ready()
+        t = self.tables
+        sid, wid = ref.session_id, ref.window_id
+
+        def delete(conn: Connection) -> bool:
+            if self._lock_session(conn, sid) is None:
+                return False
+            w = t.windows
+            gone = conn.execute(
+                sa.delete(w).where(w.c.session_id == sid, w.c.window_id == wid)
+            ).rowcount
+            if not gone:
+                return False
+            for table in (t.facts, t.batches, t.chunks):
+                conn.execute(
+                    sa.delete(table).where(table.c.session_id == sid, table.c.window_id == wid)
+                )
+            left = conn.execute(
+                sa.select(sa.func.count()).select_from(w).where(w.c.session_id == sid)
+            ).scalar()
+            if not left:
+                self._delete_sessions(conn, [sid])
+            else:
+                self._refresh_session_totals(conn, sid)
+            return True
+
+        return self._run(delete)
+
+    def purge_older_than(self, seconds: float) -> int:
+        self._ensure_ready()
+        s = self.tables.sessions
+        cutoff = _to_us(utcnow() - timedelta(seconds=seconds))
+        deleted = 0
+        while True:
+
+            def page(conn: Connection) -> int:
+                ids = list(
+                    conn.execute(
+                        sa.select(s.c.session_id)
+                        .where(s.c.updated_us < cutoff)
+                        .order_by(s.c.updated_us)
+                        .limit(_PAGE)
+                    ).scalars()
+                )
+                return self._delete_sessions(conn, ids) if ids else -1
+
+            count = self._run(page)
+            if count < 0:
+                return deleted
+            deleted += count
+
+    def clear(self) -> None:
+        """Delete every session (tests and demos)."""
+        self._ensure_ready()
+        t = self.tables
+
+        def wipe(conn: Connection) -> None:
+            for table in (t.facts, t.batches, t.chunks, t.windows, t.sessions):
+                conn.execute(sa.delete(table))
+
+        self._run(wipe)
+
+    # --- sizes (benchmarks, `sentiero doctor`) ------------------------------------------------
+
+    def stored_bytes(self) -> dict[str, int]:
+        """Chunk data bytes and event count stored (compressed, as written)."""
+        self._ensure_ready()
+        c = self.tables.chunks
+
+        def read(conn: Connection) -> dict[str, int]:
+            data, events, chunks = conn.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(sa.func.length(c.c.data)), 0),
+                    sa.func.coalesce(sa.func.sum(c.c.event_count), 0),
+                    sa.func.count(),
+                )
+            ).one()
+            return {"chunk_bytes": int(data), "events": int(events), "chunks": int(chunks)}
+
+        return self._run(read, write=False)
+
+
+def _retryable(error: exc.DBAPIError) -> bool:
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1213, 1205):  # MySQL deadlock, lock wait timeout
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "deadlock" in message
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)

@@ -1,0 +1,197 @@
+"""The SQL store's tables and the numbered migration steps that create them.
+
+A database records the steps applied in ``<prefix>schema`` (one row per version). Steps are
+applied in order, each in its own transaction (MySQL/MariaDB commit DDL implicitly, so every
+step is also written to be safe to re-run after a crash). Never edit a released step: add a
+new one, and bump nothing else: ``LATEST_VERSION`` follows the list.
+
+Times are integers: ``*_us`` epoch microseconds (UTC) for server times, ``*_ms`` epoch
+milliseconds for rrweb event times. Integers sort and index the same on every database and
+round-trip exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+_MYSQL = ("mysql", "mariadb")
+
+# Ids are ASCII ([A-Za-z0-9_-]): on MySQL keep them out of the case-insensitive default
+# collation (so "Ab" and "ab" are different sessions) and at 1 byte per character in indexes.
+Id = sa.String(128).with_variant(
+    mysql.VARCHAR(128, charset="ascii", collation="ascii_bin"), *_MYSQL
+)
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # sqlite: INTEGER PK is rowid
+Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
+LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), *_MYSQL)
+
+
+@dataclass(frozen=True)
+class Tables:
+    prefix: str
+    metadata: sa.MetaData
+    schema: sa.Table
+    sessions: sa.Table
+    windows: sa.Table
+    chunks: sa.Table
+    batches: sa.Table
+    facts: sa.Table
+    # indexes created by later steps (kept off the tables so step 1 does not create them)
+    sort_indexes: tuple[sa.Index, ...]
+
+
+def build_tables(prefix: str = "sentiero_") -> Tables:
+    md = sa.MetaData()
+    p = prefix
+
+    schema = sa.Table(
+        f"{p}schema",
+        md,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("description", sa.String(200), nullable=False),
+        sa.Column("applied_us", sa.BigInteger, nullable=False),
+    )
+    sessions = sa.Table(
+        f"{p}sessions",
+        md,
+        sa.Column("session_id", Id, primary_key=True),
+        sa.Column("created_us", sa.BigInteger, nullable=False),
+        sa.Column("updated_us", sa.BigInteger, nullable=False),
+        sa.Column("first_ms", sa.BigInteger),
+        sa.Column("last_ms", sa.BigInteger),
+        sa.Column("event_count", sa.BigInteger, nullable=False, default=0),
+        sa.Column("metadata_json", LongText, nullable=False, default="{}"),
+        sa.Column("user_agent", sa.Text),
+        sa.Column("last_url", sa.Text),
+        sa.Column("last_url_ms", sa.BigInteger),
+        sa.Column("has_errors", sa.Boolean, nullable=False, default=False),
+    )
+    # the default list order: updated_at desc, ties by id
+    sa.Index(f"{p}sessions_updated", sessions.c.updated_us.desc(), sessions.c.session_id)
+    windows = sa.Table(
+        f"{p}windows",
+        md,
+        sa.Column(
+            "session_id",
+            Id,
+            sa.ForeignKey(sessions.c.session_id, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("window_id", Id, primary_key=True),
+        sa.Column("next_chunk", sa.Integer, nullable=False),
+        sa.Column("event_count", sa.BigInteger, nullable=False),
+        sa.Column("first_ms", sa.BigInteger),
+        sa.Column("last_ms", sa.BigInteger),
+    )
+    chunks = sa.Table(
+        f"{p}chunks",
+        md,
+        sa.Column("session_id", Id, primary_key=True),
+        sa.Column("window_id", Id, primary_key=True),
+        sa.Column("chunk_index", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.BigInteger),
+        sa.Column("first_ms", sa.BigInteger, nullable=False),
+        sa.Column("last_ms", sa.BigInteger, nullable=False),
+        sa.Column("event_count", sa.Integer, nullable=False),
+        sa.Column("data", Blob, nullable=False),  # last: row scans never touch it
+        sa.ForeignKeyConstraint(
+            ["session_id", "window_id"],
+            [windows.c.session_id, windows.c.window_id],
+            ondelete="CASCADE",
+            name=f"{p}chunks_window_fk",
+        ),
+    )
+    # Dedup records: (session, window, seq) of every stored batch. Their own table, not a
+    # unique key on chunks, so they outlive chunks dropped by max_events_per_session and a
+    # late retry of a dropped batch is still recognised.
+    batches = sa.Table(
+        f"{p}batches",
+        md,
+        sa.Column(
+            "session_id",
+            Id,
+            sa.ForeignKey(sessions.c.session_id, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("window_id", Id, primary_key=True),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    )
+    facts = sa.Table(
+        f"{p}facts",
+        md,
+        sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column(
+            "session_id",
+            Id,
+            sa.ForeignKey(sessions.c.session_id, ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("window_id", Id, nullable=False),
+        sa.Column("ts_ms", sa.BigInteger, nullable=False),
+        sa.Column("url", sa.Text),
+        sa.Column("data_json", sa.Text, nullable=False),
+    )
+    sa.Index(f"{p}facts_kind_ts", facts.c.kind, facts.c.ts_ms)
+    sa.Index(f"{p}facts_ts", facts.c.ts_ms)
+    sa.Index(f"{p}facts_session", facts.c.session_id, facts.c.window_id)
+
+    # step 3: the other list sorts and the retention scan, index-backed
+    sort_md = sa.MetaData()
+    shadow = sessions.to_metadata(sort_md)
+    sort_indexes = (
+        sa.Index(f"{p}sessions_created", shadow.c.created_us.desc(), shadow.c.session_id),
+        sa.Index(f"{p}sessions_events", shadow.c.event_count.desc(), shadow.c.session_id),
+        sa.Index(f"{p}sessions_errors", shadow.c.has_errors, shadow.c.updated_us.desc()),
+    )
+    return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes)
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    upgrade: Callable[[Connection, Tables], None]
+
+
+def _create_table(conn: Connection, table: sa.Table) -> None:
+    conn.execute(CreateTable(table, if_not_exists=True))
+    for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
+        _create_index(conn, index)
+
+
+def _create_index(conn: Connection, index: sa.Index) -> None:
+    existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(index.table.name)}
+    if index.name not in existing:  # MySQL has no CREATE INDEX IF NOT EXISTS
+        conn.execute(CreateIndex(index))
+
+
+def _step1_replay(conn: Connection, t: Tables) -> None:
+    for table in (t.sessions, t.windows, t.chunks, t.batches):
+        _create_table(conn, table)
+
+
+def _step2_facts(conn: Connection, t: Tables) -> None:
+    _create_table(conn, t.facts)
+
+
+def _step3_sort_indexes(conn: Connection, t: Tables) -> None:
+    for index in t.sort_indexes:
+        _create_index(conn, index)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
+    Migration(2, "facts for analytics", _step2_facts),
+    Migration(3, "indexes for sorting sessions by created_at and event_count", _step3_sort_indexes),
+)
+LATEST_VERSION = MIGRATIONS[-1].version

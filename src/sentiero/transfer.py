@@ -1,0 +1,183 @@
+"""Move recordings between stores, or out of Sentiero: ``sentiero export`` / ``import``.
+
+The file is JSON lines. The first line is a header::
+
+    {"format": "sentiero-export", "version": 1, "sessions": <count>, "exported_at": "..."}
+
+and every following line is one session::
+
+    {"session_id": ..., "created_at": ISO-8601, "updated_at": ..., "metadata": {...},
+     "user_agent": ..., "last_url": ..., "has_errors": bool,
+     "windows": [{"window_id": ..., "chunks": [{"index": 0, "seq": 0, "events": [...]}]}],
+     "facts": [{"kind": ..., "window_id": ..., "ts_ms": ..., "url": ..., "data": {...}}]}
+
+Chunks keep their boundaries and ``seq``, so importing goes through ``save_batch`` exactly as
+the recorder's batches did and importing the same file twice stores nothing twice. Chunks
+recorded without a seq (the original recorder) cannot be recognised, so they are only
+imported into sessions the target store does not have yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import IO, Any
+
+import orjson
+
+from sentiero.stores.base import Batch, Fact, Store, WindowRef, utcnow, validate_id
+
+FORMAT = "sentiero-export"
+VERSION = 1
+_CHUNK_PAGE = 200
+
+Progress = Callable[[int, int], None]
+
+
+def export_sessions(
+    store: Store,
+    out: IO[bytes],
+    session_ids: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write the sessions (default: all, oldest first) to ``out``; returns how many were
+    written. Sessions that disappear meanwhile (or were never there) are left out."""
+    if session_ids is None:
+        ids = list(store.iter_session_ids())
+    else:
+        ids = [validate_id(s, "session id") for s in session_ids]
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "sessions": len(ids),
+        "exported_at": utcnow().isoformat(),
+    }
+    out.write(orjson.dumps(header) + b"\n")
+    written = 0
+    for done, session_id in enumerate(ids, start=1):
+        record = _session_record(store, session_id)
+        if record is not None:
+            out.write(orjson.dumps(record) + b"\n")
+            written += 1
+        if progress is not None:
+            progress(done, len(ids))
+    return written
+
+
+def _session_record(store: Store, session_id: str) -> dict[str, Any] | None:
+    summary = store.get_session(session_id)
+    if summary is None:
+        return None
+    windows = []
+    for window in summary.windows:
+        ref = WindowRef(session_id, window.window_id)
+        chunks = []
+        start = 0
+        while True:  # page through chunks so one long window never sits in memory twice
+            page = store.get_chunks(ref, start_index=start, limit=_CHUNK_PAGE)
+            chunks.extend(
+                {"index": c.info.index, "seq": c.info.seq, "events": c.events()} for c in page
+            )
+            if len(page) < _CHUNK_PAGE:
+                break
+            start = page[-1].info.index + 1
+        windows.append({"window_id": window.window_id, "chunks": chunks})
+    facts = [
+        {"kind": f.kind, "window_id": f.window_id, "ts_ms": f.ts_ms, "url": f.url, "data": f.data}
+        for f in store.iter_facts(session_id=session_id)
+    ]
+    return {
+        "session_id": session_id,
+        "created_at": summary.created_at.isoformat(),
+        "updated_at": summary.updated_at.isoformat(),
+        "metadata": summary.metadata,
+        "user_agent": summary.user_agent,
+        "last_url": summary.last_url,
+        "has_errors": summary.has_errors,
+        "windows": windows,
+        "facts": facts,
+    }
+
+
+def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None = None) -> int:
+    """Recreate the sessions of an export file in ``store``; returns how many sessions got
+    at least one new batch (0 when the file was imported before)."""
+    lines = iter(in_file)
+    header = _parse(next(lines, b""), 1)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError("not a Sentiero export file (the first line is not its header)")
+    if header.get("version") != VERSION:
+        raise ValueError(
+            f"this export file is format version {header.get('version')}; this version of "
+            f"Sentiero reads version {VERSION}"
+        )
+    total = int(header.get("sessions") or 0)
+    imported = 0
+    done = 0
+    for number, line in enumerate(lines, start=2):
+        if not line.strip():
+            continue
+        record = _parse(line, number)
+        try:
+            if _import_session(store, record):
+                imported += 1
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"line {number} of the export file: {exc}") from exc
+        done += 1
+        if progress is not None:
+            progress(done, max(total, done))
+    return imported
+
+
+def _parse(line: bytes | str, number: int) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"line {number} of the export file is not JSON: {exc}") from None
+
+
+def _import_session(store: Store, record: dict[str, Any]) -> bool:
+    session_id = validate_id(record["session_id"], "session id")
+    created_at = datetime.fromisoformat(record["created_at"])
+    updated_at = datetime.fromisoformat(record["updated_at"])
+    existed = store.get_session(session_id) is not None
+    facts_by_window: dict[str, list[Fact]] = {}
+    for f in record.get("facts") or []:
+        facts_by_window.setdefault(f["window_id"], []).append(
+            Fact(
+                f["kind"],
+                session_id,
+                f["window_id"],
+                int(f["ts_ms"]),
+                f.get("url"),
+                f.get("data") or {},
+            )
+        )
+    batches: list[Batch] = []
+    for window in record.get("windows") or []:
+        window_id = window["window_id"]
+        facts = facts_by_window.pop(window_id, [])
+        for chunk in window.get("chunks") or []:
+            if chunk.get("seq") is None and existed:
+                continue  # cannot tell whether it is already there: keep what is
+            batches.append(
+                Batch(
+                    session_id=session_id,
+                    window_id=window_id,
+                    events=chunk["events"],
+                    seq=chunk.get("seq"),
+                    metadata=record.get("metadata") or {},
+                    facts=facts,  # with the window's first batch, so they follow its dedup
+                    user_agent=record.get("user_agent"),
+                    page_url=record.get("last_url"),
+                    has_errors=bool(record.get("has_errors")),
+                    received_at=created_at,
+                )
+            )
+            facts = []
+    if batches:
+        batches[-1].received_at = updated_at  # created_at once, updated_at last
+    stored = False
+    for b in batches:
+        stored = store.save_batch(b) or stored
+    return stored

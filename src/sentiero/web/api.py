@@ -1,0 +1,96 @@
+"""Replay data API: a window's chunk index, and its events a few chunks at a time.
+
+Events responses are stitched from the stored chunk JSON (``Chunk.events_json()``) without
+parsing it, so serving a chunk costs one decompression and a copy.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from sentiero.stores.base import WindowRef
+from sentiero.web.application import Route, Web, invalid_id, json_response, valid_ids
+
+DEFAULT_CHUNKS = 4
+MAX_CHUNKS = 50
+
+
+class _BadParam(ValueError):
+    pass
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    """A non-negative integer query parameter, None when absent; _BadParam when malformed."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not raw.isascii() or len(raw) > 18:
+        raise _BadParam(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def chunk_index(web: Web, request: Request, sid: str, wid: str) -> Response:
+    if not valid_ids(sid, wid):
+        return invalid_id()
+    ref = WindowRef(sid, wid)
+    chunks = web.store.chunk_index(ref)
+    if not chunks:
+        session = web.store.get_session(sid)
+        if session is None or wid not in session.window_ids:
+            return json_response({"error": "window not found"}, 404)
+    return json_response(
+        {
+            "session_id": sid,
+            "window_id": wid,
+            "first_ms": min((c.first_ms for c in chunks), default=None),
+            "last_ms": max((c.last_ms for c in chunks), default=None),
+            "event_count": sum(c.event_count for c in chunks),
+            "chunks": [
+                {
+                    "index": c.index,
+                    "first_ms": c.first_ms,
+                    "last_ms": c.last_ms,
+                    "event_count": c.event_count,
+                }
+                for c in chunks
+            ],
+        }
+    )
+
+
+def events(web: Web, request: Request, sid: str, wid: str) -> Response:
+    if not valid_ids(sid, wid):
+        return invalid_id()
+    try:
+        cursor = _int_param(request, "cursor")
+        count = _int_param(request, "chunks")
+        from_ms = _int_param(request, "from_ms")
+    except _BadParam as exc:
+        return json_response({"error": str(exc)}, 400)
+    start = cursor or 0
+    limit = DEFAULT_CHUNKS if count is None else min(max(count, 1), MAX_CHUNKS)
+    chunks = web.store.get_chunks(
+        WindowRef(sid, wid),
+        from_ms=from_ms,
+        start_index=start,
+        limit=limit + 1,
+    )
+    more = chunks[limit:]
+    chunks = chunks[:limit]
+    parts: list[bytes] = []
+    for chunk in chunks:
+        inner = chunk.events_json().strip()[1:-1].strip()
+        if inner:
+            parts.append(inner)
+    next_cursor = b"null" if not more else str(more[0].info.index).encode()
+    body = b'{"events":[' + b",".join(parts) + b'],"next_cursor":' + next_cursor + b"}"
+    response = Response(body, content_type="application/json")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+ROUTES = [
+    Route("/api/sessions/<sid>/windows/<wid>/chunks", "api_chunks", chunk_index, json=True),
+    Route("/api/sessions/<sid>/windows/<wid>/events", "api_events", events, json=True),
+]

@@ -1,0 +1,206 @@
+"""The WSGI application: routing, auth gate, dispatch and error handling.
+
+Handlers are plain functions ``handler(web, request, **url_values) -> Response`` declared by
+the modules in ``ROUTE_MODULES`` (each exposes ``ROUTES``, a list of :class:`Route`); the web
+layer translates HTTP into calls and never holds business logic. Links are built from the
+mount prefix (``SCRIPT_NAME``), so the app works at any prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from sentiero.settings import Settings
+from sentiero.stores.base import ID_PATTERN, Store
+from sentiero.web import security
+from sentiero.web.assets import Assets, AssetsNotBuiltError
+
+logger = logging.getLogger("sentiero.web")
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    endpoint: str
+    handler: Handler
+    methods: tuple[str, ...] = ("GET",)
+    public: bool = False
+    """Public routes (ingest, assets) skip dashboard auth and page security headers."""
+    json: bool = False
+    """Errors of this route are JSON (``{"error": ...}``) rather than text."""
+
+
+_SCRIPT_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def json_for_script(data: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: <, >, &, U+2028 and U+2029
+    are written as \\uXXXX escapes, so no value can close the element."""
+    text = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    return Markup(text.translate(_SCRIPT_ESCAPES))
+
+
+def text_response(body: str, status: int) -> Response:
+    return Response(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    response = Response(orjson.dumps(data), status=status, content_type="application/json")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def invalid_id() -> Response:
+    return json_response({"error": "invalid ID format"}, 400)
+
+
+def valid_ids(*values: str) -> bool:
+    return all(ID_PATTERN.match(v) for v in values)
+
+
+@dataclass
+class Web:
+    """What handlers need: settings, store, assets and page rendering."""
+
+    settings: Settings
+    store: Store
+    assets: Assets
+    jinja: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jinja = Environment(
+            loader=FileSystemLoader(str(TEMPLATES_DIR)),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.jinja.globals["json_for_script"] = json_for_script
+
+    @staticmethod
+    def root(request: Request) -> str:
+        """The mount prefix of this request, without a trailing slash ('' at the root)."""
+        return request.script_root.rstrip("/")
+
+    def render(self, request: Request, template: str, status: int = 200, **context: Any
+               ) -> Response:
+        """An HTML page with the CSRF token (cookie + ``csrf_token`` in the context)."""
+        token = security.csrf_token_for(request)
+        root = self.root(request)
+        try:
+            css_url: str | None = self.assets.url("dashboard.css", root)
+            js_url: str | None = self.assets.url("dashboard", root)
+            assets_error = None
+        except AssetsNotBuiltError as exc:
+            # The page still renders (without styles or player) and says how to fix it.
+            logger.error("%s", exc)
+            css_url = js_url = None
+            assets_error = str(exc)
+        html = self.jinja.get_template(template).render(
+            root=root,
+            csrf_token=token,
+            css_url=css_url,
+            js_url=js_url,
+            assets_error=assets_error,
+            request_path=request.path,
+            **context,
+        )
+        response = Response(html, status=status, content_type="text/html; charset=utf-8")
+        security.set_csrf_cookie(response, request, token)
+        return response
+
+
+def _route_modules() -> list[Any]:
+    from sentiero.web import api, dashboard
+
+    return [dashboard, api]
+
+
+class Application:
+    """The WSGI app serving every route of one Sentiero instance."""
+
+    def __init__(self, settings: Settings, store: Store, assets: Assets | None = None,
+                 routes: Iterable[Route] | None = None) -> None:
+        self.web = Web(settings, store, assets or Assets(settings.assets_dir))
+        if routes is None:
+            routes = list(self.builtin_routes())
+            for module in _route_modules():
+                routes.extend(module.ROUTES)
+        self.routes: dict[str, Route] = {}
+        rules = []
+        for route in routes:
+            self.routes[route.endpoint] = route
+            rules.append(Rule(route.rule, endpoint=route.endpoint, methods=list(route.methods)))
+        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def builtin_routes(self) -> list[Route]:
+        from sentiero.web.events import ingest
+
+        def events(web: Web, request: Request) -> Response:
+            return ingest(request, web.settings, web.store)
+
+        def asset(web: Web, request: Request, filename: str) -> Response:
+            return web.assets.serve(request, filename)
+
+        def recorder(web: Web, request: Request) -> Response:
+            return web.assets.serve_recorder(request)
+
+        any_method = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        return [
+            Route("/events", "events", events, any_method, public=True, json=True),
+            Route("/assets/<path:filename>", "asset", asset, public=True),
+            Route("/recorder.js", "recorder", recorder, public=True),
+        ]
+
+    # ------------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO"):
+            environ = {**environ, "PATH_INFO": "/"}
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except (NotFound, MethodNotAllowed):
+            return security.apply_nosniff(text_response("Not Found", 404))
+        except HTTPException as exc:  # RequestRedirect and friends
+            return exc.get_response(request.environ)  # type: ignore[return-value]
+        route = self.routes[endpoint]
+        try:
+            if not route.public:
+                refusal = security.check_auth(request, self.web.settings)
+                if refusal is not None:
+                    return security.apply_page_headers(refusal)
+            response = route.handler(self.web, request, **values)
+        except Exception:
+            logger.exception("Sentiero: unhandled error in %s %s", request.method, request.path)
+            if route.json:
+                response = json_response({"error": "internal server error"}, 500)
+            else:
+                response = text_response("Internal Server Error", 500)
+        if route.public:
+            return security.apply_nosniff(response)
+        return security.apply_page_headers(response)

@@ -1,0 +1,236 @@
+"""SQL-store behaviour beyond the contract (migrations, query shape), shared by the SQLite,
+PostgreSQL and MySQL test modules through ``SQLStoreTests``; plus backend-free unit tests."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from contract import StoreConcurrencyContract, StoreContract, batch, fixture_batches
+from sqlalchemy import event
+
+from sentiero.stores import open_store
+from sentiero.stores.base import (
+    Fact,
+    SchemaNotReadyError,
+    SessionQuery,
+    StoreError,
+    WindowRef,
+    encode_events,
+)
+from sentiero.stores.sql import SQLStore, _escape_like, normalize_url
+from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS
+
+
+class SQLStoreTests(StoreContract, StoreConcurrencyContract):
+    """Subclasses implement ``url()``; every test gets its own table prefix."""
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def new_store(self, **kwargs: Any) -> SQLStore:
+        kwargs.setdefault("prefix", f"t{uuid.uuid4().hex[:8]}_")
+        store = SQLStore(self.url(), **kwargs)
+        self._made = getattr(self, "_made", [])
+        self._made.append(store)
+        return store
+
+    def make_store(self) -> SQLStore:
+        store = self.new_store(auto_migrate=True)
+        store.setup()
+        return store
+
+    def cleanup_store(self, store: Any) -> None:
+        store.drop_tables()
+
+    def store_factory(self):
+        return functools.partial(
+            SQLStore, self.url(), auto_migrate=True, prefix=f"t{uuid.uuid4().hex[:8]}_"
+        )
+
+    @pytest.fixture
+    def bare(self):
+        """A store over a database without Sentiero tables, dropped afterwards."""
+        store = self.new_store(auto_migrate=False)
+        yield store
+        store.drop_tables()
+        store.close()
+
+    # --- migrations -------------------------------------------------------------------------
+
+    def test_empty_database_needs_migrate(self, bare: SQLStore) -> None:
+        with pytest.raises(SchemaNotReadyError) as info:
+            bare.setup()
+        message = str(info.value)
+        assert f"schema version 0, this version needs {LATEST_VERSION}" in message
+        assert "sentiero migrate --store" in message
+        assert bare.schema_version() == 0
+        with pytest.raises(SchemaNotReadyError):
+            bare.save_batch(batch(seq=0))
+
+    def test_migrate_applies_every_step_once(self, bare: SQLStore) -> None:
+        assert bare.migrate() == [m.version for m in MIGRATIONS]
+        assert bare.migrate() == []
+        assert bare.schema_version() == LATEST_VERSION
+        bare.setup()
+        assert bare.save_batch(batch(seq=0))
+
+    def test_previous_schema_is_upgraded_in_place(self, bare: SQLStore) -> None:
+        assert bare.migrate(to_version=1) == [1]
+        with pytest.raises(SchemaNotReadyError, match="schema version 1, this version needs"):
+            bare.setup()
+        # a recording written by the version that had only step 1
+        t = bare.tables
+        events = [
+            {"type": 4, "timestamp": 1000, "data": {"href": "https://x.test/"}},
+            {"type": 3, "timestamp": 1500, "data": {"source": 2}},
+        ]
+        with bare.engine.begin() as conn:
+            conn.execute(
+                sa.insert(t.sessions).values(
+                    session_id="old-1",
+                    created_us=1_700_000_000_000_000,
+                    updated_us=1_700_000_000_000_000,
+                    first_ms=1000,
+                    last_ms=1500,
+                    event_count=2,
+                    metadata_json='{"plan": "pro"}',
+                    has_errors=False,
+                )
+            )
+            conn.execute(
+                sa.insert(t.windows).values(
+                    session_id="old-1",
+                    window_id="w",
+                    next_chunk=1,
+                    event_count=2,
+                    first_ms=1000,
+                    last_ms=1500,
+                )
+            )
+            conn.execute(
+                sa.insert(t.chunks).values(
+                    session_id="old-1",
+                    window_id="w",
+                    chunk_index=0,
+                    seq=0,
+                    first_ms=1000,
+                    last_ms=1500,
+                    event_count=2,
+                    data=encode_events(events),
+                )
+            )
+            conn.execute(sa.insert(t.batches).values(session_id="old-1", window_id="w", seq=0))
+        assert not sa.inspect(bare.engine).has_table(t.facts.name)
+
+        assert bare.migrate() == [2, 3]
+        bare.setup()
+        assert bare.get_events(WindowRef("old-1", "w")) == events
+        summary = bare.get_session("old-1")
+        assert summary.metadata == {"plan": "pro"} and summary.event_count == 2
+        assert bare.save_batch(batch("old-1", "w", seq=0)) is False  # dedup kept
+        assert bare.save_batch(batch("old-1", "w", seq=1, facts=[Fact("click", "old-1", "w", 9)]))
+        assert [c.index for c in bare.chunk_index(WindowRef("old-1", "w"))] == [0, 1]
+        assert [f.ts_ms for f in bare.iter_facts()] == [9]
+        indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.sessions.name)}
+        assert {ix.name for ix in t.sort_indexes} <= indexes
+
+    def test_newer_schema_is_refused(self, bare: SQLStore) -> None:
+        bare.migrate()
+        with bare.engine.begin() as conn:
+            conn.execute(
+                sa.insert(bare.tables.schema).values(
+                    version=LATEST_VERSION + 1, description="from the future", applied_us=0
+                )
+            )
+        with pytest.raises(SchemaNotReadyError, match="upgrade the sentiero package"):
+            bare.setup()
+
+    # --- query shape ------------------------------------------------------------------------
+
+    def test_get_chunks_reads_only_the_blobs_it_returns(self, store: SQLStore) -> None:
+        for i in range(60):
+            store.save_batch(batch(count=3, start_ms=i * 1000, seq=i))
+        statements: list[tuple[str, Any]] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            statements.append((statement, parameters))
+
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            chunks = store.get_chunks(WindowRef("s1", "w1"), limit=1)
+            seek = store.get_chunks(WindowRef("s1", "w1"), from_ms=30_100, to_ms=31_100)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+        assert [c.info.index for c in chunks] == [0]
+        assert [c.info.index for c in seek] == [30, 31]
+        blob_reads = [(s, p) for s, p in statements if "data" in s.split("FROM")[0]]
+        assert len(blob_reads) == 2
+        # the blob queries name exactly the chunks returned
+        assert "chunk_index IN" in blob_reads[0][0]
+        for (_, params), returned in zip(blob_reads, ([0], [30, 31]), strict=True):
+            values = params.values() if isinstance(params, dict) else params
+            assert sorted(v for v in values if isinstance(v, int)) == returned
+
+    def test_fixture_sizes_are_compressed(self, store: SQLStore) -> None:
+        raw = 0
+        for b in fixture_batches("todo-a"):
+            raw += len(orjson.dumps(b.events))
+            store.save_batch(b)
+        sizes = store.stored_bytes()
+        assert sizes["events"] == 84 and 0 < sizes["chunk_bytes"] < raw / 2
+
+
+# --- backend-free unit tests ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2"),
+        ("mysql://u@h/db", "mysql+pymysql"),
+        ("mariadb://u@h/db", "mysql+pymysql"),
+        ("sqlite:///x.db", "sqlite"),
+    ],
+)
+def test_url_drivers(given: str, driver: str) -> None:
+    url = normalize_url(given)
+    assert url.drivername == driver
+    if driver.startswith("mysql"):
+        assert url.query["charset"] == "utf8mb4"
+
+
+def test_url_keeps_explicit_charset_and_rejects_others() -> None:
+    assert normalize_url("mysql://u@h/db?charset=utf8").query["charset"] == "utf8"
+    with pytest.raises(ValueError, match="unsupported SQL database"):
+        normalize_url("oracle://u@h/db")
+
+
+def test_like_escaping() -> None:
+    assert _escape_like("50%_off!") == "50!%!_off!!"
+
+
+def test_open_store_sql_urls() -> None:
+    store = open_store("sqlite://")
+    assert isinstance(store, SQLStore) and store.auto_migrate
+    store.close()
+    pg = open_store("postgresql://u@127.0.0.1/db")
+    assert isinstance(pg, SQLStore) and pg.auto_migrate is False
+    pg.close()
+
+
+def test_unreachable_server_is_a_store_error() -> None:
+    store = SQLStore("postgresql://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    with pytest.raises(StoreError) as info:
+        store.setup()
+    assert not isinstance(info.value, SchemaNotReadyError)
+    assert "127.0.0.1:1" in str(info.value)
+    with pytest.raises(StoreError):
+        store.list_sessions(SessionQuery())
+    store.close()

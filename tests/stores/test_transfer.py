@@ -1,0 +1,167 @@
+"""Export from one store, import into another: sessions come back whole, and twice is once."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from contract import FIXTURE_NAMES, T0, batch, dumps, fixture_batches, load_fixture
+
+from sentiero.stores.base import Fact, SessionQuery, Store, WindowRef
+from sentiero.stores.memory import MemoryStore
+from sentiero.stores.sql import SQLStore
+from sentiero.transfer import export_sessions, import_sessions
+
+
+def _filled_memory_store() -> MemoryStore:
+    store = MemoryStore()
+    for name in FIXTURE_NAMES:
+        for b in fixture_batches(name, batch_size=20, received_at=T0):
+            store.save_batch(b)
+    store.save_batch(
+        batch(
+            "multi",
+            "wA",
+            seq=0,
+            received_at=T0,
+            metadata={"plan": "pro"},
+            user_agent="UA",
+            page_url="https://x.test/a",
+            facts=[
+                Fact(
+                    "page_view",
+                    "multi",
+                    "wA",
+                    1_700_000_000_000,
+                    "https://x.test/a",
+                    {"viewport": {"width": 1}},
+                )
+            ],
+        )
+    )
+    store.save_batch(
+        batch(
+            "multi",
+            "wB",
+            seq=0,
+            start_ms=1_700_000_100_000,
+            received_at=T0 + timedelta(seconds=5),
+            has_errors=True,
+            page_url="https://x.test/b",
+            facts=[Fact("error", "multi", "wB", 1_700_000_100_500, None, {"message": "boom"})],
+        )
+    )
+    store.save_batch(
+        batch(
+            "multi",
+            "wB",
+            seq=None,
+            start_ms=1_700_000_200_000,
+            received_at=T0 + timedelta(seconds=9),
+        )
+    )
+    store.save_metadata("multi", {"user": {"id": 7}})
+    return store
+
+
+def _snapshot(store: Store) -> dict:
+    out = {}
+    for summary in store.list_sessions(SessionQuery(limit=100)):
+        windows = {}
+        for w in summary.windows:
+            ref = WindowRef(summary.session_id, w.window_id)
+            windows[w.window_id] = (
+                [
+                    (c.index, c.seq, c.first_ms, c.last_ms, c.event_count)
+                    for c in store.chunk_index(ref)
+                ],
+                dumps(store.get_events(ref)),
+            )
+        facts = list(store.iter_facts(session_id=summary.session_id))
+        out[summary.session_id] = (summary, windows, facts)
+    return out
+
+
+@pytest.fixture
+def target(tmp_path: Path):
+    store = SQLStore(f"sqlite:///{tmp_path / 'target.db'}")
+    store.setup()
+    yield store
+    store.close()
+
+
+def test_memory_to_sqlite_round_trip(target: SQLStore) -> None:
+    source = _filled_memory_store()
+    buffer = io.BytesIO()
+    calls: list[tuple[int, int]] = []
+    assert export_sessions(source, buffer, progress=lambda d, t: calls.append((d, t))) == 6
+    assert calls[-1] == (6, 6) and len(calls) == 6
+
+    buffer.seek(0)
+    assert import_sessions(target, buffer) == 6
+    assert _snapshot(target) == _snapshot(source)
+    multi = target.get_session("multi")
+    assert multi.metadata == {"plan": "pro", "user": {"id": 7}}
+    assert (multi.user_agent, multi.last_url, multi.has_errors) == ("UA", "https://x.test/b", True)
+    assert (multi.created_at, multi.updated_at) == (T0, T0 + timedelta(seconds=9))
+    fixture = load_fixture("dashboard-a")
+    window = fixture["windows"][0]
+    events = target.get_events(WindowRef(fixture["session_id"], window["window_id"]))
+    assert dumps(events) == dumps(window["events"])
+
+
+def test_importing_twice_stores_nothing_twice(target: SQLStore) -> None:
+    buffer = io.BytesIO()
+    export_sessions(_filled_memory_store(), buffer)
+    buffer.seek(0)
+    import_sessions(target, buffer)
+    before = _snapshot(target)
+    buffer.seek(0)
+    assert import_sessions(target, buffer) == 0
+    assert _snapshot(target) == before
+
+
+def test_back_from_sqlite_to_memory(target: SQLStore) -> None:
+    first = io.BytesIO()
+    export_sessions(_filled_memory_store(), first)
+    first.seek(0)
+    import_sessions(target, first)
+    second = io.BytesIO()
+    export_sessions(target, second)
+    second.seek(0)
+    memory = MemoryStore()
+    assert import_sessions(memory, second) == 6
+    assert _snapshot(memory) == _snapshot(target)
+
+
+def test_export_selected_sessions_and_file_shape() -> None:
+    source = _filled_memory_store()
+    buffer = io.BytesIO()
+    assert export_sessions(source, buffer, session_ids=["multi", "not-there"]) == 1
+    lines = buffer.getvalue().splitlines()
+    header, record = orjson.loads(lines[0]), orjson.loads(lines[1])
+    assert header["format"] == "sentiero-export" and header["version"] == 1
+    assert len(lines) == 2
+    assert [w["window_id"] for w in record["windows"]] == ["wA", "wB"]
+    assert [c["seq"] for c in record["windows"][1]["chunks"]] == [0, None]
+    assert [f["kind"] for f in record["facts"]] == ["page_view", "error"]
+    with pytest.raises(ValueError):
+        export_sessions(source, io.BytesIO(), session_ids=["../bad"])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b'{"format": "other"}\n',
+        b'{"format": "sentiero-export", "version": 99}\n',
+        b'{"format": "sentiero-export", "version": 1}\n{not json\n',
+        b'{"format": "sentiero-export", "version": 1}\n{"session_id": "../x"}\n',
+    ],
+)
+def test_import_rejects_other_files(content: bytes) -> None:
+    with pytest.raises(ValueError):
+        import_sessions(MemoryStore(), io.BytesIO(content))

@@ -1,0 +1,136 @@
+"""Settings: defaults, validation of the options, and SENTIERO_* environment parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sentiero.settings import (
+    DEFAULT_SESSION_IDLE_TIMEOUT_S,
+    DEFAULT_SESSION_MAX_AGE_S,
+    ConfigurationError,
+    Settings,
+)
+
+
+def test_defaults() -> None:
+    s = Settings()
+    assert s.prefix == "/sentiero"
+    assert s.max_body_bytes == 524_288
+    assert s.respect_gpc is True and s.user_opt_out is False
+    assert s.allow_open_dashboard is False and s.auth is None and s.basic_auth is None
+    assert s.cors_origins == []
+    for name in ("capture_errors", "capture_metadata", "track_navigation", "track_custom_events",
+                 "capture_clicks", "track_forms", "capture_web_vitals"):
+        assert getattr(s, name) is False, name
+    assert s.assets_dir is None and s.public_url is None
+
+
+@pytest.mark.parametrize("prefix", ["sentiero", "/sentiero/", "/a b", "/a//b"])
+def test_bad_prefix(prefix: str) -> None:
+    with pytest.raises(ConfigurationError, match="prefix"):
+        Settings(prefix=prefix)
+
+
+def test_empty_and_nested_prefixes_are_fine() -> None:
+    assert Settings(prefix="").prefix == ""
+    assert Settings(prefix="/admin/rec").prefix == "/admin/rec"
+
+
+@pytest.mark.parametrize("value", [("", "p"), ("u", ""), ("u",), "u:p", ("u", 1)])
+def test_bad_basic_auth(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="basic_auth"):
+        Settings(basic_auth=value)
+
+
+def test_basic_auth_list_becomes_tuple() -> None:
+    assert Settings(basic_auth=["u", "p"]).basic_auth == ("u", "p")
+
+
+def test_auth_must_be_callable() -> None:
+    with pytest.raises(ConfigurationError, match="auth"):
+        Settings(auth="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("origin", ["*", "https://a.test/", "a.test", "https://a.test/path",
+                                    "null", ""])
+def test_bad_cors_origin(origin: str) -> None:
+    with pytest.raises(ConfigurationError, match="cors_origins"):
+        Settings(cors_origins=[origin])
+
+
+@pytest.mark.parametrize("name", ["flush_interval_ms", "flush_event_threshold", "max_body_bytes",
+                                  "max_events_per_request", "max_sessions",
+                                  "max_events_per_session", "max_events_per_page"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, "10", True])
+def test_positive_integers(name: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings(**{name: value})
+
+
+@pytest.mark.parametrize("value", [0, -5, float("nan"), float("inf"), "x", None])
+def test_invalid_session_timings_fall_back_to_defaults(value: Any) -> None:
+    s = Settings(session_idle_timeout_s=value, session_max_age_s=value)
+    assert s.session_idle_timeout_s == DEFAULT_SESSION_IDLE_TIMEOUT_S
+    assert s.session_max_age_s == DEFAULT_SESSION_MAX_AGE_S
+
+
+def test_public_url_is_validated_and_normalized() -> None:
+    assert Settings(public_url="https://rec.test/sentiero/").public_url == (
+        "https://rec.test/sentiero")
+    assert Settings(public_url="http://127.0.0.1:8000").public_url == "http://127.0.0.1:8000"
+    for bad in ("rec.test", "ftp://rec.test", "https://rec.test/?x=1", "https://rec.test/#a", 5):
+        with pytest.raises(ConfigurationError, match="public_url"):
+            Settings(public_url=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["capture_clicks", "track_forms", "capture_web_vitals",
+                                  "allow_open_dashboard", "respect_gpc"])
+def test_flags_must_be_booleans(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings(**{name: "yes"})
+
+
+def test_assets_dir_accepts_paths(tmp_path: Any) -> None:
+    assert Settings(assets_dir=tmp_path).assets_dir == str(tmp_path)
+    with pytest.raises(ConfigurationError, match="assets_dir"):
+        Settings(assets_dir=5)  # type: ignore[arg-type]
+
+
+def test_opt_out_cookie_name() -> None:
+    assert Settings(opt_out_cookie_name="my_opt-out").opt_out_cookie_name == "my_opt-out"
+    with pytest.raises(ConfigurationError, match="opt_out_cookie_name"):
+        Settings(opt_out_cookie_name="bad name")
+
+
+def test_password_masking_cannot_be_turned_off() -> None:
+    s = Settings(mask_input_options={"password": False},
+                 recorder_options={"maskInputOptions": {"password": False}})
+    assert s.effective_recorder_options()["maskInputOptions"]["password"] is True
+
+
+def test_from_env() -> None:
+    env = {
+        "SENTIERO_STORE_URL": "memory://",
+        "SENTIERO_CORS_ORIGINS": "https://a.test, https://b.test",
+        "SENTIERO_BASIC_AUTH": "admin:s3cret:with-colon",
+        "SENTIERO_MAX_SESSIONS": "100",
+        "SENTIERO_RESPECT_GPC": "false",
+        "SENTIERO_CAPTURE_CLICKS": "yes",
+        "SENTIERO_PUBLIC_URL": "https://rec.test",
+    }
+    s = Settings.from_env(env, prefix="/rec")
+    assert s.store_url == "memory://"
+    assert s.cors_origins == ["https://a.test", "https://b.test"]
+    assert s.basic_auth == ("admin", "s3cret:with-colon")
+    assert s.max_sessions == 100
+    assert s.respect_gpc is False and s.capture_clicks is True
+    assert s.public_url == "https://rec.test" and s.prefix == "/rec"
+
+
+def test_from_env_rejects_malformed_values() -> None:
+    with pytest.raises(ConfigurationError, match="SENTIERO_MAX_SESSIONS"):
+        Settings.from_env({"SENTIERO_MAX_SESSIONS": "lots"})
+    with pytest.raises(ConfigurationError, match="SENTIERO_BASIC_AUTH"):
+        Settings.from_env({"SENTIERO_BASIC_AUTH": "nocolon"})
