@@ -374,60 +374,23 @@ class SQLStore(Store):
         received_us = _to_us(batch.received_at)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
 
-        conn.execute(
-            self._insert_ignore(
-                s,
-                {
-                    "session_id": sid,
-                    "created_us": received_us,
-                    "updated_us": received_us,
-                    "event_count": 0,
-                    "metadata_json": "{}",
-                    "has_errors": False,
-                },
-            )
-        )
         session = self._lock_session(conn, sid)
-        if session is None:
-            raise _Retry
-        if batch.seq is not None:
-            b = t.batches
-            seen = conn.execute(
-                sa.select(b.c.seq).where(
-                    b.c.session_id == sid, b.c.window_id == wid, b.c.seq == batch.seq
-                )
-            ).first()
-            if seen is not None:
-                raise _Duplicate
-            conn.execute(sa.insert(b).values(session_id=sid, window_id=wid, seq=batch.seq))
-
-        window = conn.execute(
-            sa.select(w).where(w.c.session_id == sid, w.c.window_id == wid)
-        ).first()
-        if window is None:
-            index = 0
-            conn.execute(
-                sa.insert(w).values(
-                    session_id=sid,
-                    window_id=wid,
-                    next_chunk=1,
-                    event_count=count,
-                    first_ms=first_ms,
-                    last_ms=last_ms,
-                )
-            )
-        else:
-            index = window.next_chunk
-            conn.execute(
-                sa.update(w)
-                .where(w.c.session_id == sid, w.c.window_id == wid)
-                .values(
-                    next_chunk=index + 1,
-                    event_count=window.event_count + count,
-                    first_ms=_min(window.first_ms, first_ms),
-                    last_ms=_max(window.last_ms, last_ms),
-                )
-            )
+        if session is None:  # a new session: create it, then lock it like any other
+            new_row = {
+                "session_id": sid,
+                "created_us": received_us,
+                "updated_us": received_us,
+                "event_count": 0,
+                "metadata_json": "{}",
+                "has_errors": False,
+            }
+            conn.execute(self._insert_ignore(s, new_row))
+            session = self._lock_session(conn, sid)
+            if session is None:
+                raise _Retry
+        if batch.seq is not None and not self._claim_seq(conn, sid, wid, batch.seq):
+            raise _Duplicate
+        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms)
         conn.execute(
             sa.insert(c).values(
                 session_id=sid,
@@ -466,6 +429,73 @@ class SQLStore(Store):
         if max_events is not None and changes["event_count"] > max_events:
             self._drop_oldest_chunks(conn, sid, (wid, index), changes["event_count"], max_events)
         return True
+
+    def _claim_seq(self, conn: Connection, sid: str, wid: str, seq: int) -> bool:
+        """Record (session, window, seq); False when it was already there. Runs under the
+        session lock, so the check and the insert cannot interleave with another writer."""
+        values = {"session_id": sid, "window_id": wid, "seq": seq}
+        b = self.tables.batches
+        if self.backend == "mysql":
+            try:
+                conn.execute(sa.insert(b).values(values))
+            except exc.IntegrityError as error:
+                if getattr(error.orig, "args", (None,))[0] == 1062:  # ER_DUP_ENTRY
+                    return False
+                raise
+            return True
+        return conn.execute(self._insert_ignore(b, values)).rowcount == 1
+
+    def _next_chunk_index(
+        self, conn: Connection, sid: str, wid: str, count: int, first_ms: int, last_ms: int
+    ) -> int:
+        """Allocate the window's next chunk index and add the batch to its totals."""
+        w = self.tables.windows
+        where = (w.c.session_id == sid, w.c.window_id == wid)
+        if self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
+            row = conn.execute(
+                sa.update(w)
+                .where(*where)
+                .values(
+                    next_chunk=w.c.next_chunk + 1,
+                    event_count=w.c.event_count + count,
+                    first_ms=sa.case(
+                        (w.c.first_ms.is_(None) | (w.c.first_ms > first_ms), first_ms),
+                        else_=w.c.first_ms,
+                    ),
+                    last_ms=sa.case(
+                        (w.c.last_ms.is_(None) | (w.c.last_ms < last_ms), last_ms),
+                        else_=w.c.last_ms,
+                    ),
+                )
+                .returning(w.c.next_chunk)
+            ).first()
+            if row is not None:
+                return int(row.next_chunk) - 1
+        else:
+            window = conn.execute(sa.select(w).where(*where)).first()
+            if window is not None:
+                conn.execute(
+                    sa.update(w)
+                    .where(*where)
+                    .values(
+                        next_chunk=window.next_chunk + 1,
+                        event_count=window.event_count + count,
+                        first_ms=_min(window.first_ms, first_ms),
+                        last_ms=_max(window.last_ms, last_ms),
+                    )
+                )
+                return int(window.next_chunk)
+        conn.execute(
+            sa.insert(w).values(
+                session_id=sid,
+                window_id=wid,
+                next_chunk=1,
+                event_count=count,
+                first_ms=first_ms,
+                last_ms=last_ms,
+            )
+        )
+        return 0
 
     def _drop_oldest_chunks(
         self, conn: Connection, sid: str, keep: tuple[str, int], total: int, max_events: int
@@ -656,16 +686,17 @@ class SQLStore(Store):
         return iter(self._run(read, write=False))
 
     def chunk_index(self, ref: WindowRef) -> list[ChunkInfo]:
-        return self._chunk_infos(ref)
+        stmt = self._infos_query(ref)
+        return self._run(lambda conn: self._read_infos(conn, stmt), write=False)
 
-    def _chunk_infos(
+    def _infos_query(
         self,
         ref: WindowRef,
         from_ms: int | None = None,
         to_ms: int | None = None,
         start_index: int = 0,
         limit: int | None = None,
-    ) -> list[ChunkInfo]:
+    ) -> sa.Select:
         validate_id(ref.session_id, "session id")
         validate_id(ref.window_id, "window id")
         self._ensure_ready()
@@ -683,14 +714,11 @@ class SQLStore(Store):
             stmt = stmt.where(c.c.first_ms <= to_ms)
         if limit is not None:
             stmt = stmt.limit(limit)
+        return stmt
 
-        def read(conn: Connection) -> list[ChunkInfo]:
-            return [
-                ChunkInfo(r.chunk_index, r.first_ms, r.last_ms, r.event_count, r.seq)
-                for r in conn.execute(stmt)
-            ]
-
-        return self._run(read, write=False)
+    @staticmethod
+    def _read_infos(conn: Connection, stmt: sa.Select) -> list[ChunkInfo]:
+        return [ChunkInfo(*row) for row in conn.execute(stmt).tuples()]
 
     def get_chunks(
         self,
@@ -700,30 +728,28 @@ class SQLStore(Store):
         start_index: int = 0,
         limit: int | None = None,
     ) -> list[Chunk]:
-        # Two steps so the database never reads a chunk's data it does not return: pick the
-        # chunks from their ranges, then fetch exactly those blobs by primary key.
-        infos = self._chunk_infos(ref, from_ms, to_ms, start_index, limit)
-        if not infos:
-            return []
+        # Two queries so the database never reads a chunk's data it does not return: pick
+        # the chunks from their ranges, then fetch exactly those blobs by primary key.
+        stmt = self._infos_query(ref, from_ms, to_ms, start_index, limit)
         c = self.tables.chunks
-        wanted = [i.index for i in infos]
 
-        def read(conn: Connection) -> dict[int, bytes]:
+        def read(conn: Connection) -> list[Chunk]:
+            infos = self._read_infos(conn, stmt)
+            wanted = [i.index for i in infos]
             blobs: dict[int, bytes] = {}
             for start in range(0, len(wanted), _PAGE):
-                for row in conn.execute(
+                for index, data in conn.execute(
                     sa.select(c.c.chunk_index, c.c.data).where(
                         c.c.session_id == ref.session_id,
                         c.c.window_id == ref.window_id,
                         c.c.chunk_index.in_(wanted[start : start + _PAGE]),
                     )
-                ):
-                    blobs[row.chunk_index] = bytes(row.data)
-            return blobs
+                ).tuples():
+                    blobs[index] = bytes(data)
+            # a chunk dropped between the two reads (eviction) is left out
+            return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
 
-        blobs = self._run(read, write=False)
-        # a chunk dropped between the two reads (eviction) is simply left out
-        return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
+        return self._run(read, write=False)
 
     def iter_facts(
         self,
