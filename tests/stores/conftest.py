@@ -13,6 +13,9 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 import pytest
+
+pytest.register_assert_rewrite("contract", "test_sql_common")
+
 from contract import (  # noqa: E402
     MYSQL_URL,
     POSTGRES_URL,

@@ -116,6 +116,7 @@ export class Transport {
     this.sealing = null;
     this.discarded = false;
     this.hidden = false;
+    this.held = false;
     this.nextSeq = this.loadSeq();
   }
 
@@ -158,6 +159,23 @@ export class Transport {
   setMetadata(metadata) {
     if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) return;
     this.pendingMetadata = Object.assign(this.pendingMetadata || {}, metadata);
+  }
+
+  /** Keep events in the buffer (no batch is cut) until release(); pagehide still sends. */
+  hold() {
+    this.held = true;
+  }
+
+  release() {
+    if (!this.held) return;
+    this.held = false;
+    if (this.buffer.length >= this.threshold) this.flush();
+  }
+
+  /** Switch to another window id; only meaningful before the first batch is cut. */
+  setWindowId(windowId) {
+    this.windowId = windowId;
+    this.nextSeq = this.loadSeq();
   }
 
   /** Cut the buffer into batches and send. Safe to call at any time. */
@@ -231,6 +249,16 @@ export class Transport {
     return Number.isSafeInteger(value) && value >= 0 ? value : 0;
   }
 
+  /**
+   * The next seq, re-read from storage: a page restored from the back/forward cache shares the
+   * tab's counter with the pages that ran while it was frozen, and must not reuse their numbers.
+   */
+  peekSeq() {
+    const stored = this.loadSeq();
+    if (stored > this.nextSeq) this.nextSeq = stored;
+    return this.nextSeq;
+  }
+
   takeSeq() {
     const seq = this.nextSeq;
     this.nextSeq = seq + 1;
@@ -246,7 +274,7 @@ export class Transport {
 
   /** Move the buffer into drafts of at most maxBatchBytes (uncompressed) each. */
   cut(beacon) {
-    if (this.discarded || this.buffer.length === 0) return;
+    if (this.discarded || this.held || this.buffer.length === 0) return;
     const entries = this.buffer;
     this.buffer = [];
     let metadata = this.takeMetadata();
@@ -301,7 +329,7 @@ export class Transport {
     while (this.drafts.length && !this.discarded) {
       const generation = this.generation;
       const draft = this.drafts[0];
-      const seq = this.nextSeq;
+      const seq = this.peekSeq();
       const json = this.buildPayload(seq, draft.entries, draft.metadata);
       let body = json;
       let gzip = false;
@@ -355,7 +383,7 @@ export class Transport {
     this.queuedEvents += entries.length - drafts.reduce((n, d) => n + d.entries.length, 0);
 
     const sealPiece = (piece, pieceMetadata) => {
-      const json = this.buildPayload(this.nextSeq, piece, pieceMetadata);
+      const json = this.buildPayload(this.peekSeq(), piece, pieceMetadata);
       const bytes = utf8Length(json);
       if (bytes > this.beaconMaxBytes && piece.length > 1) {
         const [first, second] = splitInHalves(piece);

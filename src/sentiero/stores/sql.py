@@ -369,7 +369,7 @@ class SQLStore(Store):
         self, conn: Connection, batch: Batch, data: bytes, facts: list[dict[str, Any]]
     ) -> bool:
         t = self.tables
-        s, w, c = t.sessions, t.windows, t.chunks
+        s, c = t.sessions, t.chunks
         sid, wid = batch.session_id, batch.window_id
         received_us = _to_us(batch.received_at)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
