@@ -6,6 +6,7 @@ import { createRecorder } from "../src/recorder/recorder.js";
 import { KEYS } from "../src/recorder/session.js";
 import {
   CookieDocument,
+  makeBroadcastBus,
   FakeClock,
   FakeWindow,
   MemoryStorage,
@@ -30,12 +31,16 @@ function fakeRecord() {
   return { record, calls };
 }
 
-function boot({ config, gpc, cookies, local, scriptSrc, recordFails } = {}) {
+function boot({ config, gpc, cookies, local, session, scriptSrc, recordFails, BroadcastChannel,
+  clock: sharedClock } = {}) {
   const elements = {};
   if (config !== undefined) elements["sentiero-config"] = { textContent: JSON.stringify(config) };
   const document = new CookieDocument({ cookies, elements });
-  const window = new FakeWindow({ local: new MemoryStorage(local) });
-  const clock = new FakeClock();
+  const window = new FakeWindow({
+    local: local instanceof MemoryStorage ? local : new MemoryStorage(local),
+    session: session instanceof MemoryStorage ? session : new MemoryStorage(session),
+  });
+  const clock = sharedClock || new FakeClock();
   const { fetch, calls: requests } = makeFetch();
   const beacon = makeBeacon();
   const { record, calls } = fakeRecord();
@@ -53,6 +58,7 @@ function boot({ config, gpc, cookies, local, scriptSrc, recordFails } = {}) {
     now: () => clock.now,
     warn: (...a) => warnings.push(a.join(" ")),
     currentScriptSrc: scriptSrc,
+    BroadcastChannel,
   });
   return { recorder, document, window, clock, requests, beacon, calls, warnings };
 }
@@ -207,5 +213,43 @@ describe("redaction before anything leaves the browser", () => {
     assert.equal(input.data.text, "jane@example.com", "DOM events are masked by rrweb, not pattern-redacted");
     assert.equal(requests[0].payload.metadata.url, "https://shop.example/a");
     assert.equal(requests[0].payload.metadata.note, "mail [redacted]");
+  });
+});
+
+describe("duplicated tab", () => {
+  it("takes a new window id before sending, so seqs never collide", async () => {
+    const clock = new FakeClock();
+    const Bus = makeBroadcastBus();
+    const local = new MemoryStorage();
+    const a = boot({ config: CONFIG, local, BroadcastChannel: Bus, clock });
+    await clock.advance(200);
+    a.calls.options.emit({ type: 3, timestamp: 1, data: {} });
+    a.calls.options.emit({ type: 3, timestamp: 2, data: {} });
+    await settle();
+    const widA = a.requests[0].payload.windowId;
+
+    // "Duplicate tab": sessionStorage copied, including window id and batch counter.
+    const copied = new MemoryStorage(Object.fromEntries(a.window.sessionStorage.map));
+    const b = boot({ config: CONFIG, local, session: copied, BroadcastChannel: Bus, clock });
+    b.calls.options.emit({ type: 3, timestamp: 3, data: {} });
+    b.calls.options.emit({ type: 3, timestamp: 4, data: {} });
+    await clock.advance(200);
+    assert.equal(b.requests.length, 1);
+    const sent = b.requests[0].payload;
+    assert.notEqual(sent.windowId, widA);
+    assert.equal(sent.seq, 0);
+    assert.equal(sent.sessionId, a.requests[0].payload.sessionId, "same session across tabs");
+    assert.equal(copied.getItem(KEYS.windowId), sent.windowId);
+    assert.equal(b.document.jar.get("sentiero_wid"), sent.windowId);
+
+    // A reload of tab A (A's page is gone) keeps A's window id and continues its sequence.
+    a.window.dispatch("pagehide");
+    const reloaded = boot({ config: CONFIG, local, session: a.window.sessionStorage,
+      BroadcastChannel: Bus, clock });
+    reloaded.calls.options.emit({ type: 3, timestamp: 5, data: {} });
+    reloaded.calls.options.emit({ type: 3, timestamp: 6, data: {} });
+    await clock.advance(200);
+    assert.equal(reloaded.requests[0].payload.windowId, widA);
+    assert.equal(reloaded.requests[0].payload.seq, 1);
   });
 });

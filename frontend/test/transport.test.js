@@ -433,3 +433,29 @@ describe("bounded buffer while compressing", () => {
     assert.deepEqual(calls.map((c) => c.payload.seq), [0, 1]);
   });
 });
+
+describe("shared counter", () => {
+  it("re-reads the persisted seq, so a page restored from bfcache never reuses numbers", async () => {
+    const storage = new MemoryStorage();
+    const { calls, transport } = setup({ threshold: 1, storage });
+    transport.addEvent(event(0));
+    await settle();
+    storage.setItem("sentiero_seq:w1", "10"); // later pages in this tab used 1..9
+    transport.addEvent(event(1));
+    await settle();
+    assert.deepEqual(calls.map((c) => c.payload.seq), [0, 10]);
+  });
+
+  it("hold() keeps events buffered until release()", async () => {
+    const { clock, calls, transport } = setup({ threshold: 2 });
+    transport.hold();
+    addEvents(transport, 0, 3);
+    await clock.advance(10000);
+    assert.equal(calls.length, 0);
+    transport.setWindowId("w2");
+    transport.release();
+    await settle();
+    assert.deepEqual(calls[0].payload.windowId, "w2");
+    assert.deepEqual(ids(calls[0].payload), [0, 1, 2]);
+  });
+});

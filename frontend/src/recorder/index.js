@@ -28,6 +28,7 @@ function browserEnv(win, doc, scriptSrc) {
       if (win.console && win.console.warn) win.console.warn(...args);
     },
     currentScriptSrc: scriptSrc,
+    BroadcastChannel: typeof win.BroadcastChannel === "function" ? win.BroadcastChannel : null,
   };
 }
 

@@ -9,15 +9,16 @@ import { checkGate, clearOptOutSignal, optOutName, setOptOutSignal } from "./gat
 import { newId } from "./ids.js";
 import { buildRecordOptions } from "./masking.js";
 import { createRedactor } from "./redaction.js";
-import { clearClientStorage, resolveIdentity, touchLastSeen } from "./session.js";
+import { KEYS, clearClientStorage, resolveIdentity, touchLastSeen } from "./session.js";
 import { openStorage } from "./storage.js";
 import { Transport } from "./transport.js";
+import { guardWindowId } from "./window_guard.js";
 
 const noop = () => {};
 
 /**
  * env: {window, document, navigator, record, fetch, sendBeacon, makeBlob, gzip, timers, now,
- *       warn, currentScriptSrc}
+ *       warn, currentScriptSrc, BroadcastChannel}
  * Returns the controller (also reachable as window.Sentiero's internals), or null when there is
  * no usable config.
  */
@@ -166,6 +167,29 @@ export function createRecorder(env) {
     state.transport = transport;
     transport.start();
 
+    // No batch is cut until we know no other live tab (a duplicated one) uses this window id.
+    transport.hold();
+    const mintId = () => newId(env.window && env.window.crypto);
+    const guard = guardWindowId({
+      BroadcastChannel: env.BroadcastChannel,
+      windowId: identity.windowId,
+      pageId: mintId(),
+      timers: env.timers,
+    });
+    state.teardowns.push(() => guard.close());
+    guard.result.then((conflict) => {
+      if (state.transport !== transport || transport.discarded) return;
+      if (conflict) {
+        const windowId = mintId();
+        if (session) session.set(KEYS.windowId, windowId);
+        identity.windowId = windowId;
+        guard.setWindowId(windowId);
+        transport.setWindowId(windowId);
+        writeLinkCookies(doc, identity.sessionId, windowId, config.sessionMaxAgeMs);
+      }
+      transport.release();
+    });
+
     let stopRecord = null;
     try {
       stopRecord = env.record(
@@ -195,12 +219,18 @@ export function createRecorder(env) {
     const onPageHide = () => {
       touchLastSeen(config, local, session, now());
       transport.onPageHide();
+      guard.suspend();
+    };
+    const onPageShow = (event) => {
+      if (event && event.persisted) guard.resume(); // back from the back/forward cache
     };
     doc.addEventListener("visibilitychange", onVisibility);
     env.window.addEventListener("pagehide", onPageHide);
+    env.window.addEventListener("pageshow", onPageShow);
     state.teardowns.push(() => {
       doc.removeEventListener("visibilitychange", onVisibility);
       env.window.removeEventListener("pagehide", onPageHide);
+      env.window.removeEventListener("pageshow", onPageShow);
     });
 
     const ctx = { config, window: env.window, document: doc, identity, addCustomEvent,

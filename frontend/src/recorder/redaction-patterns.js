@@ -8,6 +8,7 @@
 
 export const REDACTED = "[redacted]";
 export const BUILTIN_PATTERNS = Object.freeze(["url", "jwt", "email", "long_hex", "card", "bearer"]);
+export const MAX_PASSES = 4;
 
 const URL_RE = /[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+/g;
 const JWT_TOKEN_RE = /[A-Za-z0-9_.-]+/g;
@@ -213,10 +214,19 @@ export function ordered(names) {
   return BUILTIN_PATTERNS.filter((name) => wanted.has(name));
 }
 
-/** Apply the named builtin patterns (already ordered), then every custom RegExp (flag g). */
+/**
+ * Apply the named builtin patterns (already ordered), then every custom RegExp (flag g).
+ * The builtins repeat until nothing changes (at most MAX_PASSES times): one redaction can
+ * complete another pattern's match (a card's spaces removed inside a URL), and repeating keeps
+ * redaction idempotent, so the server leaves browser-redacted text as it is.
+ */
 export function redactWith(text, builtins, custom = []) {
   let out = text;
-  for (const name of builtins) out = BUILTIN[name](out);
+  for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+    const before = out;
+    for (const name of builtins) out = BUILTIN[name](out);
+    if (out === before) break;
+  }
   for (const re of custom) {
     re.lastIndex = 0;
     out = out.replace(re, () => REDACTED);

@@ -115,7 +115,6 @@ export class Transport {
     this.generation = 0;
     this.sealing = null;
     this.discarded = false;
-    this.hidden = false;
     this.held = false;
     this.nextSeq = this.loadSeq();
   }
@@ -187,14 +186,12 @@ export class Transport {
   /** Page became hidden: beacon what is queued, cut and beacon the buffer once sealed. */
   onHidden() {
     if (this.discarded) return;
-    this.hidden = true;
     this.beaconQueued();
     for (const draft of this.drafts) draft.beacon = true;
     this.cut(true);
   }
 
   onVisible() {
-    this.hidden = false;
     this.pump();
   }
 
@@ -345,7 +342,8 @@ export class Transport {
           this.warn("Sentiero: gzip failed, sending plain JSON", err);
         }
         // pagehide or discard took the drafts (and maybe seqs) while we were compressing.
-        if (generation !== this.generation || this.drafts[0] !== draft) continue;
+        if (generation !== this.generation || this.drafts[0] !== draft ||
+            this.nextSeq !== seq) continue;
       }
       bytes = gzip ? body.byteLength : utf8Length(json);
       if (bytes > this.beaconMaxBytes && draft.entries.length > 1) {

@@ -196,3 +196,25 @@ export async function fakeGzip(text) {
 }
 
 export { gunzipSync, gzipSync };
+
+/** A BroadcastChannel class whose instances talk to each other in this process only. */
+export function makeBroadcastBus() {
+  const members = new Set();
+  return class FakeBroadcastChannel {
+    constructor(name) {
+      this.name = name;
+      this.onmessage = null;
+      members.add(this);
+    }
+    postMessage(data) {
+      const copy = JSON.parse(JSON.stringify(data));
+      for (const member of members) {
+        if (member === this || member.name !== this.name) continue;
+        queueMicrotask(() => member.onmessage && member.onmessage({ data: copy }));
+      }
+    }
+    close() {
+      members.delete(this);
+    }
+  };
+}

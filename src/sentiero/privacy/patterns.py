@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 REDACTED = "[redacted]"
 BUILTIN_PATTERNS: tuple[str, ...] = ("url", "jwt", "email", "long_hex", "card", "bearer")
+MAX_PASSES = 4
 
 # Whitespace as JavaScript's \s knows it, spelled out so both languages split URLs the same way.
 _WS = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -245,9 +246,19 @@ def _replacement(_m: re.Match[str]) -> str:
 
 
 def redact_with(text: str, builtins: Sequence[str], custom: Sequence[re.Pattern[str]] = ()) -> str:
-    """Apply the named builtin patterns (already in order), then every custom pattern."""
-    for name in builtins:
-        text = BUILTIN[name](text)
+    """Apply the named builtin patterns (already in order), then every custom pattern.
+
+    The builtins run again until nothing changes (at most MAX_PASSES times): one redaction can
+    complete another pattern's match, e.g. removing the spaces of a card number inside
+    ``http://4111 1111 1111 1111?token=x`` turns the rest into one URL whose query must go.
+    Repeating makes redaction idempotent, so text redacted in the browser is left as is here.
+    """
+    for _ in range(MAX_PASSES):
+        before = text
+        for name in builtins:
+            text = BUILTIN[name](text)
+        if text == before:
+            break
     for pattern in custom:
         text = pattern.sub(_replacement, text)
     return text

@@ -443,7 +443,10 @@ class SQLStore(Store):
                     return False
                 raise
             return True
-        return conn.execute(self._insert_ignore(b, values)).rowcount == 1
+        stmt = self._insert_ignore(b, values)
+        if self.engine.dialect.insert_returning:
+            return conn.execute(stmt.returning(b.c.seq)).first() is not None
+        return conn.execution_options(preserve_rowcount=True).execute(stmt).rowcount == 1
 
     def _next_chunk_index(
         self, conn: Connection, sid: str, wid: str, count: int, first_ms: int, last_ms: int
@@ -718,7 +721,7 @@ class SQLStore(Store):
 
     @staticmethod
     def _read_infos(conn: Connection, stmt: sa.Select) -> list[ChunkInfo]:
-        return [ChunkInfo(*row) for row in conn.execute(stmt).tuples()]
+        return [ChunkInfo(*row) for row in conn.execute(stmt)]
 
     def get_chunks(
         self,
@@ -744,7 +747,7 @@ class SQLStore(Store):
                         c.c.window_id == ref.window_id,
                         c.c.chunk_index.in_(wanted[start : start + _PAGE]),
                     )
-                ).tuples():
+                ):
                     blobs[index] = bytes(data)
             # a chunk dropped between the two reads (eviction) is left out
             return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
