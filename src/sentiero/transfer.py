@@ -71,7 +71,7 @@ def _session_record(store: Store, session_id: str) -> dict[str, Any] | None:
     windows = []
     for window in summary.windows:
         ref = WindowRef(session_id, window.window_id)
-        chunks = []
+        chunks: list[dict[str, Any]] = []
         start = 0
         while True:  # page through chunks so one long window never sits in memory twice
             page = store.get_chunks(ref, start_index=start, limit=_CHUNK_PAGE)

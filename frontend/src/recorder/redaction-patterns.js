@@ -138,18 +138,20 @@ function cardSpans(run, leftGlued, rightGlued) {
   const offsets = [0];
   for (const [s, e] of groups) offsets.push(offsets[offsets.length - 1] + e - s);
   const spans = [];
-  const lastGroup = groups.length - 1;
+  const n = groups.length;
   let i = leftGlued ? 1 : 0;
-  while (i < groups.length) {
+  let lo = i; // first end group giving at least 13 digits: never moves back as i grows
+  while (i < n) {
+    const a = offsets[i];
+    lo = Math.max(lo, i);
+    while (lo < n && offsets[lo + 1] - a < 13) lo += 1;
     let best = -1;
-    for (let j = i; j < groups.length; j += 1) {
-      const a = offsets[i];
+    for (let j = lo; j < n && offsets[j + 1] - a <= 19; j += 1) {
+      if (j === n - 1 && rightGlued) continue;
       const b = offsets[j + 1];
-      if (b - a > 19) break;
-      if (b - a >= 13 && !(j === lastGroup && rightGlued)) {
-        const total = b % 2 === 0 ? pEven[b] - pEven[a] : pOdd[b] - pOdd[a];
-        if (total % 10 === 0) best = j;
-      }
+      // digit t of digits[a:b] is doubled when (b - 1 - t) is odd, i.e. t ≡ b (mod 2)
+      const total = b % 2 === 0 ? pEven[b] - pEven[a] : pOdd[b] - pOdd[a];
+      if (total % 10 === 0) best = j;
     }
     if (best >= 0) {
       spans.push([groups[i][0], groups[best][1]]);

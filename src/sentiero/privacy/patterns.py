@@ -157,16 +157,19 @@ def _card_spans(run: str, left_glued: bool, right_glued: bool) -> list[tuple[int
     for s, e in groups:
         offsets.append(offsets[-1] + e - s)
     spans: list[tuple[int, int]] = []
+    n = len(groups)
     i = 1 if left_glued else 0
-    last_group = len(groups) - 1
-    while i < len(groups):
+    lo = i  # first end group giving at least 13 digits: never moves back as i grows
+    while i < n:
+        a = offsets[i]
+        lo = max(lo, i)
+        while lo < n and offsets[lo + 1] - a < 13:
+            lo += 1
         best = -1
-        j = i
-        while j < len(groups):
-            a, b = offsets[i], offsets[j + 1]
-            if b - a > 19:
-                break
-            if b - a >= 13 and not (j == last_group and right_glued):
+        j = lo
+        while j < n and offsets[j + 1] - a <= 19:
+            if not (j == n - 1 and right_glued):
+                b = offsets[j + 1]
                 # digit t of digits[a:b] is doubled when (b - 1 - t) is odd, i.e. t ≡ b (mod 2)
                 total = (p_even[b] - p_even[a]) if b % 2 == 0 else (p_odd[b] - p_odd[a])
                 if total % 10 == 0:

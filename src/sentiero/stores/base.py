@@ -307,6 +307,7 @@ class Store(ABC):
 
     Every write is all-or-nothing. Backend failures (connection refused, timeouts) are
     raised as ``StoreError`` so the events endpoint can answer 503 and the recorder retries.
+    ``limits`` may be replaced at any time: stores read it on every write.
     """
 
     limits: StoreLimits
@@ -315,7 +316,7 @@ class Store(ABC):
         self.limits = limits or StoreLimits()
 
     # lifecycle
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - optional hook
         """Check (or for embedded stores, create) the schema. Called once at app start."""
 
     def migrate(self) -> list[int]:
@@ -325,7 +326,7 @@ class Store(ABC):
         """
         return []
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
     # writes

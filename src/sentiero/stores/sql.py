@@ -10,11 +10,12 @@ serialization failures are retried; other backend failures surface as ``StoreErr
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -598,7 +599,7 @@ class SQLStore(Store):
 
     # --- reads ------------------------------------------------------------------------------
 
-    def _summaries(self, conn: Connection, rows: list[Any]) -> list[SessionSummary]:
+    def _summaries(self, conn: Connection, rows: Sequence[Any]) -> list[SessionSummary]:
         w = self.tables.windows
         windows: dict[str, list[WindowSummary]] = {r.session_id: [] for r in rows}
         ids = list(windows)
@@ -635,6 +636,8 @@ class SQLStore(Store):
         return out
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        """Index-backed for every sort. ``search`` is a LIKE over the id and the metadata's
+        JSON text (so it also matches metadata keys; SQLite folds case for ASCII only)."""
         self._ensure_ready()
         s = self.tables.sessions
         stmt = sa.select(s)
@@ -787,7 +790,7 @@ class SQLStore(Store):
                     sa.or_(f.c.ts_ms > after[0], sa.and_(f.c.ts_ms == after[0], f.c.id > after[1]))
                 )
             page = page.order_by(f.c.ts_ms, f.c.id).limit(_FACT_PAGE)
-            rows = self._run(lambda conn, q=page: conn.execute(q).all(), write=False)
+            rows = self._run(functools.partial(_fetch_all, page), write=False)
             for r in rows:
                 yield Fact(
                     r.kind, r.session_id, r.window_id, r.ts_ms, r.url, orjson.loads(r.data_json)
@@ -898,6 +901,10 @@ class SQLStore(Store):
             return {"chunk_bytes": int(data), "events": int(events), "chunks": int(chunks)}
 
         return self._run(read, write=False)
+
+
+def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:
+    return conn.execute(stmt).all()
 
 
 def _retryable(error: exc.DBAPIError) -> bool:

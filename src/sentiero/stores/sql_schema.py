@@ -170,7 +170,9 @@ def _create_table(conn: Connection, table: sa.Table) -> None:
 
 
 def _create_index(conn: Connection, index: sa.Index) -> None:
-    existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(index.table.name)}
+    table = index.table
+    assert table is not None
+    existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(table.name)}
     if index.name not in existing:  # MySQL has no CREATE INDEX IF NOT EXISTS
         conn.execute(CreateIndex(index))
 

@@ -1,0 +1,333 @@
+"""Server-side scrubbing of typed values, on a real rrweb recording with injected values."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sentiero.privacy.scrub import PasswordScrubber, ScrubState
+
+# $SENTIERO_FIXTURES, else shared/fixtures beside the checkout (as in CI).
+FIXTURES = Path(
+    os.environ.get("SENTIERO_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures")
+)
+FIXTURE = FIXTURES / "rrweb" / "signup-b.json.gz"
+
+# Node ids in the signup page's full snapshot.
+NAME, EMAIL, PASSWORD, ABOUT, SEARCH = 26, 30, 34, 48, 52  # SEARCH has data-sentiero-unmask
+TYPED = {
+    NAME: "Ann Example",
+    EMAIL: "ann@ex.org",
+    PASSWORD: "hunter2-Secret",
+    ABOUT: "I like hiking",
+    SEARCH: "walking shoes",
+}
+
+
+def input_event(node_id: int, text: str, ts: int = 0) -> dict:
+    return {
+        "type": 3,
+        "timestamp": ts,
+        "data": {"source": 5, "text": text, "isChecked": False, "id": node_id},
+    }
+
+
+def find(node: dict, node_id: int) -> dict | None:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.get("id") == node_id:
+            return n
+        stack.extend(n.get("childNodes", []))
+    return None
+
+
+@pytest.fixture()
+def events() -> list[dict]:
+    """The recording with a hostile client's additions: typed values in input events and in
+    the snapshot's value attributes, the password field included."""
+    if not FIXTURE.exists():
+        pytest.skip("shared fixtures not found")
+    recording = json.loads(gzip.decompress(FIXTURE.read_bytes()))
+    evs = recording["windows"][0]["events"]
+    snapshot = [e for e in evs if e["type"] == 2][-1]
+    for node_id, value in TYPED.items():
+        find(snapshot["data"]["node"], node_id)["attributes"]["value"] = value
+    ts = evs[-1]["timestamp"]
+    for i, (node_id, value) in enumerate(TYPED.items()):
+        evs.append(input_event(node_id, value, ts + i + 1))
+    for e in evs:  # the recorder's own (masked) input event now carries the typed email
+        if e["type"] == 3 and e["data"].get("source") == 5 and e["data"]["id"] == EMAIL:
+            e["data"]["text"] = TYPED[EMAIL]
+    return evs
+
+
+def dump(events: list[dict]) -> str:
+    return json.dumps(events)
+
+
+def test_everything_typed_is_masked_except_unmasked_fields(events: list[dict]) -> None:
+    out, state = PasswordScrubber().scrub_events(events)
+    text = dump(out)
+    for node_id, value in TYPED.items():
+        if node_id == SEARCH:
+            assert value in text  # inside data-sentiero-unmask
+        else:
+            assert value not in text, node_id
+    assert PASSWORD in state.password_ids
+    assert SEARCH in state.unmasked_ids
+    masked = [e["data"]["text"] for e in out if e["type"] == 3 and e["data"].get("source") == 5]
+    assert "*" * len(TYPED[PASSWORD]) in masked
+
+
+def test_state_carries_across_batches(events: list[dict]) -> None:
+    """The snapshot in one batch, the typing in the next: the state links them."""
+    cut = max(i for i, e in enumerate(events) if e["type"] == 2) + 1
+    scrubber = PasswordScrubber()
+    first, state = scrubber.scrub_events(events[:cut])
+    persisted = json.loads(json.dumps(state.to_dict()))
+    second, state = scrubber.scrub_events(events[cut:], ScrubState.from_dict(persisted))
+    text = dump(first + second)
+    assert TYPED[PASSWORD] not in text and TYPED[EMAIL] not in text
+    assert TYPED[SEARCH] in text
+
+
+def test_password_is_masked_even_with_mask_all_inputs_off(events: list[dict]) -> None:
+    out, _ = PasswordScrubber(mask_all_inputs=False).scrub_events(events)
+    text = dump(out)
+    assert TYPED[PASSWORD] not in text
+    assert TYPED[EMAIL] in text and TYPED[ABOUT] in text
+
+
+def test_password_set_state_round_trip(events: list[dict]) -> None:
+    """The plain-set form: password ids carry over; unmask info does not (masks more)."""
+    cut = max(i for i, e in enumerate(events) if e["type"] == 2) + 1
+    scrubber = PasswordScrubber(mask_all_inputs=False)
+    _, ids = scrubber.scrub_events(events[:cut], set())
+    assert ids == {PASSWORD}
+    second, ids = scrubber.scrub_events(events[cut:], ids)
+    assert TYPED[PASSWORD] not in dump(second)
+    assert ids == {PASSWORD}
+
+
+def test_input_events_without_any_snapshot_are_masked() -> None:
+    evs = [input_event(7, "typed secret"), input_event(8, "***"), input_event(9, 123)]  # type: ignore[arg-type]
+    out, _ = PasswordScrubber().scrub_events(evs)
+    assert [e["data"]["text"] for e in out] == ["************", "***", ""]
+
+
+def test_mutation_adds_and_show_password_toggle() -> None:
+    add = {
+        "type": 3,
+        "timestamp": 1,
+        "data": {
+            "source": 0,
+            "texts": [],
+            "removes": [],
+            "attributes": [],
+            "adds": [
+                {
+                    "parentId": 1,
+                    "nextId": None,
+                    "node": {
+                        "type": 2,
+                        "id": 70,
+                        "tagName": "DIV",
+                        "attributes": {},
+                        "childNodes": [
+                            {
+                                "type": 2,
+                                "id": 71,
+                                "tagName": "INPUT",
+                                "attributes": {"type": "PassWord", "value": "pw-in-add"},
+                                "childNodes": [],
+                            },
+                            {
+                                "type": 2,
+                                "id": 72,
+                                "tagName": "textarea",
+                                "attributes": {},
+                                "childNodes": [{"type": 3, "id": 73, "textContent": "draft text"}],
+                            },
+                            {
+                                "type": 2,
+                                "id": 74,
+                                "tagName": "input",
+                                "attributes": {"type": "checkbox", "value": "on"},
+                                "childNodes": [],
+                            },
+                            {
+                                "type": 2,
+                                "id": 75,
+                                "tagName": "input",
+                                "attributes": {"type": "hidden", "value": "csrf-token-value"},
+                                "childNodes": [],
+                            },
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+    toggle = {
+        "type": 3,
+        "timestamp": 2,
+        "data": {
+            "source": 0,
+            "adds": [],
+            "removes": [],
+            "texts": [{"id": 73, "value": "edited draft"}],
+            "attributes": [
+                {"id": 71, "attributes": {"type": "text"}},
+                {"id": 72, "attributes": {"value": "textarea value"}},
+                {"id": 80, "attributes": {"type": "password", "value": "late-pw"}},
+            ],
+        },
+    }
+    scrubber = PasswordScrubber(mask_all_inputs=False)
+    out, state = scrubber.scrub_events(
+        [add, toggle, input_event(71, "shown-pw"), input_event(80, "x1")]
+    )
+    text = dump(out)
+    for secret in ("pw-in-add", "shown-pw", "late-pw", "x1"):
+        assert secret not in text
+    assert {71, 80} <= state.password_ids
+    assert "draft text" in text  # mask_all_inputs off: only passwords
+
+    out, _ = PasswordScrubber().scrub_events(copy.deepcopy([add, toggle]))
+    text = dump(out)
+    for secret in ("draft text", "edited draft", "textarea value", "csrf-token-value"):
+        assert secret not in text
+    assert '"value": "on"' in text  # checkbox values are markup, not typing
+
+
+def test_unmask_subtree_in_mutations_and_reset_on_new_page() -> None:
+    snapshot = {
+        "type": 2,
+        "timestamp": 1,
+        "data": {
+            "node": {
+                "type": 0,
+                "id": 1,
+                "childNodes": [
+                    {
+                        "type": 2,
+                        "id": 2,
+                        "tagName": "form",
+                        "attributes": {"data-sentiero-unmask": ""},
+                        "childNodes": [
+                            {
+                                "type": 2,
+                                "id": 3,
+                                "tagName": "input",
+                                "attributes": {"value": "visible"},
+                                "childNodes": [],
+                            },
+                            {
+                                "type": 2,
+                                "id": 4,
+                                "tagName": "input",
+                                "attributes": {"type": "password", "value": "pw"},
+                                "childNodes": [],
+                            },
+                        ],
+                    },
+                ],
+            }
+        },
+    }
+    added = {
+        "type": 3,
+        "timestamp": 2,
+        "data": {
+            "source": 0,
+            "texts": [],
+            "attributes": [],
+            "removes": [],
+            "adds": [
+                {
+                    "parentId": 2,
+                    "node": {
+                        "type": 2,
+                        "id": 5,
+                        "tagName": "input",
+                        "attributes": {"value": "also visible"},
+                        "childNodes": [],
+                    },
+                }
+            ],
+        },
+    }
+    scrubber = PasswordScrubber()
+    out, state = scrubber.scrub_events(
+        [
+            snapshot,
+            added,
+            input_event(3, "typed"),
+            input_event(5, "typed too"),
+            input_event(4, "pw2"),
+        ]
+    )
+    text = dump(out)
+    assert "visible" in text and "also visible" in text and "typed too" in text
+    assert '"pw"' not in text and "pw2" not in text
+    # a new page: earlier unmask information no longer applies, passwords stay known
+    blank = {"type": 2, "timestamp": 3, "data": {"node": {"type": 0, "id": 1, "childNodes": []}}}
+    out, state = scrubber.scrub_events([blank, input_event(3, "typed later")], state)
+    assert out[1]["data"]["text"] == "*" * len("typed later")
+    assert state.unmasked_ids == set() and 4 in state.password_ids
+
+
+def test_hostile_shapes_do_not_crash() -> None:
+    deep: dict = {
+        "type": 2,
+        "id": 1,
+        "tagName": "input",
+        "attributes": {"type": "password", "value": "deep-pw"},
+    }
+    for i in range(10_000):
+        deep = {
+            "type": 2,
+            "id": i + 2,
+            "tagName": "div",
+            "attributes": [],
+            "childNodes": [deep, "junk", None],
+        }
+    evs = [
+        None,
+        "junk",
+        {"type": 2, "data": {"node": deep}},
+        {"type": 2, "data": "x"},
+        {
+            "type": 3,
+            "data": {
+                "source": 0,
+                "adds": [None, {"node": 5}],
+                "attributes": [{"id": "x", "attributes": None}],
+                "texts": [1],
+            },
+        },
+        {"type": 3, "data": {"source": 5, "id": True, "text": "secret"}},
+    ]
+    out, state = PasswordScrubber().scrub_events(evs)
+    leaf = out[2]["data"]["node"]
+    while leaf.get("childNodes"):
+        leaf = leaf["childNodes"][0]
+    assert leaf["attributes"]["value"] == "*" * len("deep-pw")
+    assert "secret" not in dump(out[3:])
+    assert 1 in state.password_ids
+
+
+def test_state_serialization_is_tolerant() -> None:
+    state = ScrubState(password_ids={3, 1}, unmasked_ids={9})
+    assert ScrubState.from_dict(state.to_dict()) == state
+    assert state.to_dict()["password_ids"] == [1, 3]
+    assert ScrubState.from_dict(
+        {"password_ids": [1, "x", None], "unmasked_ids": "bad"}
+    ) == ScrubState(password_ids={1})
+    assert ScrubState.from_dict(None) == ScrubState()
