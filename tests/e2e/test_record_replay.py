@@ -151,7 +151,8 @@ def test_recorder_backs_off_and_delivers_every_batch_once_in_order(
     accepted = [a[1] for a in flaky.attempts if a[2] == 200]
     assert len(failed) == 3
     assert failed[0][1] == failed[1][1] == failed[2][1] == 0, "the same first batch is retried"
-    gaps = [later[0] - earlier[0] for earlier, later in zip(flaky.attempts, flaky.attempts[1:4])]
+    times = [attempt[0] for attempt in flaky.attempts[:4]]
+    gaps = [times[1] - times[0], times[2] - times[1], times[3] - times[2]]
     assert gaps[0] >= 0.9 and gaps[1] >= 1.8 and gaps[2] >= 3.6, f"backoff doubles: {gaps}"
     assert accepted == list(range(len(accepted))), f"every batch once, in order: {accepted}"
 

@@ -800,20 +800,20 @@ class StoreConcurrencyContract:
         import multiprocessing
 
         factory = self.store_factory()
-        setup_store = factory()
-        setup_store.setup()
-        setup_store.close()
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(PROCESSES) as pool:
-            results = pool.starmap(_concurrency_worker, [(factory, p) for p in range(PROCESSES)])
-        errors = [e for _, errs in results for e in errs]
-        assert errors == []
-        workers = PROCESSES * THREADS
-        expected = SHARED_SEQS + workers * OWN_SEQS + workers * OWN_SEQS
-        assert sum(stored for stored, _ in results) == expected
-
         store = factory()
+        store.setup()
         try:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(PROCESSES) as pool:
+                results = pool.starmap(
+                    _concurrency_worker, [(factory, p) for p in range(PROCESSES)]
+                )
+            errors = [e for _, errs in results for e in errs]
+            assert errors == []
+            workers = PROCESSES * THREADS
+            expected = SHARED_SEQS + workers * OWN_SEQS + workers * OWN_SEQS
+            assert sum(stored for stored, _ in results) == expected
+
             hot = store.chunk_index(WindowRef("conc-shared", "hot"))
             assert sorted(c.seq for c in hot) == list(range(SHARED_SEQS))
             assert sorted(c.index for c in hot) == list(range(SHARED_SEQS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,10 @@ def test_asgi_app_serves_the_same_routes() -> None:
                              (b"content-length", str(len(body)).encode())]}
         await asgi(scope, receive, send)
 
-    asyncio.run(run())
+    # In a thread of its own: a session-wide Playwright loop may be running in this one.
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join(timeout=30)
     assert messages[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in messages[1:]) == b'{"status":"ok"}'
     assert len(app.store.list_sessions(SessionQuery())) == 1

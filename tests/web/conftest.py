@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.web.support import FAKE_MANIFEST, MountedClient
 
 from sentiero.app import Sentiero
 from sentiero.stores.memory import MemoryStore
+from tests.web.support import FAKE_MANIFEST, MountedClient
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.web.support import save
 
 from sentiero.stores.base import Batch, Chunk, ChunkInfo, WindowRef
 from sentiero.stores.memory import MemoryStore
+from tests.web.support import save
 
 BASE = "/api/sessions/s1/windows/w1"
 

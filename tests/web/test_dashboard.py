@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.web.support import csrf_from, save, stored_sessions
 
 from sentiero.stores.memory import MemoryStore
 from sentiero.web.dashboard import format_duration, parse_bound, parse_browser
+from tests.web.support import csrf_from, save, stored_sessions
 
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/126.0.0.0 Safari/537.36")

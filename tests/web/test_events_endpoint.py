@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.web.support import stored_sessions
 from werkzeug.test import Client
 
 from sentiero.stores.base import Batch, StoreError, WindowRef
 from sentiero.stores.memory import MemoryStore
+from tests.web.support import stored_sessions
 
 ID_ERROR = "must be 1-128 alphanumeric, hyphen, or underscore characters"
 

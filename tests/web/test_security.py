@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from tests.web.support import PREFIX, csrf_from, save, stored_sessions
 
 from sentiero.stores.memory import MemoryStore
 from sentiero.web.security import CSP, basic_credentials
+from tests.web.support import PREFIX, csrf_from, save, stored_sessions
 
 META = [{"type": 4, "timestamp": 1000, "data": {"href": "https://a.test/"}}]
 

@@ -36,7 +36,8 @@ class DemoSite:
             loader=FileSystemLoader(Path(__file__).parent / "templates"),
             autoescape=select_autoescape(["html"]),
         )
-        self.urls = Map([Rule(path, endpoint=path) for path in PAGES] + [Rule("/boom", endpoint="boom")])
+        rules = [Rule(path, endpoint=path) for path in PAGES]
+        self.urls = Map([*rules, Rule("/boom", endpoint="boom")])
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
