@@ -134,11 +134,7 @@ def migrate(store_url: str) -> None:
     from sentiero.stores import open_store
 
     store = open_store(store_url)
-    run = getattr(store, "migrate", None)
-    if run is None:
-        click.echo(f"{type(store).__name__} has no schema to migrate.")
-        return
-    applied = run()
+    applied = store.migrate()
     if applied:
         click.echo(f"Applied migrations: {', '.join(str(v) for v in applied)}")
     else:

@@ -47,6 +47,19 @@ export function deriveEventsUrl(src) {
 }
 
 /**
+ * `url` with its last path segment replaced by `name` (query and fragment dropped):
+ * `siblingUrl("/sentiero/events", "opt-out")` is `/sentiero/opt-out`. Works on absolute and
+ * relative URLs alike, without a URL parser (relative ones have no base here).
+ */
+export function siblingUrl(url, name) {
+  if (typeof url !== "string" || !url) return null;
+  const end = url.search(/[?#]/);
+  const path = end === -1 ? url : url.slice(0, end);
+  const slash = path.lastIndexOf("/");
+  return (slash === -1 ? "" : path.slice(0, slash + 1)) + name;
+}
+
+/**
  * Parse the config island. Returns `{found: false}` when the element is absent,
  * `{found: true, config: null}` when it is present but not a JSON object (the recorder then
  * stays off rather than guessing), `{found: true, config: {...}}` otherwise.

@@ -1,7 +1,8 @@
 // rrweb record options with Sentiero's privacy rules enforced (inventory §2.8):
 // all inputs masked unless the server explicitly sends maskAllInputs: false, passwords masked
 // always (even inside data-sentiero-unmask), and data-sentiero-unmask as the only way to show
-// an input's or a masked text's real value.
+// an input's or a masked text's real value. While inputs are masked, text typed into
+// contenteditable elements is masked too (rrweb records it as DOM text, not as input).
 
 export const UNMASK_ATTRIBUTE = "data-sentiero-unmask";
 const UNMASK_SELECTOR = "[" + UNMASK_ATTRIBUTE + "]";
@@ -11,6 +12,8 @@ const DEFAULT_OPTIONS = {
   maskTextSelector: "[data-rr-mask]",
   ignoreSelector: "[data-rr-ignore]",
 };
+/** Editable regions: their text is user input, masked like inputs while maskAllInputs is on. */
+export const CONTENTEDITABLE_SELECTOR = '[contenteditable]:not([contenteditable="false"])';
 const DEFAULT_SAMPLING = { scroll: 150, input: "last" };
 
 function attr(el, name) {
@@ -79,5 +82,36 @@ export function buildRecordOptions(userOptions) {
   options.maskInputOptions = maskInputOptions;
   options.maskInputFn = maskInput;
   options.maskTextFn = maskText;
+  if (options.maskAllInputs) {
+    const selector = typeof options.maskTextSelector === "string" ? options.maskTextSelector : "";
+    options.maskTextSelector = selector
+      ? selector + ", " + CONTENTEDITABLE_SELECTOR
+      : CONTENTEDITABLE_SELECTOR;
+  }
   return options;
+}
+
+function closestMatch(el, selector) {
+  if (!selector || typeof selector !== "string") return false;
+  try {
+    return !!(el && typeof el.closest === "function" && el.closest(selector));
+  } catch (_err) {
+    return false; // an invalid selector from the server
+  }
+}
+
+function closestClass(el, className) {
+  return closestMatch(el, "." + className);
+}
+
+/**
+ * Whether the replay shows this element's text as stars or not at all (blocked), given the
+ * options from buildRecordOptions. Features that copy page text into events (a link's text)
+ * drop it in that case, so they never reveal what the recording hides.
+ */
+export function isTextHidden(el, options) {
+  const opts = options || {};
+  if (closestMatch(el, opts.blockSelector) || closestClass(el, "rr-block")) return true;
+  const masked = closestMatch(el, opts.maskTextSelector) || closestClass(el, "rr-mask");
+  return masked && !isInsideUnmask(el);
 }

@@ -2,9 +2,10 @@
 // plus the public `window.Sentiero` API. Everything from the browser is passed in through
 // `env`, so this runs under node:test with fakes.
 
-import { loadConfig } from "./config.js";
+import { loadConfig, siblingUrl } from "./config.js";
 import { clearLinkCookies, writeLinkCookies } from "./cookies.js";
 import { FEATURES } from "./features/index.js";
+import { collectMetadata } from "./features/metadata.js";
 import { checkGate, clearOptOutSignal, optOutName, setOptOutSignal } from "./gate.js";
 import { newId } from "./ids.js";
 import { buildRecordOptions } from "./masking.js";
@@ -15,6 +16,11 @@ import { Transport } from "./transport.js";
 import { guardWindowId } from "./window_guard.js";
 
 const noop = () => {};
+
+/** Where optOut() reports the choice: the events URL's sibling `opt-out`. */
+export function optOutUrl(eventsUrl) {
+  return siblingUrl(eventsUrl, "opt-out");
+}
 
 /**
  * env: {window, document, navigator, record, fetch, sendBeacon, makeBlob, gzip, timers, now,
@@ -69,17 +75,27 @@ export function createRecorder(env) {
     state.recording = false;
   }
 
+  // The payload is redacted with every other event in the transport (transformEvent), by the
+  // rules of its tag; an event the redactor cannot handle is dropped there.
   function addCustomEvent(tag, payload) {
-    if (!state.recording) return;
+    if (!state.recording || !state.transport) return;
     if (typeof tag !== "string" || !tag) {
       warn("Sentiero.addCustomEvent: tag must be a non-empty string");
       return;
     }
+    const data = payload === undefined ? {} : payload;
     try {
-      env.record.addCustomEvent(tag, payload === undefined ? {} : payload);
+      env.record.addCustomEvent(tag, data);
+      return;
     } catch (err) {
-      warn("Sentiero.addCustomEvent failed", err);
+      // rrweb refuses custom events until its first snapshot (a page still loading): the
+      // event goes to the transport directly, in the shape rrweb gives it.
+      if (!/start recording/.test(String(err && err.message))) {
+        warn("Sentiero.addCustomEvent failed", err);
+        return;
+      }
     }
+    state.transport.addEvent({ type: 5, data: { tag, payload: data }, timestamp: now() });
   }
 
   function setMetadata(metadata) {
@@ -95,14 +111,27 @@ export function createRecorder(env) {
     state.transport.setMetadata(redacted);
   }
 
+  /** One best-effort report of an opt-out, so the server can audit it; never retried. */
+  function reportOptOut(sessionId) {
+    if (!sessionId || !config.eventsUrl || !env.sendBeacon) return;
+    try {
+      env.sendBeacon(optOutUrl(config.eventsUrl), JSON.stringify({ sessionId }));
+    } catch (_err) {
+      // best effort only
+    }
+  }
+
   const api = {
     optOut() {
       const name = optOutName(config);
+      const sessionId = state.recording && state.identity ? state.identity.sessionId : null;
       setOptOutSignal(gateEnv, name);
       clearLinkCookies(doc);
       clearClientStorage(local, session, state.identity && state.identity.windowId);
       stopRecording();
+      state.identity = null;
       state.reason = "opt-out";
+      reportOptOut(sessionId);
     },
     optIn() {
       clearOptOutSignal(gateEnv, optOutName(config));
@@ -191,9 +220,10 @@ export function createRecorder(env) {
     });
 
     let stopRecord = null;
+    const recordOptions = buildRecordOptions(config.recorderOptions);
     try {
       stopRecord = env.record(
-        Object.assign(buildRecordOptions(config.recorderOptions), {
+        Object.assign({}, recordOptions, {
           emit: (event) => transport.addEvent(event),
         }),
       );
@@ -207,6 +237,17 @@ export function createRecorder(env) {
     }
     state.stopRecord = stopRecord;
     state.recording = true;
+
+    // Page metadata rides this page's first batch; a batch the transport drops unsent hands
+    // its metadata to the next one, and a failed request is retried with it.
+    if (config.captureMetadata) {
+      try {
+        const collected = collectMetadata(env.window, doc, identity);
+        transport.setMetadata(state.redactor.redactMetadata(collected));
+      } catch (err) {
+        warn("Sentiero: page metadata dropped, redaction failed", err);
+      }
+    }
 
     const onVisibility = () => {
       if (doc.visibilityState === "hidden") {
@@ -233,8 +274,21 @@ export function createRecorder(env) {
       env.window.removeEventListener("pageshow", onPageShow);
     });
 
-    const ctx = { config, window: env.window, document: doc, identity, addCustomEvent,
-      setMetadata };
+    const ctx = {
+      config,
+      window: env.window,
+      document: doc,
+      identity,
+      recordOptions,
+      warn,
+      addCustomEvent,
+      setMetadata,
+      flushIfHidden() {
+        if (state.transport === transport && doc.visibilityState === "hidden") {
+          transport.onHidden();
+        }
+      },
+    };
     for (const feature of FEATURES) {
       if (!config[feature.flag]) continue;
       try {

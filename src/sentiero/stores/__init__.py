@@ -2,7 +2,8 @@
 
 from sentiero.stores.base import Store, StoreError, StoreLimits, WindowRef
 
-__all__ = ["Store", "StoreError", "StoreLimits", "WindowRef", "open_store"]
+__all__ = ["FileStore", "MemoryStore", "RedisStore", "SQLStore", "Store", "StoreError", "StoreLimits",
+           "WindowRef", "open_store"]
 
 
 def open_store(url: str) -> Store:
@@ -29,3 +30,21 @@ def open_store(url: str) -> Store:
         f"unknown store URL {url!r}: use sqlite:///path, postgresql://..., mysql://..., "
         "redis://..., file:///path or memory://"
     )
+
+
+_BACKENDS = {
+    "MemoryStore": "sentiero.stores.memory",
+    "SQLStore": "sentiero.stores.sql",
+    "RedisStore": "sentiero.stores.redis",
+    "FileStore": "sentiero.stores.files",
+}
+
+
+def __getattr__(name: str) -> type[Store]:
+    """``from sentiero.stores import SQLStore`` without importing every backend's client."""
+    module = _BACKENDS.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,10 +1,20 @@
 // Optional capture features, each switched on by a config flag and plugged in the same way:
 // `feature(ctx) -> teardown function`, where ctx = {config, window, document, identity,
-// addCustomEvent(tag, payload), setMetadata(obj)}. Later features (metadata, navigation,
-// clicks, forms, web vitals, declarative tracking) are added to this list.
+// recordOptions, warn, addCustomEvent(tag, payload), setMetadata(obj), flushIfHidden()}.
+// captureMetadata is not listed: it is page metadata the recorder hands the transport itself.
 
+import { captureClicks } from "./clicks.js";
+import { trackCustomEvents } from "./declarative.js";
 import { captureErrors } from "./errors.js";
+import { trackForms } from "./forms.js";
+import { trackNavigation } from "./navigation.js";
+import { captureWebVitals } from "./vitals.js";
 
 export const FEATURES = [
   { flag: "captureErrors", start: captureErrors },
+  { flag: "trackNavigation", start: trackNavigation },
+  { flag: "captureClicks", start: captureClicks },
+  { flag: "trackForms", start: trackForms },
+  { flag: "trackCustomEvents", start: trackCustomEvents },
+  { flag: "captureWebVitals", start: captureWebVitals },
 ];
