@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rrweb"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "rrweb"
 
 
 def fixture_batches(size: int = 50) -> list[tuple[bytes, int]]:

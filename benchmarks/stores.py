@@ -50,7 +50,7 @@ from sentiero.stores.base import Batch, Store, WindowRef  # noqa: E402
 FIXTURES = (
     Path(
         os.environ.get(
-            "SENTIERO_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+            "SENTIERO_FIXTURES", Path(__file__).resolve().parents[1] / "tests" / "fixtures"
         )
     )
     / "rrweb"

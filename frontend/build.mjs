@@ -17,6 +17,10 @@ const entries = {
   recorder: join(here, "src", "recorder", "index.js"),
   dashboard: join(here, "src", "dashboard", "index.js"),
 };
+// web-vitals stays out of the recorder bundle: a separate hashed file that the recorder fetches
+// only when captureWebVitals is on. It is built first so the recorder can embed its name.
+const vitalsEntry = join(here, "src", "recorder", "vitals-entry.js");
+const REQUIRED = ["recorder", "dashboard", "dashboard.css", "vitals"];
 
 function ensureDashboardCss() {
   // dashboard.css is owned by the dashboard styles; an empty file keeps the import resolvable.
@@ -37,22 +41,34 @@ function kb(n) {
   return (n / 1024).toFixed(1).padStart(7) + " KiB";
 }
 
-async function buildBundles() {
+const COMMON = {
+  outdir,
+  entryNames: "[name]-[hash]",
+  assetNames: "[name]-[hash]",
+  bundle: true,
+  format: "iife",
+  minify: true,
+  target: TARGET,
+  platform: "browser",
+  metafile: true,
+  legalComments: "eof",
+  logLevel: "warning",
+};
+
+async function buildVitals() {
+  const result = await esbuild.build({ ...COMMON, entryPoints: { vitals: vitalsEntry } });
+  const out = Object.keys(result.metafile.outputs).find((p) => p.endsWith(".js"));
+  if (!out) throw new Error("build produced no output for vitals");
+  return basename(out);
+}
+
+async function buildBundles(vitalsFile) {
   const result = await esbuild.build({
+    ...COMMON,
     entryPoints: entries,
-    outdir,
-    entryNames: "[name]-[hash]",
-    assetNames: "[name]-[hash]",
-    bundle: true,
-    format: "iife",
-    minify: true,
-    target: TARGET,
-    platform: "browser",
-    metafile: true,
-    legalComments: "eof",
-    logLevel: "warning",
+    define: { __SENTIERO_VITALS_FILE__: JSON.stringify(vitalsFile) },
   });
-  const manifest = {};
+  const manifest = { vitals: vitalsFile };
   for (const [outPath, output] of Object.entries(result.metafile.outputs)) {
     if (!output.entryPoint) continue;
     const entryAbs = resolve(output.entryPoint);
@@ -61,17 +77,17 @@ async function buildBundles() {
     manifest[name] = basename(outPath);
     if (output.cssBundle) manifest[name + ".css"] = basename(output.cssBundle);
   }
-  for (const key of ["recorder", "dashboard", "dashboard.css"]) {
+  for (const key of REQUIRED) {
     if (!manifest[key]) throw new Error("build produced no output for " + key);
   }
   return manifest;
 }
 
-/** rrweb's `record` alone, bundled the same way: the floor our recorder is measured against. */
-async function rrwebRecordBaseline() {
+/** A snippet bundled the same way as the recorder, for the budget report. */
+async function bundledSize(contents) {
   const result = await esbuild.build({
     stdin: {
-      contents: 'import { record } from "rrweb"; window.__rrwebRecord = record;',
+      contents,
       resolveDir: here,
       loader: "js",
     },
@@ -87,10 +103,16 @@ async function rrwebRecordBaseline() {
   return sizes(Buffer.from(result.outputFiles[0].contents));
 }
 
+/** rrweb's `record` alone: the floor our recorder is measured against. */
+function rrwebRecordBaseline() {
+  return bundledSize('import { record } from "rrweb"; window.__rrwebRecord = record;');
+}
+
 async function main() {
   ensureDashboardCss();
   cleanOutdir();
-  const manifest = await buildBundles();
+  const vitalsFile = await buildVitals();
+  const manifest = await buildBundles(vitalsFile);
   // Sorted keys: a stable file for diffs and for the server's manifest reader.
   const ordered = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
   writeFileSync(join(outdir, "manifest.json"), JSON.stringify(ordered, null, 2) + "\n");
@@ -106,6 +128,14 @@ async function main() {
   console.log("Bundle budget (gzip): recorder " + kb(recorder.gzip).trim() +
     " vs rrweb record alone " + kb(baseline.gzip).trim() +
     " (ours adds " + kb(recorder.gzip - baseline.gzip).trim() + ")");
+  const vitals = sizes(readFileSync(join(outdir, ordered.vitals)));
+  const inlined = await bundledSize(
+    'import { record } from "rrweb"; import { onLCP, onCLS, onINP } from "web-vitals";' +
+    " window.__x = [record, onLCP, onCLS, onINP];",
+  );
+  console.log("Web vitals: separate file " + kb(vitals.gzip).trim() +
+    " gzip, fetched only with captureWebVitals (bundled in, it would add " +
+    kb(inlined.gzip - baseline.gzip).trim() + " to every page)");
 }
 
 main().catch((err) => {

@@ -96,6 +96,9 @@ class Sentiero:
                 config[key] = True
         if s.user_opt_out:
             config["optOutCookieName"] = s.opt_out_cookie_name
+        redaction = getattr(s, "redaction", None)
+        if redaction is not None and callable(getattr(redaction, "to_client", None)):
+            config["redaction"] = redaction.to_client()
         return config
 
     def script_tag(self, prefix: str | None = None) -> Markup:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from sentiero.privacy.scrub import PasswordScrubber, ScrubState
+from tests.fixtures import RRWEB_DIR
 
-# $SENTIERO_FIXTURES, else shared/fixtures beside the checkout (as in CI).
-FIXTURES = Path(
-    os.environ.get("SENTIERO_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures")
-)
-FIXTURE = FIXTURES / "rrweb" / "signup-b.json.gz"
+FIXTURE = RRWEB_DIR / "signup-b.json.gz"
 
 # Node ids in the signup page's full snapshot.
 NAME, EMAIL, PASSWORD, ABOUT, SEARCH = 26, 30, 34, 48, 52  # SEARCH has data-sentiero-unmask

@@ -29,12 +29,12 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from tests.fixtures import RRWEB_DIR
 
 from sentiero.stores.base import (
     Batch,
@@ -48,7 +48,7 @@ from sentiero.stores.base import (
 
 # --- shared helpers -------------------------------------------------------------------------
 
-FIXTURES = Path(os.environ.get("SENTIERO_FIXTURES", "/work/shared/fixtures")) / "rrweb"
+FIXTURES = RRWEB_DIR
 FIXTURE_NAMES = ("dashboard-a", "frustration-a", "landing-a", "signup-b", "todo-a")
 
 POSTGRES_URL = os.environ.get(

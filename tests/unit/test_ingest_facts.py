@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
+from tests.fixtures import RRWEB_DIR
 
 from sentiero.ingest.facts import derive_facts, has_errors, latest_page_url
 
-FIXTURES = Path("/work/shared/fixtures/rrweb")
+FIXTURES = RRWEB_DIR
 
 META = {"type": 4, "timestamp": 1000, "data": {"href": "https://a.test/p", "width": 1280,
                                                "height": 800}}

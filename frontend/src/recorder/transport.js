@@ -19,6 +19,9 @@
 //   retries the same batch after min(1000 * 2^(n-1), 30000) ms.
 // * The next seq is persisted in sessionStorage per window id, so a reload continues the
 //   sequence instead of reusing numbers. Seqs can have gaps (dropped batches); they never repeat.
+// * Metadata (setMetadata) rides the next batch cut, once. A failed request is retried with the
+//   same bytes, metadata included; a batch or draft dropped unsent by the buffer cap hands its
+//   metadata to the next batch.
 //
 // Page hide (documented semantics):
 // * `visibilitychange` -> hidden: the buffer is cut and every queued batch not yet beaconed is
@@ -263,6 +266,16 @@ export class Transport {
     return seq;
   }
 
+  /**
+   * Metadata of a batch or draft dropped without being sent rides the next batch instead
+   * (metadata set since then wins key by key). A batch the server refused keeps it dropped:
+   * the metadata may be why it was refused.
+   */
+  requeueMetadata(metadata) {
+    if (!metadata || this.discarded) return;
+    this.pendingMetadata = Object.assign({}, metadata, this.pendingMetadata || {});
+  }
+
   takeMetadata() {
     const metadata = this.pendingMetadata;
     this.pendingMetadata = null;
@@ -359,7 +372,8 @@ export class Transport {
       this.drafts.shift();
       this.takeSeq();
       // Counted in queuedEvents since the cut: a draft becoming a batch changes nothing there.
-      const batch = { seq, count: draft.entries.length, body, gzip, bytes, beaconed: false };
+      const batch = { seq, count: draft.entries.length, body, gzip, bytes, beaconed: false,
+        metadata: draft.metadata };
       this.queue.push(batch);
       if (draft.beacon) this.beacon(batch);
       this.pump();
@@ -390,7 +404,7 @@ export class Transport {
         return;
       }
       const batch = { seq: this.takeSeq(), count: piece.length, body: json, gzip: false, bytes,
-        beaconed: false };
+        beaconed: false, metadata: pieceMetadata };
       this.queue.push(batch);
       this.beacon(batch);
     };
@@ -413,6 +427,7 @@ export class Transport {
       if (index !== -1) {
         const [batch] = this.queue.splice(index, 1);
         this.queuedEvents -= batch.count;
+        this.requeueMetadata(batch.metadata);
         excess -= batch.count;
         dropped += batch.count;
         continue;
@@ -421,6 +436,7 @@ export class Transport {
         // A draft being compressed notices its removal after the await (see sealLoop).
         const draft = this.drafts.shift();
         this.queuedEvents -= draft.entries.length;
+        this.requeueMetadata(draft.metadata);
         excess -= draft.entries.length;
         dropped += draft.entries.length;
         continue;
