@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { buildRecordOptions, maskInput, maskText } from "../src/recorder/masking.js";
+import {
+  CONTENTEDITABLE_SELECTOR,
+  buildRecordOptions,
+  isTextHidden,
+  maskInput,
+  maskText,
+} from "../src/recorder/masking.js";
 
 function element({ type = "text", attrs = {}, unmasked = false } = {}) {
   return {
@@ -18,7 +24,7 @@ describe("record options", () => {
     assert.equal(options.maskInputOptions.password, true);
     assert.equal(options.maskInputFn, maskInput);
     assert.equal(options.blockSelector, "[data-rr-block]");
-    assert.equal(options.maskTextSelector, "[data-rr-mask]");
+    assert.equal(options.maskTextSelector, "[data-rr-mask], " + CONTENTEDITABLE_SELECTOR);
     assert.equal(options.ignoreSelector, "[data-rr-ignore]");
     assert.deepEqual(options.sampling, { scroll: 150, input: "last" });
   });
@@ -34,6 +40,14 @@ describe("record options", () => {
     assert.deepEqual(options.maskInputOptions, { password: true, email: true });
     assert.deepEqual(options.sampling, { scroll: 50, input: "last" });
     assert.equal(options.blockSelector, ".secret");
+    assert.equal(options.maskTextSelector, "[data-rr-mask]", "contenteditable follows maskAllInputs");
+  });
+
+  it("masks contenteditable text while inputs are masked, whatever the text selector", () => {
+    assert.equal(buildRecordOptions({ maskTextSelector: ".pii" }).maskTextSelector,
+      ".pii, " + CONTENTEDITABLE_SELECTOR);
+    assert.equal(buildRecordOptions({ maskTextSelector: null }).maskTextSelector,
+      CONTENTEDITABLE_SELECTOR);
   });
 
   it("treats anything but an explicit false as maskAllInputs: true", () => {
@@ -63,5 +77,27 @@ describe("maskInputFn", () => {
   it("maskTextFn keeps whitespace and unmasked subtrees", () => {
     assert.equal(maskText("Jane Doe\n42", element()), "**** ***\n**");
     assert.equal(maskText("Jane Doe", element({ unmasked: true })), "Jane Doe");
+  });
+});
+
+describe("isTextHidden", () => {
+  // closest() answers from a set of selectors the element "is inside".
+  const el = (inside) => ({ closest: (sel) => (sel.split(", ").some((s) => inside.includes(s)) ? {} : null) });
+  const options = buildRecordOptions({});
+
+  it("is true for blocked and masked text, false elsewhere and inside data-sentiero-unmask", () => {
+    assert.equal(isTextHidden(el([]), options), false);
+    assert.equal(isTextHidden(el(["[data-rr-block]"]), options), true);
+    assert.equal(isTextHidden(el([".rr-block"]), options), true);
+    assert.equal(isTextHidden(el(["[data-rr-mask]"]), options), true);
+    assert.equal(isTextHidden(el([CONTENTEDITABLE_SELECTOR]), options), true);
+    assert.equal(isTextHidden(el(["[data-rr-mask]", "[data-sentiero-unmask]"]), options), false);
+    assert.equal(isTextHidden(el(["[data-rr-block]", "[data-sentiero-unmask]"]), options), true);
+  });
+
+  it("survives invalid selectors and missing elements", () => {
+    const throwing = { closest: () => { throw new Error("SyntaxError"); } };
+    assert.equal(isTextHidden(throwing, { maskTextSelector: "[[" }), false);
+    assert.equal(isTextHidden(null, options), false);
   });
 });
