@@ -4,64 +4,8 @@ import { describe, it } from "node:test";
 import { errorPayload, rejectionPayload } from "../src/recorder/features/errors.js";
 import { createRecorder } from "../src/recorder/recorder.js";
 import { KEYS } from "../src/recorder/session.js";
-import {
-  CookieDocument,
-  makeBroadcastBus,
-  FakeClock,
-  FakeWindow,
-  MemoryStorage,
-  fakeGzip,
-  makeBeacon,
-  makeFetch,
-  settle,
-} from "./support/fakes.js";
-
-function fakeRecord() {
-  const calls = { options: null, stopped: 0, custom: [] };
-  const record = (options) => {
-    calls.options = options;
-    return () => {
-      calls.stopped++;
-    };
-  };
-  record.addCustomEvent = (tag, payload) => {
-    calls.custom.push({ tag, payload });
-    calls.options.emit({ type: 5, timestamp: Date.now(), data: { tag, payload } });
-  };
-  return { record, calls };
-}
-
-function boot({ config, gpc, cookies, local, session, scriptSrc, recordFails, BroadcastChannel,
-  clock: sharedClock } = {}) {
-  const elements = {};
-  if (config !== undefined) elements["sentiero-config"] = { textContent: JSON.stringify(config) };
-  const document = new CookieDocument({ cookies, elements });
-  const window = new FakeWindow({
-    local: local instanceof MemoryStorage ? local : new MemoryStorage(local),
-    session: session instanceof MemoryStorage ? session : new MemoryStorage(session),
-  });
-  const clock = sharedClock || new FakeClock();
-  const { fetch, calls: requests } = makeFetch();
-  const beacon = makeBeacon();
-  const { record, calls } = fakeRecord();
-  const warnings = [];
-  const recorder = createRecorder({
-    window,
-    document,
-    navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
-    record: recordFails ? () => { throw new Error("no DOM"); } : record,
-    fetch,
-    sendBeacon: beacon.sendBeacon,
-    makeBlob: beacon.makeBlob,
-    gzip: fakeGzip,
-    timers: clock.timers_,
-    now: () => clock.now,
-    warn: (...a) => warnings.push(a.join(" ")),
-    currentScriptSrc: scriptSrc,
-    BroadcastChannel,
-  });
-  return { recorder, document, window, clock, requests, beacon, calls, warnings };
-}
+import { FakeClock, MemoryStorage, makeBroadcastBus, settle } from "./support/fakes.js";
+import { boot } from "./support/recorder.js";
 
 const CONFIG = { eventsUrl: "https://app.example/sentiero/events", flushEventThreshold: 2,
   respectGpc: true, recorderOptions: { maskAllInputs: false } };
