@@ -118,13 +118,26 @@ def test_pages_carry_the_security_headers(make_app: Any, client_for: Any) -> Non
     for path in ("/", "/sessions/s1/windows/w1"):
         response = client.get(path)
         assert response.status_code == 200
-        assert response.headers["Content-Security-Policy"] == (
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; frame-src 'self' blob:"
-        ) == CSP
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
+    assert client.get("/").headers["Content-Security-Policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-src 'self' blob:"
+    ) == CSP
+
+
+def test_replay_page_lets_the_recorded_site_show_its_images_but_runs_only_our_scripts(
+    make_app: Any, client_for: Any
+) -> None:
+    store = MemoryStore()
+    save(store, "s1", "w1", META)
+    client = client_for(make_app(store, allow_open_dashboard=True))
+    policy = client.get("/sessions/s1/windows/w1").headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert "https:" in directives["img-src"] and "https:" in directives["font-src"]
+    assert directives["default-src"] == "'self'"
 
 
 def test_pages_have_no_inline_script(make_app: Any, client_for: Any) -> None:

@@ -179,7 +179,11 @@ export function makeFetch(respond = () => 200) {
 export function makeBeacon(accept = true) {
   const beacons = [];
   const sendBeacon = (url, blob) => {
-    beacons.push({ url, blob, payload: decodeBody(blob.bytes), size: blob.bytes.length });
+    if (typeof blob === "string") {
+      beacons.push({ url, blob, payload: JSON.parse(blob), size: Buffer.byteLength(blob) });
+    } else {
+      beacons.push({ url, blob, payload: decodeBody(blob.bytes), size: blob.bytes.length });
+    }
     return accept;
   };
   const makeBlob = (parts, options) => {

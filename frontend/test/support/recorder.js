@@ -12,7 +12,8 @@ import {
   makeFetch,
 } from "./fakes.js";
 
-export function fakeRecord() {
+/** `notReady`: addCustomEvent throws like rrweb before its first full snapshot. */
+export function fakeRecord({ notReady = false } = {}) {
   const calls = { options: null, stopped: 0, custom: [] };
   const record = (options) => {
     calls.options = options;
@@ -21,6 +22,7 @@ export function fakeRecord() {
     };
   };
   record.addCustomEvent = (tag, payload) => {
+    if (notReady) throw new Error("please add custom event after start recording");
     calls.custom.push({ tag, payload });
     calls.options.emit({ type: 5, timestamp: Date.now(), data: { tag, payload } });
   };
@@ -28,7 +30,7 @@ export function fakeRecord() {
 }
 
 export function boot({ config, gpc, cookies, local, session, scriptSrc, recordFails, BroadcastChannel,
-  clock: sharedClock } = {}) {
+  clock: sharedClock, respond, windowProps, notReady, sendBeacon: useBeacon = true } = {}) {
   const elements = {};
   if (config !== undefined) elements["sentiero-config"] = { textContent: JSON.stringify(config) };
   const document = new CookieDocument({ cookies, elements });
@@ -36,10 +38,11 @@ export function boot({ config, gpc, cookies, local, session, scriptSrc, recordFa
     local: local instanceof MemoryStorage ? local : new MemoryStorage(local),
     session: session instanceof MemoryStorage ? session : new MemoryStorage(session),
   });
+  Object.assign(window, windowProps || {});
   const clock = sharedClock || new FakeClock();
-  const { fetch, calls: requests } = makeFetch();
+  const { fetch, calls: requests } = makeFetch(respond);
   const beacon = makeBeacon();
-  const { record, calls } = fakeRecord();
+  const { record, calls } = fakeRecord({ notReady });
   const warnings = [];
   const recorder = createRecorder({
     window,
@@ -47,7 +50,7 @@ export function boot({ config, gpc, cookies, local, session, scriptSrc, recordFa
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
     record: recordFails ? () => { throw new Error("no DOM"); } : record,
     fetch,
-    sendBeacon: beacon.sendBeacon,
+    sendBeacon: useBeacon ? beacon.sendBeacon : null,
     makeBlob: beacon.makeBlob,
     gzip: fakeGzip,
     timers: clock.timers_,

@@ -346,7 +346,7 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         if k not in hidden
     ]
     multi = len(session.windows) > 1
-    return web.render(
+    response = web.render(
         request,
         "replay.html",
         title=f"Session {sid[:8]}",
@@ -367,6 +367,9 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         delete_window_url=f"{root}/sessions/{sid}/windows/{wid}/delete",
         delete_session_url=f"{root}/sessions/{sid}/delete",
     )
+    # the replay iframe shows the recorded site, whose images and fonts live on its own origin
+    response.headers["Content-Security-Policy"] = security.REPLAY_CSP
+    return response
 
 
 def _compact(value: Any) -> str:

@@ -24,6 +24,13 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-src 'self' blob:"
 )
+REPLAY_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' https: http:; "
+    "img-src 'self' data: blob: https: http:; font-src 'self' data: https: http:; "
+    "media-src 'self' blob: https: http:; frame-src 'self' blob:"
+)
+"""The replay page's policy: scripts stay our own, but the replayed page may show images, fonts
+and stylesheets from the recorded site's origin."""
 CSRF_COOKIE = "sentiero_csrf"
 CSRF_FIELD = "csrf_token"
 HOST_REQUEST_KEY = "sentiero.host_request"
@@ -142,7 +149,7 @@ def csrf_refusal() -> Response:
 
 def apply_page_headers(response: Response) -> Response:
     """Headers of every dashboard HTML page."""
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
