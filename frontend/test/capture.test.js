@@ -23,6 +23,7 @@ function withFlags(flags, extra = {}) {
 
 /** Flush and return every event and the metadata of every request so far. */
 async function sent(t) {
+  await settle(); // the window-id guard releases the transport
   t.recorder.state.transport.flush();
   await settle();
   return {
@@ -188,22 +189,38 @@ describe("optOut report", () => {
     const t = boot({ config: CONFIG });
     const sid = t.recorder.state.identity.sessionId;
     t.calls.options.emit({ type: 3, timestamp: 1, data: {} });
+    await sent(t);
+    t.calls.options.emit({ type: 3, timestamp: 2, data: {} });
     t.recorder.api.optOut();
     t.recorder.api.optOut();
     await t.clock.advance(60000);
     t.window.dispatch("pagehide");
-    assert.equal(t.requests.length, 0);
+    assert.equal(t.requests.length, 1, "the batch sent before the opt-out only");
     assert.deepEqual(t.beacon.beacons.map((b) => [b.url, b.payload]),
       [["https://app.example/sentiero/opt-out", { sessionId: sid }]]);
     assert.equal(optOutUrl("/sentiero/events"), "/sentiero/opt-out");
   });
 
-  it("sends nothing when the page was not recording", () => {
-    const t = boot({ config: CONFIG, gpc: true });
+  it("reports a session an earlier page recorded, even before this page sent anything", () => {
+    const first = boot({ config: CONFIG });
+    const sid = first.recorder.state.identity.sessionId;
+    const t = boot({ config: CONFIG, local: first.window.localStorage,
+      session: first.window.sessionStorage });
+    assert.equal(t.recorder.state.identity.sessionId, sid);
     t.recorder.api.optOut();
-    assert.equal(t.beacon.beacons.length, 0);
-    const u = boot({ config: CONFIG, sendBeacon: false });
-    u.recorder.api.optOut(); // no sendBeacon: nothing, no throw
-    assert.equal(u.recorder.api.isRecording(), false);
+    assert.deepEqual(t.beacon.beacons.map((b) => b.payload), [{ sessionId: sid }]);
+  });
+
+  it("sends nothing when nothing of the session can be on the server", () => {
+    const fresh = boot({ config: CONFIG });
+    fresh.calls.options.emit({ type: 2, timestamp: 1, data: {} }); // buffered, never sent
+    fresh.recorder.api.optOut();
+    const gpc = boot({ config: CONFIG, gpc: true });
+    gpc.recorder.api.optOut();
+    assert.equal(fresh.beacon.beacons.length + gpc.beacon.beacons.length, 0);
+    assert.equal(fresh.requests.length, 0);
+    const noBeacon = boot({ config: CONFIG, sendBeacon: false });
+    noBeacon.recorder.api.optOut(); // no sendBeacon: nothing, no throw
+    assert.equal(noBeacon.recorder.api.isRecording(), false);
   });
 });

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +16,8 @@ from sentiero.settings import Settings
 from sentiero.stores.base import Store
 from sentiero.web.application import Application, json_for_script
 from sentiero.web.assets import Assets
+
+_log = logging.getLogger("sentiero")
 
 
 class Sentiero:
@@ -55,6 +60,53 @@ class Sentiero:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         return self.wsgi_app(environ, start_response)
+
+    # --- retention and erasure --------------------------------------------------------------
+    def purge_expired(self) -> int:
+        """Delete the sessions not updated for ``retention_period_s``; returns how many.
+
+        With no retention period set, nothing is deleted, 0 is returned and a warning says
+        so. Audited as ``purge``. Run it on a schedule (cron: ``sentiero purge``).
+        """
+        from sentiero.privacy import audit, erasure
+
+        period = self.settings.retention_period_s
+        if period is None:
+            _log.warning("sentiero: purge_expired() deleted nothing: retention_period_s is not "
+                         "set, so recordings are kept until they are deleted")
+            return 0
+        count = erasure.purge_expired(self.store, period)
+        audit.emit(self.settings.audit, audit.AuditRecord(
+            action="purge", detail={"retention_period_s": period, "count": count}))
+        return count
+
+    def erase(
+        self,
+        session_ids: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Right to erasure: delete every session matching all the given criteria, with
+        everything it left (chunks, facts, dedup records, window state, metadata).
+
+        ``session_ids`` (all validated before anything is deleted), ``since``/``until``
+        (inclusive bounds on the session's last activity, ``updated_at``; naive datetimes are
+        UTC) and ``metadata`` (every key equal to the value). At least one is required;
+        ``ValueError`` otherwise, or when ``since > until``. Returns how many sessions were
+        deleted (sessions already gone do not count, so a repeat returns 0). Audited as
+        ``erase``.
+        """
+        from sentiero.privacy import audit, erasure
+
+        criteria = erasure.Criteria(session_ids, since, until, metadata)
+        erased = erasure.erase(self.store, criteria)
+        audit.emit(self.settings.audit, audit.AuditRecord(
+            action="erase",
+            session_ids=tuple(erased),
+            detail={**criteria.describe(), "count": len(erased)},
+        ))
+        return len(erased)
 
     # --- recorder tag ---------------------------------------------------------------------
     def base_url(self, prefix: str | None = None) -> str:

@@ -12,15 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sentiero.errors import ConfigurationError
+from sentiero.privacy.redaction import RedactionConfig
+
+__all__ = ["ConfigurationError", "Settings"]
+
 DEFAULT_SESSION_IDLE_TIMEOUT_S = 21_600  # 6 h
 DEFAULT_SESSION_MAX_AGE_S = 604_800  # 7 d
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 _PUBLIC_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
-
-
-class ConfigurationError(ValueError):
-    """An option has a value Sentiero cannot work with; the message says which and why."""
+GEO_SOURCES = (None, "cloudflare")
+DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024
+# options that hold Python objects: never read from SENTIERO_* variables
+_CALLABLE_OPTIONS = ("auth", "audit")
 
 
 @dataclass
@@ -50,6 +55,11 @@ class Settings:
     cors_origins: list[str] = field(default_factory=list)
     """Exact origins (scheme://host[:port]) allowed to POST events cross-origin."""
     max_body_bytes: int = 524_288
+    """Largest request body accepted as sent (compressed or not); larger ones get 413."""
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
+    """Largest a gzip body may inflate to (4 MiB). Separate from ``max_body_bytes`` because a
+    page's full snapshot compresses well and the recorder sends it in a batch of its own;
+    decompression stops at this bound, so a gzip bomb never takes more memory."""
     max_events_per_request: int | None = None
     max_sessions: int | None = None
     max_events_per_session: int | None = None
@@ -58,6 +68,31 @@ class Settings:
     user_opt_out: bool = False
     opt_out_cookie_name: str = "sentiero_optout"
     capture_errors: bool = False
+    geo_source: str | Callable[..., Any] | None = None
+    """Where session geography comes from, without storing any IP: None (nothing),
+    ``"cloudflare"`` (the ``CF-IPCountry``, ``CF-IPCity``, ``CF-Region`` and ``CF-Timezone``
+    headers; country ``XX`` and ``T1`` dropped) or a callable ``(environ)`` or
+    ``(environ, client_metadata)`` returning ``{"country", "city", "region", "timezone"}``.
+    The result becomes metadata keys ``geo_country``, ``geo_city``, ``geo_region``,
+    ``geo_timezone``; when a source is set, client-sent ``geo_*`` keys are always replaced."""
+
+    # --- privacy
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    """What the server redacts on ingest (and the recorder before sending): URL mode, text
+    patterns, custom patterns and the fail-closed ``server_hook``. A dict of
+    :class:`~sentiero.privacy.redaction.RedactionConfig` arguments is accepted too."""
+    retention_period_s: float | None = None
+    """Sessions not updated for this many seconds are deleted by ``Sentiero.purge_expired()``
+    and ``sentiero purge``. None keeps recordings until they are deleted."""
+    anonymize_ip: bool = True
+    """Client IPs handed to the audit hook are cut to their network (IPv4 /24, IPv6 /48).
+    Sentiero stores no IP at all, whatever this says."""
+    trust_forwarded_for: bool = False
+    """Take the client IP from the first ``X-Forwarded-For`` hop. Only behind a proxy that sets
+    the header itself; otherwise any client can claim any address."""
+    audit: Callable[[Any], Any] | None = None
+    """Called with an :class:`~sentiero.privacy.audit.AuditRecord` for opt-outs, erasures,
+    purges and dashboard access (list, view, delete). Exceptions are caught and logged."""
 
     # --- recorder
     capture_metadata: bool = False
@@ -124,11 +159,38 @@ class Settings:
         for name in ("capture_metadata", "track_navigation", "track_custom_events",
                      "capture_clicks", "track_forms", "capture_web_vitals", "capture_errors",
                      "allow_open_dashboard", "respect_gpc", "user_opt_out",
-                     "cross_tab_sessions"):
+                     "cross_tab_sessions", "anonymize_ip", "trust_forwarded_for"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         if self.auth is not None and not callable(self.auth):
             raise ConfigurationError("auth must be a callable taking the request")
+        if self.audit is not None and not callable(self.audit):
+            raise ConfigurationError("audit must be a callable taking an AuditRecord, or None")
+        if not (self.geo_source in GEO_SOURCES or callable(self.geo_source)):
+            raise ConfigurationError(
+                f"geo_source must be None, 'cloudflare' or a callable (environ[, metadata]), "
+                f"got {self.geo_source!r}"
+            )
+        if isinstance(self.redaction, dict):
+            self.redaction = RedactionConfig(**self.redaction)
+        elif not isinstance(self.redaction, RedactionConfig):
+            raise ConfigurationError(
+                "redaction must be a sentiero.privacy.redaction.RedactionConfig (or a dict of "
+                f"its arguments), got {type(self.redaction).__name__}"
+            )
+        if self.retention_period_s is not None:
+            value = self.retention_period_s
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or math.isnan(value)
+                or math.isinf(value)
+                or value <= 0
+            ):
+                raise ConfigurationError(
+                    f"retention_period_s must be a positive number of seconds or None, "
+                    f"got {value!r}"
+                )
         for origin in self.cors_origins:
             if not isinstance(origin, str) or not _ORIGIN.match(origin):
                 raise ConfigurationError(
@@ -136,7 +198,7 @@ class Settings:
                     "'https://shop.example' (no path, no wildcard)"
                 )
         for name in ("flush_interval_ms", "flush_event_threshold", "max_body_bytes",
-                     "max_events_per_page"):
+                     "max_decompressed_bytes", "max_events_per_page"):
             _positive_int(name, getattr(self, name))
         for name in ("max_events_per_request", "max_sessions", "max_events_per_session",
                      "checkout_every_n_ms"):
@@ -190,12 +252,15 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``SENTIERO_*`` variables (e.g. SENTIERO_STORE_URL, SENTIERO_CORS_ORIGINS as a
-        comma list, SENTIERO_BASIC_AUTH=user:password); explicit overrides win."""
+        comma list, SENTIERO_BASIC_AUTH=user:password, SENTIERO_REDACTION as a JSON object of
+        RedactionConfig arguments, SENTIERO_GEO_SOURCE=cloudflare); explicit overrides win.
+        Options that take a Python callable (``auth``, ``audit``) are never read from the
+        environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"SENTIERO_{f.name.upper()}")
-            if raw is None or f.name in ("auth",):
+            if raw is None or f.name in _CALLABLE_OPTIONS:
                 continue
             values[f.name] = _parse_env_value(f.name, raw, f.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -210,6 +275,29 @@ def _parse_env_value(name: str, raw: str, default: Any) -> Any:
         return (user, password)
     if name == "cors_origins":
         return [o.strip() for o in raw.split(",") if o.strip()]
+    if name == "geo_source":
+        return raw.strip().lower() or None
+    if name == "redaction":
+        import json
+
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigurationError(
+                "SENTIERO_REDACTION must be a JSON object of RedactionConfig arguments"
+            ) from exc
+        if not isinstance(value, dict):
+            raise ConfigurationError(
+                "SENTIERO_REDACTION must be a JSON object of RedactionConfig arguments"
+            )
+        return value
+    if name.endswith("_s"):
+        if not raw.strip() or raw.strip().lower() == "none":
+            return None
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"SENTIERO_{name.upper()} must be a number") from exc
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int) or name.startswith("max_") or name.endswith("_ms"):

@@ -538,6 +538,103 @@ class StoreContract:
         assert store.erase_sessions(["e1"]) == 0
         assert self._ids(store) == []
 
+    def backend_leftovers(self, store: Store) -> list[str]:
+        """What the backend still holds, read from the backend itself, not through the store
+        API (rows per table, keys, files); empty when the store is empty. Every store's test
+        class implements it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement backend_leftovers")
+
+    def test_erase_leaves_nothing_behind(self, store: Store) -> None:
+        now = datetime.now(timezone.utc)
+        rich = {
+            "metadata": {"email_hash": "abc", "plan": "pro"},
+            "user_agent": "UA/1",
+            "page_url": "https://x.test/a",
+            "has_errors": True,
+        }
+        for sid, when in (("erase-me", now), ("old-one", now - timedelta(days=9)),
+                          ("one-window", now)):
+            for wid in ("w1", "w2") if sid != "one-window" else ("w1",):
+                for seq in (0, 1):
+                    facts = [
+                        Fact("page_view", sid, wid, 1_700_000_000_000 + seq, "https://x.test/a",
+                             {"width": 1}),
+                        Fact("error", sid, wid, 1_700_000_000_500 + seq, None, {"message": "m"}),
+                    ]
+                    assert store.save_batch(batch(
+                        sid, wid, seq=seq, received_at=when, facts=facts,
+                        window_state={"password_ids": [seq, 34]}, **rich,
+                    ))
+                assert store.save_batch(batch(sid, wid, seq=None, received_at=when))
+        assert self.backend_leftovers(store) != []
+        # each way a session can leave: erasure by id, retention purge, its last window
+        assert store.erase_sessions(["erase-me"]) == 1
+        assert store.purge_older_than(86_400) == 1
+        assert store.delete_window(WindowRef("one-window", "w1")) is True
+        assert self._ids(store) == []
+        for sid in ("erase-me", "old-one", "one-window"):
+            assert store.get_window_state(WindowRef(sid, "w1")) is None
+            assert list(store.iter_facts(session_id=sid)) == []
+        assert list(store.iter_facts()) == []
+        assert self.backend_leftovers(store) == []
+
+    # --- window state -----------------------------------------------------------------------
+
+    def test_window_state_is_saved_with_the_batch(self, store: Store) -> None:
+        ref = WindowRef("s1", "w1")
+        assert store.get_window_state(ref) is None
+        state = {"password_ids": [34], "field_ids": [26, 30, 34], "unmasked_ids": []}
+        assert store.save_batch(batch(seq=0, window_state=state))
+        assert store.get_window_state(ref) == state
+        state["password_ids"].append(99)  # the store kept its own copy
+        assert store.get_window_state(ref)["password_ids"] == [34]
+        # a later batch replaces it; one without state leaves it; windows are separate
+        assert store.save_batch(batch(seq=1, window_state={"password_ids": [1, 34]}))
+        assert store.save_batch(batch(seq=2))
+        assert store.get_window_state(ref) == {"password_ids": [1, 34]}
+        assert store.save_batch(batch(window_id="w2", seq=0, window_state={"field_ids": [5]}))
+        assert store.get_window_state(WindowRef("s1", "w2")) == {"field_ids": [5]}
+        assert store.get_window_state(ref) == {"password_ids": [1, 34]}
+        assert store.get_window_state(WindowRef("s1", "w3")) is None
+        assert store.get_window_state(WindowRef("s9", "w1")) is None
+
+    def test_window_state_of_a_refused_batch_is_not_saved(self, store: Store) -> None:
+        ref = WindowRef("s1", "w1")
+        assert store.save_batch(batch(seq=0, window_state={"password_ids": [1]}))
+        # a duplicate stores nothing, its state included
+        assert store.save_batch(batch(seq=0, window_state={"password_ids": [2]})) is False
+        assert store.get_window_state(ref) == {"password_ids": [1]}
+        # an invalid batch stores nothing either
+        bad_fact = Fact("click", "s1", "w1", 5, None, {"bad": {1, 2}})
+        with pytest.raises(ValueError):
+            store.save_batch(batch(seq=1, facts=[bad_fact], window_state={"password_ids": [3]}))
+        with pytest.raises(ValueError):
+            store.save_batch(batch(seq=1, window_state={"bad": {1}}))  # type: ignore[dict-item]
+        with pytest.raises(ValueError):
+            store.save_batch(batch(seq=1, window_state=["not", "a", "dict"]))  # type: ignore
+        assert store.get_window_state(ref) == {"password_ids": [1]}
+        assert [c.index for c in store.chunk_index(ref)] == [0]
+
+    def test_window_state_goes_with_its_window(self, store: Store) -> None:
+        store.save_batch(batch(window_id="w1", seq=0, window_state={"password_ids": [1]}))
+        store.save_batch(batch(window_id="w2", seq=0, window_state={"password_ids": [2]}))
+        assert store.delete_window(WindowRef("s1", "w1"))
+        assert store.get_window_state(WindowRef("s1", "w1")) is None
+        assert store.get_window_state(WindowRef("s1", "w2")) == {"password_ids": [2]}
+        # a window recorded again after deletion starts without state
+        store.save_batch(batch(window_id="w1", seq=0))
+        assert store.get_window_state(WindowRef("s1", "w1")) is None
+        assert store.delete_session("s1")
+        assert store.get_window_state(WindowRef("s1", "w2")) is None
+
+    def test_window_state_survives_chunk_limits(self, store: Store) -> None:
+        store.limits = StoreLimits(max_events_per_session=15)
+        store.save_batch(batch(seq=0, window_state={"password_ids": [1]}))
+        store.save_batch(batch(window_id="w2", seq=0, start_ms=2_000_000_000_000))
+        store.save_batch(batch(window_id="w2", seq=1, start_ms=2_000_000_100_000))
+        assert store.chunk_index(WindowRef("s1", "w1")) == []  # its only chunk was dropped
+        assert store.get_window_state(WindowRef("s1", "w1")) == {"password_ids": [1]}
+
     # --- facts ------------------------------------------------------------------------------
 
     def test_facts_written_and_read_back(self, store: Store) -> None:

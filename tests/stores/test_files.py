@@ -26,6 +26,14 @@ class TestFileStore(StoreContract):
         self._n += 1
         return FileStore(self._tmp / f"store{self._n}")
 
+    def backend_leftovers(self, store: FileStore) -> list[str]:  # type: ignore[override]
+        # every file and directory under the root; the trash folder may stay, empty
+        return sorted(
+            str(p.relative_to(store.root))
+            for p in store.root.rglob("*")
+            if p != store.root / ".trash"
+        )
+
 
 class TestFileStoreConcurrency(StoreConcurrencyContract):
     @pytest.fixture(autouse=True)

@@ -134,6 +134,27 @@ def test_crash_after_the_record_before_meta_and_facts(
     assert [f.kind for f in fresh.iter_facts()] == ["error"]
 
 
+def test_window_state_of_a_batch_committed_before_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest reads the window state before the next batch: it must be the state of the last
+    committed record, even when the writer died before updating meta.json."""
+    store = FileStore(tmp_path)
+    store.save_batch(batch(seq=0, window_state={"password_ids": [1]}))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("simulated crash")
+
+    monkeypatch.setattr(FileStore, "_write_meta", staticmethod(crash))
+    with pytest.raises(StoreError):
+        store.save_batch(batch(seq=1, start_ms=5000, window_state={"password_ids": [1, 34]}))
+    monkeypatch.undo()
+    for reader in (FileStore(tmp_path), store):
+        assert reader.get_window_state(REF) == {"password_ids": [1, 34]}
+    assert store.save_batch(batch(seq=2, start_ms=9000)) is True
+    assert FileStore(tmp_path).get_window_state(REF) == {"password_ids": [1, 34]}
+
+
 def _append_then_crash_on_facts(path: Path, payload: bytes) -> None:
     if Path(path).name == "facts.jsonl":
         with open(path, "ab") as f:

@@ -84,6 +84,19 @@ class TestRedisStore(StoreContract):
         self._prefixes.append(p)
         return RedisStore(self._url, prefix=p)
 
+    def backend_leftovers(self, store: RedisStore) -> list[str]:  # type: ignore[override]
+        client = redis.Redis.from_url(self._url)
+        try:
+            keys = sorted(k.decode() for k in _keys(client, store.prefix))
+            # two store-wide counters hold no session data: the fact kinds seen ("click", ...)
+            # and the fact arrival counter
+            kinds = {m.decode() for m in client.smembers(store.prefix + "kinds")}
+        finally:
+            client.close()
+        assert kinds <= {"page_view", "click", "error"}
+        allowed = {store.prefix + "kinds", store.prefix + "factseq"}
+        return [k for k in keys if k not in allowed]
+
 
 class TestRedisStoreWithTTL(TestRedisStore):
     """The whole contract again with a TTL set: expiry bookkeeping must not change results."""

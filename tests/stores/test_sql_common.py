@@ -26,6 +26,26 @@ from sentiero.stores.sql import SQLStore, _escape_like, normalize_url
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS
 
 
+def sql_leftovers(store: SQLStore) -> list[str]:
+    """Rows left in every Sentiero table of the store (its prefix), schema versions aside."""
+    t = store.tables
+    names = [
+        n for n in sa.inspect(store.engine).get_table_names()
+        if n.startswith(t.prefix) and n != t.schema.name
+    ]
+    assert {tab.name for tab in (t.sessions, t.windows, t.chunks, t.batches, t.facts)} <= set(
+        names
+    )
+    quote = store.engine.dialect.identifier_preparer.quote
+    out = []
+    with store.engine.connect() as conn:
+        for name in sorted(names):
+            count = conn.execute(sa.text(f"SELECT COUNT(*) FROM {quote(name)}")).scalar()
+            if count:
+                out.append(f"{name}: {count} rows")
+    return out
+
+
 class SQLStoreTests(StoreContract, StoreConcurrencyContract):
     """Subclasses implement ``url()``; every test gets its own table prefix."""
 
@@ -46,6 +66,9 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
 
     def cleanup_store(self, store: Any) -> None:
         store.drop_tables()
+
+    def backend_leftovers(self, store: Any) -> list[str]:
+        return sql_leftovers(store)
 
     def store_factory(self):
         return functools.partial(
@@ -79,12 +102,22 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         bare.setup()
         assert bare.save_batch(batch(seq=0))
 
+    @staticmethod
+    def _drop_state_column(store: SQLStore) -> None:
+        """Make the windows table what releases before step 4 created (no state_json)."""
+        quote = store.engine.dialect.identifier_preparer.quote
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(
+                f"ALTER TABLE {quote(store.tables.windows.name)} DROP COLUMN state_json"
+            ))
+
     def test_previous_schema_is_upgraded_in_place(self, bare: SQLStore) -> None:
         assert bare.migrate(to_version=1) == [1]
+        self._drop_state_column(bare)
+        t = bare.tables
         with pytest.raises(SchemaNotReadyError, match="schema version 1, this version needs"):
             bare.setup()
         # a recording written by the version that had only step 1
-        t = bare.tables
         events = [
             {"type": 4, "timestamp": 1000, "data": {"href": "https://x.test/"}},
             {"type": 3, "timestamp": 1500, "data": {"source": 2}},
@@ -127,7 +160,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             conn.execute(sa.insert(t.batches).values(session_id="old-1", window_id="w", seq=0))
         assert not sa.inspect(bare.engine).has_table(t.facts.name)
 
-        assert bare.migrate() == [2, 3]
+        assert bare.migrate() == [2, 3, 4]
         bare.setup()
         assert bare.get_events(WindowRef("old-1", "w")) == events
         summary = bare.get_session("old-1")
@@ -138,6 +171,26 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         assert [f.ts_ms for f in bare.iter_facts()] == [9]
         indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.sessions.name)}
         assert {ix.name for ix in t.sort_indexes} <= indexes
+        # step 4: the window of the old recording has no state until a batch brings one
+        assert bare.get_window_state(WindowRef("old-1", "w")) is None
+        assert bare.save_batch(batch("old-1", "w", seq=2, window_state={"password_ids": [7]}))
+        assert bare.get_window_state(WindowRef("old-1", "w")) == {"password_ids": [7]}
+
+    def test_window_state_step_adds_the_column_once(self, bare: SQLStore) -> None:
+        assert bare.migrate(to_version=3) == [1, 2, 3]
+        self._drop_state_column(bare)
+        windows = bare.tables.windows.name
+        with pytest.raises(SchemaNotReadyError, match="schema version 3"):
+            bare.setup()
+        assert bare.migrate() == [4]
+        columns = {c["name"]: c for c in sa.inspect(bare.engine).get_columns(windows)}
+        assert columns["state_json"]["nullable"] is True
+        # re-running the step (a crash before its version row was written) changes nothing
+        with bare.engine.begin() as conn:
+            MIGRATIONS[3].upgrade(conn, bare.tables)
+        bare.setup()
+        assert bare.save_batch(batch(seq=0, window_state={"field_ids": [1, 2]}))
+        assert bare.get_window_state(WindowRef("s1", "w1")) == {"field_ids": [1, 2]}
 
     def test_newer_schema_is_refused(self, bare: SQLStore) -> None:
         bare.migrate()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from contract import StoreContract, batch
-from test_sql_common import SQLStoreTests
+from test_sql_common import SQLStoreTests, sql_leftovers
 
 from sentiero.stores.base import SessionQuery
 from sentiero.stores.sql import SQLStore
@@ -60,6 +60,9 @@ class TestSQLiteMemory(StoreContract):
         store = SQLStore("sqlite://")
         store.setup()
         return store
+
+    def backend_leftovers(self, store: SQLStore) -> list[str]:  # type: ignore[override]
+        return sql_leftovers(store)
 
     def test_memory_url_spellings(self) -> None:
         for url in ("sqlite://", "sqlite:///:memory:"):

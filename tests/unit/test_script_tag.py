@@ -58,6 +58,14 @@ def test_default_tag(dist: Path) -> None:
         "sessionIdleTimeoutMs": 21_600_000,
         "sessionMaxAgeMs": 604_800_000,
         "respectGpc": True,
+        # Settings.redaction's client half (RedactionConfig.to_client), default config
+        "redaction": {
+            "urlMode": "strip",
+            "urlParamAllowlist": [],
+            "urlParamDenylist": [],
+            "disabledPatterns": [],
+            "customPatterns": [],
+        },
     }
 
 

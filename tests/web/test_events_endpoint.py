@@ -241,7 +241,7 @@ def test_default_limit_is_512_kib(client: Client, store: MemoryStore) -> None:
 
 def test_decompressed_body_too_large(make_app: Any, client_for: Any) -> None:
     store = MemoryStore()
-    client = client_for(make_app(store, max_body_bytes=4096))
+    client = client_for(make_app(store, max_body_bytes=4096, max_decompressed_bytes=4096))
     packed = gzip.compress(orjson.dumps(body(metadata={"pad": "x" * 900}, events=[
         {"type": 3, "timestamp": 1, "data": "y" * 10_000}])))
     assert len(packed) < 4096

@@ -111,7 +111,11 @@ export function createRecorder(env) {
     state.transport.setMetadata(redacted);
   }
 
-  /** One best-effort report of an opt-out, so the server can audit it; never retried. */
+  /**
+   * One best-effort report of an opt-out, so the server can audit it; never retried. Only
+   * when the server may hold something of the session: an earlier page of it, or a batch
+   * from this one. An opt-out before anything was sent leaves no trace at all.
+   */
   function reportOptOut(sessionId) {
     if (!sessionId || !config.eventsUrl || !env.sendBeacon) return;
     try {
@@ -124,7 +128,10 @@ export function createRecorder(env) {
   const api = {
     optOut() {
       const name = optOutName(config);
-      const sessionId = state.recording && state.identity ? state.identity.sessionId : null;
+      const identity = state.recording ? state.identity : null;
+      const sentSomething =
+        !!identity && (!identity.rotated || !!(state.transport && state.transport.sentAny));
+      const sessionId = sentSomething ? identity.sessionId : null;
       setOptOutSignal(gateEnv, name);
       clearLinkCookies(doc);
       clearClientStorage(local, session, state.identity && state.identity.windowId);

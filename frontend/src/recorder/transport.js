@@ -118,6 +118,7 @@ export class Transport {
     this.generation = 0;
     this.sealing = null;
     this.discarded = false;
+    this.sentAny = false; // a request or beacon with events left this page
     this.held = false;
     this.nextSeq = this.loadSeq();
   }
@@ -463,6 +464,7 @@ export class Transport {
     const headers = { "Content-Type": "application/json" };
     if (batch.gzip) headers["Content-Encoding"] = "gzip";
     let request;
+    this.sentAny = true;
     try {
       request = this.fetchFn(this.eventsUrl, { method: "POST", headers, body: batch.body });
     } catch (err) {
@@ -521,6 +523,7 @@ export class Transport {
     batch.beaconed = true;
     if (!this.sendBeaconFn) return;
     let accepted = false;
+    this.sentAny = true;
     try {
       const blob = this.makeBlob([batch.body], { type: "text/plain" });
       accepted = this.sendBeaconFn(this.eventsUrl, blob);

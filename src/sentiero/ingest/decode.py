@@ -2,7 +2,8 @@
 
 The body is read with a cap of ``limit + 1`` bytes so an oversized upload is detected without
 buffering it, and gzip is inflated through a bounded ``decompressobj`` so a small compressed
-body can never expand past ``limit + 1`` bytes in memory (gzip-bomb guard). Every failure is an
+body can never expand past its own bound + 1 bytes in memory (gzip-bomb guard). The two
+bounds are separate settings (``max_body_bytes``, ``max_decompressed_bytes``). Every failure is an
 :class:`IngestError` whose status and message are the wire protocol's (inventory §1.3).
 """
 
@@ -84,10 +85,17 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
 
 
 def decode_body(
-    stream: IO[bytes], content_encoding: str | None, limit: int
+    stream: IO[bytes],
+    content_encoding: str | None,
+    limit: int,
+    decompressed_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Read, (maybe) inflate and parse a request body into a JSON object."""
+    """Read, (maybe) inflate and parse a request body into a JSON object.
+
+    ``limit`` bounds the body as sent; ``decompressed_limit`` (default: ``limit``) bounds what
+    a gzip body inflates to, which may be larger: snapshots compress about tenfold.
+    """
     body = read_limited(stream, limit)
     if is_gzip(body, content_encoding):
-        body = gunzip_limited(body, limit)
+        body = gunzip_limited(body, limit if decompressed_limit is None else decompressed_limit)
     return parse_json_object(body)

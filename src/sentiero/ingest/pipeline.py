@@ -1,96 +1,109 @@
 """From a decoded payload to a :class:`Batch` ready for ``store.save_batch``: validation,
-server-side redaction, fact extraction. Pure: no I/O, nothing stored.
+password scrubbing, server-side redaction, geo enrichment, fact extraction. No I/O of its
+own: the window's scrubber state comes through a loader the caller passes.
 
-Redaction seam: :func:`redact_events` (and :func:`redact_metadata`) are the only places that
-rewrite what the browser sent. The redaction engine replaces their bodies; everything
-downstream (facts, ``page_url``) is derived from their output, so it sees only redacted data.
+Order (inventory §1.3 steps 4-11):
+
+1. validate the payload (ids, events, timestamps, seq, metadata);
+2. scrub form values (:class:`~sentiero.privacy.scrub.PasswordScrubber`): passwords always,
+   every input with ``mask_all_inputs``, using the window's :class:`ScrubState` from earlier
+   batches, so typed text in a later batch is masked even when the snapshot that showed the
+   field as a password came before;
+3. redact every event (:class:`~sentiero.privacy.redaction.Redactor`, then the fail-closed
+   ``server_hook``); events it cannot redact are dropped;
+4. add server geo keys to the metadata and redact it;
+5. derive facts, the page URL and the error flag from the redacted events only.
+
+Anything unexpected raises: the caller refuses the batch, it is never stored unredacted.
+Scrubbing rewrites DOM events of ``payload`` in place (ingest owns the freshly parsed body;
+copying a 4 MiB snapshot to change a few values would be waste).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sentiero.ingest import facts as facts_mod
 from sentiero.ingest.validate import validate_payload
+from sentiero.privacy import geo
+from sentiero.privacy.redaction import RedactionConfig, Redactor
+from sentiero.privacy.scrub import PasswordScrubber, ScrubState
 from sentiero.settings import Settings
-from sentiero.stores.base import Batch, Fact
+from sentiero.stores.base import Batch, WindowRef
 
-URL_METADATA_KEYS = ("url", "referrer", "entry_url", "entry_referrer")
-# Custom-event payload fields holding a URL, by tag (inventory §2.9 structural map).
-_URL_PAYLOAD_FIELDS = {"navigation": ("url",), "__form_submit": ("url",), "error": ("source",)}
+StateLoader = Callable[[WindowRef], "dict[str, Any] | None"]
+
+_cache_lock = threading.Lock()
+_redactors: dict[int, tuple[RedactionConfig, Redactor]] = {}
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The :class:`Redactor` of ``settings.redaction`` (built once per config object)."""
+    config = settings.redaction
+    with _cache_lock:
+        cached = _redactors.get(id(config))
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        redactor = Redactor(config)
+        if len(_redactors) >= 32:
+            _redactors.clear()
+        _redactors[id(config)] = (config, redactor)
+        return redactor
 
 
 def redact_url(url: str, settings: Settings) -> str:
-    """The stored form of a page URL: without ``?query`` and ``#fragment`` (url mode strip)."""
-    cut = len(url)
-    for mark in ("?", "#"):
-        pos = url.find(mark)
-        if pos != -1 and pos < cut:
-            cut = pos
-    return url[:cut]
-
-
-def _redact_event(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    data = event.get("data")
-    if not isinstance(data, dict):
-        return event
-    kind = event.get("type")
-    if kind == facts_mod.EVENT_META and isinstance(data.get("href"), str):
-        href = redact_url(data["href"], settings)
-        if href != data["href"]:
-            return {**event, "data": {**data, "href": href}}
-        return event
-    if kind == facts_mod.EVENT_CUSTOM:
-        fields = _URL_PAYLOAD_FIELDS.get(data.get("tag"))  # type: ignore[arg-type]
-        payload = data.get("payload")
-        if fields and isinstance(payload, dict):
-            changed = {
-                k: redact_url(payload[k], settings)
-                for k in fields
-                if isinstance(payload.get(k), str)
-            }
-            if any(changed[k] != payload[k] for k in changed):
-                return {**event, "data": {**data, "payload": {**payload, **changed}}}
-    return event
+    """The stored form of a page URL under ``settings.redaction.url_mode`` (default strip:
+    no ``?query`` and no ``#fragment``)."""
+    return redactor_for(settings).redact_url(url)
 
 
 def redact_events(events: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
-    """THE server-side redaction seam for events. Returns new event dicts where something
-    changed and never mutates its input. Must raise (never return unredacted data) on failure."""
-    return [_redact_event(e, settings) for e in events]
+    """THE server-side redaction seam for events: every event through the redactor and the
+    server hook; events that cannot be redacted, or that the hook refuses, are left out.
+    Returns new event dicts where something changed and never mutates its input."""
+    return redactor_for(settings).redact_events(events)
 
 
 def redact_metadata(metadata: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The redaction seam for session metadata: URL keys are stored as redacted URLs."""
-    out = dict(metadata)
-    for key in URL_METADATA_KEYS:
-        if isinstance(out.get(key), str):
-            out[key] = redact_url(out[key], settings)
-    return out
+    """The redaction seam for session metadata: URL keys as URLs, other values as text."""
+    return redactor_for(settings).redact_metadata(metadata)
 
 
-def _redact_fact(fact: Fact, settings: Settings) -> Fact:
-    url = redact_url(fact.url, settings) if fact.url else fact.url
-    data = fact.data
-    if fact.kind == "error" and isinstance(data.get("source"), str):
-        data = {**data, "source": redact_url(data["source"], settings)}
-    if url == fact.url and data is fact.data:
-        return fact
-    return Fact(fact.kind, fact.session_id, fact.window_id, fact.ts_ms, url, data)
+def scrub_events(
+    events: list[dict[str, Any]], settings: Settings, state: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Mask form values in place; returns the window's updated scrubber state (as a dict)."""
+    scrubber = PasswordScrubber(mask_all_inputs=settings.mask_all_inputs)
+    _, updated = scrubber.scrub_events(events, ScrubState.from_dict(state))
+    return updated.to_dict()
 
 
-def build_batch(payload: dict[str, Any], settings: Settings, user_agent: str | None) -> Batch:
-    """Validate and redact a decoded events payload; raises ``IngestError`` on refusal."""
+def build_batch(
+    payload: dict[str, Any],
+    settings: Settings,
+    user_agent: str | None,
+    *,
+    load_window_state: StateLoader | None = None,
+    environ: Mapping[str, Any] | None = None,
+) -> Batch:
+    """Validate, scrub, redact and enrich a decoded events payload.
+
+    ``load_window_state`` returns the window's stored state (``store.get_window_state``);
+    without it the window is taken as new. ``environ`` (the WSGI environ) feeds the geo
+    source. Raises ``IngestError`` on refusal; any other exception means the batch must not
+    be stored.
+    """
     valid = validate_payload(payload, settings.max_events_per_request)
+    state = None
+    if load_window_state is not None:
+        state = load_window_state(WindowRef(valid.session_id, valid.window_id))
+    window_state = scrub_events(valid.events, settings, state)
     events = redact_events(valid.events, settings)
-    metadata = redact_metadata(valid.metadata, settings)
-    facts = [
-        _redact_fact(f, settings)
-        for f in facts_mod.derive_facts(valid.session_id, valid.window_id, events)
-    ]
-    page_url = facts_mod.latest_page_url(events)
-    if page_url is not None:
-        page_url = redact_url(page_url, settings)
+    metadata = geo.enrich(valid.metadata, settings.geo_source, environ)
+    metadata = redact_metadata(metadata, settings)
+    facts = facts_mod.derive_facts(valid.session_id, valid.window_id, events)
     if not user_agent:
         ua = metadata.get("userAgent")
         user_agent = ua if isinstance(ua, str) and ua else None
@@ -102,6 +115,7 @@ def build_batch(payload: dict[str, Any], settings: Settings, user_agent: str | N
         metadata=metadata,
         facts=facts,
         user_agent=user_agent[:1024] if user_agent else None,
-        page_url=page_url,
+        page_url=facts_mod.latest_page_url(events),
         has_errors=bool(settings.capture_errors) and facts_mod.has_errors(events),
+        window_state=window_state,
     )

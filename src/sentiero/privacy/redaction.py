@@ -29,7 +29,7 @@ from typing import Any
 
 from sentiero.privacy import patterns, urls
 from sentiero.privacy.patterns import BUILTIN_PATTERNS, REDACTED
-from sentiero.settings import ConfigurationError
+from sentiero.errors import ConfigurationError
 
 __all__ = [
     "BUILTIN_PATTERNS",

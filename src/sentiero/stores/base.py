@@ -103,6 +103,7 @@ def validate_batch(batch: Batch) -> bytes:
             raise ValueError("fact kind must be 1-32 characters")
     if batch.received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
+    window_state_json(batch)
     try:
         return encode_events(batch.events)
     except TypeError as exc:  # orjson.JSONEncodeError: a set, bytes, NaN key, ...
@@ -111,6 +112,29 @@ def validate_batch(batch: Batch) -> bytes:
 
 def batch_has_errors(batch: Batch) -> bool:
     return bool(batch.has_errors or batch.metadata.get("has_errors"))
+
+
+def window_state_json(batch: Batch) -> str | None:
+    """The batch's window state as JSON text (None: leave the stored state as it is)."""
+    if batch.window_state is None:
+        return None
+    if not isinstance(batch.window_state, dict):
+        raise ValueError("window_state must be a dict or None")
+    try:
+        return orjson.dumps(batch.window_state).decode()
+    except TypeError as exc:
+        raise ValueError(f"window_state cannot be stored as JSON: {exc}") from None
+
+
+def load_window_state(text: str | bytes | None) -> dict[str, Any] | None:
+    """Parse stored window state; anything unreadable is None (callers start afresh)."""
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def fact_data_json(fact: Fact) -> str:
@@ -184,6 +208,10 @@ class Batch:
     page_url: str | None = None  # latest page of this batch (redacted), for "last page"
     has_errors: bool = False
     received_at: datetime = field(default_factory=utcnow)
+    window_state: dict[str, Any] | None = None
+    """Ingest's per-window memory (the password scrubber's ``ScrubState.to_dict()``), saved
+    in the same atomic write as the batch and replacing the window's previous state; None
+    leaves the stored state as it is. A duplicate batch stores no state either."""
 
     @property
     def ref(self) -> WindowRef:
@@ -366,6 +394,12 @@ class Store(ABC):
         """Chunks overlapping [from_ms, to_ms] with ``index >= start_index``, in order."""
 
     @abstractmethod
+    def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
+        """The ``window_state`` of the window's latest stored batch that carried one; None for
+        an unknown window or one without state. It goes with the window (delete_window,
+        delete_session, purge, eviction of the session)."""
+
+    @abstractmethod
     def iter_facts(
         self,
         kind: str | None = None,
@@ -382,7 +416,8 @@ class Store(ABC):
 
     @abstractmethod
     def delete_session(self, session_id: str) -> bool:
-        """Remove everything the session left: chunks, facts, dedup records, metadata."""
+        """Remove everything the session left: chunks, facts, dedup records, window state,
+        metadata."""
 
     @abstractmethod
     def purge_older_than(self, seconds: float) -> int:

@@ -5,6 +5,7 @@ Layout under the root directory::
     <root>/<session_id>/lock            flock target: writers of the session hold it exclusively
     <root>/<session_id>/meta.json       created/updated times, metadata, user agent, last URL,
                                         error flag, and per window how many chunks are applied
+                                        and its ingest state (``Batch.window_state``)
     <root>/<session_id>/w-<window>.rec  the window's chunks, append-only records
     <root>/<session_id>/facts.jsonl     the session's facts, one JSON object a line
     <root>/.trash/                      sessions being deleted (renamed here, then removed)
@@ -12,7 +13,7 @@ Layout under the root directory::
 A record is a fixed header (magic, type, chunk index, seq, first_ms, last_ms, event count,
 data length, extra length, crc32) followed by the zstandard-compressed events and a small
 JSON "extra" holding the rest of the batch (received time, metadata, user agent, page URL,
-error flag, facts). The record is the commit point of a batch: once it is complete on disk
+error flag, facts, window state). The record is the commit point of a batch: once it is complete on disk
 the batch is stored, and ``meta.json`` and ``facts.jsonl`` are brought up to date from the
 extra, by the same writer or, after a crash, by the next writer of the session. The chunk
 index is rebuilt by reading the record headers (cached per process, extended incrementally
@@ -526,6 +527,8 @@ class FileStore(Store):
         meta["err"] = bool(meta.get("err") or extra.get("e"))
         window = meta.setdefault("windows", {}).setdefault(wid, {})
         window["applied"] = max(int(window.get("applied", 0)), info.index + 1)
+        if isinstance(extra.get("ws"), dict):
+            window["state"] = extra["ws"]
         return [
             orjson.dumps(
                 {"w": wid, "c": info.index, "a": received, "k": k, "t": t, "u": u, "d": d}
@@ -560,6 +563,7 @@ class FileStore(Store):
                 "u": batch.page_url or None,
                 "e": batch_has_errors(batch),
                 "f": [[f.kind, int(f.ts_ms), f.url, f.data] for f in batch.facts],
+                **({} if batch.window_state is None else {"ws": batch.window_state}),
             }
         )
         try:
@@ -835,6 +839,32 @@ class FileStore(Store):
                 continue  # its chunk never committed (torn record)
             out.append(row)
         return out
+
+    def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
+        session_dir = self._session_dir(ref.session_id)
+        path = self._window_path(session_dir, ref.window_id)
+        try:
+            scan = self._scan(path)
+            if scan is None or scan.next_index == 0:
+                return None
+            meta = self._read_meta(session_dir)
+            window = ((meta or {}).get("windows") or {}).get(ref.window_id) or {}
+            if int(window.get("applied", 0)) < scan.next_index:
+                # a writer crashed between its record and meta.json: finish its work first,
+                # so the state of the last stored batch is what we answer
+                with self._locked(ref.session_id, create=False) as locked_dir:
+                    if locked_dir is None:
+                        return None
+                    meta, _scans, changed = self._recover(locked_dir, self._read_meta(locked_dir))
+                    if meta is None:
+                        return None
+                    if changed:
+                        self._write_meta(locked_dir, meta)
+                window = (meta.get("windows") or {}).get(ref.window_id) or {}
+        except OSError as exc:
+            raise StoreError(f"file store: {exc}") from exc
+        state = window.get("state")
+        return state if isinstance(state, dict) else None
 
     def iter_facts(
         self,

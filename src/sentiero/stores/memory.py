@@ -27,11 +27,13 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    load_window_state,
     to_ms,
     utcnow,
     validate_batch,
     validate_id,
     validate_metadata,
+    window_state_json,
 )
 
 
@@ -45,6 +47,7 @@ class _Chunk:
 class _Window:
     chunks: list[_Chunk] = field(default_factory=list)
     next_index: int = 0
+    state: bytes | None = None  # window_state as JSON, so callers never share the dict
 
     @property
     def event_count(self) -> int:
@@ -89,6 +92,7 @@ class MemoryStore(Store):
         data = validate_batch(batch)
         for fact in batch.facts:
             fact_data_json(fact)  # same rule as the SQL store: fact data must be JSON
+        state = window_state_json(batch)
         if not batch.events:
             return False
         first_ms, last_ms = batch.first_ms, batch.last_ms
@@ -104,6 +108,8 @@ class MemoryStore(Store):
             info = ChunkInfo(window.next_index, first_ms, last_ms, len(batch.events), batch.seq)
             window.next_index += 1
             window.chunks.append(_Chunk(info, data))
+            if state is not None:
+                window.state = state.encode()
             if batch.seq is not None:
                 seen.add((batch.window_id, batch.seq))
 
@@ -247,6 +253,12 @@ class MemoryStore(Store):
                 break
             out.append(Chunk(info, chunk.data))
         return out
+
+    def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
+        with self._lock:
+            window = self._window(ref)
+            state = None if window is None else window.state
+        return load_window_state(state)
 
     def iter_facts(
         self,

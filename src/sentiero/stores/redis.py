@@ -10,7 +10,8 @@ Keys (``<p>`` is the prefix, ``<s>`` a session id, ``<w>`` a window id)::
                            url_ms, err
     <p>m:<s>         HASH  metadata key -> JSON value (shallow merge is HSET)
     <p>w:<s>         ZSET  window ids (score 0)
-    <p>wi:<s>:<w>    HASH  next (chunk index allocator), ec, first, last
+    <p>wi:<s>:<w>    HASH  next (chunk index allocator), ec, first, last, state (ingest's
+                           per-window state as JSON, replaced by each batch carrying one)
     <p>c:<s>:<w>     HASH  chunk index -> zstandard-compressed JSON array of events
     <p>ci:<s>:<w>    ZSET  "index:first_ms:last_ms:event_count:seq" scored by index, so the
                            chunk index and time ranges are read without touching the blobs
@@ -63,11 +64,13 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    load_window_state,
     to_ms,
     utcnow,
     validate_batch,
     validate_id,
     validate_metadata,
+    window_state_json,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -174,7 +177,7 @@ _LUA_SAVE = _LUA_PRELUDE + r"""
 -- ARGV: 1 prefix, 2 session, 3 window, 4 seq ('' = none), 5 chunk data, 6 first_ms,
 -- 7 last_ms, 8 event count, 9 received (us), 10 user agent, 11 page url, 12 has errors (0/1),
 -- 13 ttl seconds ('' = none), 14 max sessions, 15 max events, 16 n metadata pairs, pairs...,
--- n facts, then per fact: kind, ts_ms, member body
+-- n facts, then per fact: kind, ts_ms, member body; then the window state JSON ('' = keep)
 local s, w, seq = ARGV[2], ARGV[3], ARGV[4]
 local sess = k_sess(s)
 if redis.call('EXISTS', sess) == 0 then
@@ -241,6 +244,8 @@ if nfacts > 0 then
     redis.call('SADD', K_KINDS, kind)
   end
 end
+local state = ARGV[pos + 3 * nfacts + 1]
+if state and state ~= '' then redis.call('HSET', win, 'state', state) end
 
 -- limits: the oldest chunks of the session (by first event), never the one just written
 if ARGV[15] ~= '' then
@@ -529,6 +534,7 @@ class RedisStore(Store):
     def save_batch(self, batch: Batch) -> bool:
         data = validate_batch(batch)
         facts = [_fact_body(f) for f in batch.facts]
+        state = window_state_json(batch)
         if not batch.events:
             return False
         limits = self.limits
@@ -557,6 +563,7 @@ class RedisStore(Store):
         args.append(str(len(facts)))
         for kind, ts, body in facts:
             args.extend((kind, ts, body))
+        args.append(state or "")
         return bool(self._save(keys=[], args=args))
 
     @_wrap_errors
@@ -613,19 +620,17 @@ class RedisStore(Store):
         pipe = self._client.pipeline(transaction=False)
         for (sid, _, _), wids in zip(heads, window_ids, strict=True):
             for wid in wids:
-                pipe.hgetall(self._win(sid, wid))
+                pipe.hmget(self._win(sid, wid), "ec", "first", "last")
         window_rows = iter(pipe.execute())
         out = []
         for (sid, head, metadata), wids in zip(heads, window_ids, strict=True):
             windows = []
             for wid in wids:
-                row = next(window_rows)
-                first = row.get(b"first")
-                last = row.get(b"last")
+                ec, first, last = next(window_rows)
                 windows.append(
                     WindowSummary(
                         wid,
-                        int(row.get(b"ec", 0)),
+                        int(ec or 0),
                         None if first is None else int(first),
                         None if last is None else int(last),
                     )
@@ -764,6 +769,13 @@ class RedisStore(Store):
         blobs = self._client.hmget(self._chunks(sid, wid), [str(i.index) for i in infos])
         pairs = zip(infos, blobs, strict=True)
         return [Chunk(info, blob) for info, blob in pairs if blob is not None]
+
+    @_wrap_errors
+    def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
+        self._check_ref(ref)
+        return load_window_state(
+            self._client.hget(self._win(ref.session_id, ref.window_id), "state")
+        )
 
     @_wrap_errors
     def iter_facts(

@@ -42,11 +42,13 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    load_window_state,
     to_ms,
     utcnow,
     validate_batch,
     validate_id,
     validate_metadata,
+    window_state_json,
 )
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 
@@ -355,11 +357,12 @@ class SQLStore(Store):
             }
             for f in batch.facts
         ]
+        state = window_state_json(batch)
         if not batch.events:
             return False
         self._ensure_ready()
         try:
-            stored = self._run(lambda conn: self._save(conn, batch, data, facts))
+            stored = self._run(lambda conn: self._save(conn, batch, data, facts, state))
         except _Duplicate:
             return False
         if stored and self.limits.max_sessions is not None:
@@ -367,7 +370,12 @@ class SQLStore(Store):
         return stored
 
     def _save(
-        self, conn: Connection, batch: Batch, data: bytes, facts: list[dict[str, Any]]
+        self,
+        conn: Connection,
+        batch: Batch,
+        data: bytes,
+        facts: list[dict[str, Any]],
+        state: str | None,
     ) -> bool:
         t = self.tables
         s, c = t.sessions, t.chunks
@@ -391,7 +399,7 @@ class SQLStore(Store):
                 raise _Retry
         if batch.seq is not None and not self._claim_seq(conn, sid, wid, batch.seq):
             raise _Duplicate
-        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms)
+        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state)
         conn.execute(
             sa.insert(c).values(
                 session_id=sid,
@@ -450,11 +458,20 @@ class SQLStore(Store):
         return conn.execution_options(preserve_rowcount=True).execute(stmt).rowcount == 1
 
     def _next_chunk_index(
-        self, conn: Connection, sid: str, wid: str, count: int, first_ms: int, last_ms: int
+        self,
+        conn: Connection,
+        sid: str,
+        wid: str,
+        count: int,
+        first_ms: int,
+        last_ms: int,
+        state: str | None,
     ) -> int:
-        """Allocate the window's next chunk index and add the batch to its totals."""
+        """Allocate the window's next chunk index, add the batch to its totals and replace
+        its state (when the batch carries one)."""
         w = self.tables.windows
         where = (w.c.session_id == sid, w.c.window_id == wid)
+        new_state = {} if state is None else {"state_json": state}
         if self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
             row = conn.execute(
                 sa.update(w)
@@ -470,6 +487,7 @@ class SQLStore(Store):
                         (w.c.last_ms.is_(None) | (w.c.last_ms < last_ms), last_ms),
                         else_=w.c.last_ms,
                     ),
+                    **new_state,
                 )
                 .returning(w.c.next_chunk)
             ).first()
@@ -486,6 +504,7 @@ class SQLStore(Store):
                         event_count=window.event_count + count,
                         first_ms=_min(window.first_ms, first_ms),
                         last_ms=_max(window.last_ms, last_ms),
+                        **new_state,
                     )
                 )
                 return int(window.next_chunk)
@@ -497,6 +516,7 @@ class SQLStore(Store):
                 event_count=count,
                 first_ms=first_ms,
                 last_ms=last_ms,
+                **new_state,
             )
         )
         return 0
@@ -756,6 +776,17 @@ class SQLStore(Store):
             return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
 
         return self._run(read, write=False)
+
+    def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
+        validate_id(ref.session_id, "session id")
+        validate_id(ref.window_id, "window id")
+        self._ensure_ready()
+        w = self.tables.windows
+        stmt = sa.select(w.c.state_json).where(
+            w.c.session_id == ref.session_id, w.c.window_id == ref.window_id
+        )
+        text = self._run(lambda conn: conn.execute(stmt).scalar(), write=False)
+        return load_window_state(text)
 
     def iter_facts(
         self,

@@ -88,6 +88,8 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Column("event_count", sa.BigInteger, nullable=False),
         sa.Column("first_ms", sa.BigInteger),
         sa.Column("last_ms", sa.BigInteger),
+        # step 4: ingest's per-window state (the password scrubber's), JSON
+        sa.Column("state_json", LongText, nullable=True),
     )
     chunks = sa.Table(
         f"{p}chunks",
@@ -191,9 +193,25 @@ def _step3_sort_indexes(conn: Connection, t: Tables) -> None:
         _create_index(conn, index)
 
 
+def _step4_window_state(conn: Connection, t: Tables) -> None:
+    # Databases created by this version already have the column (step 1 creates the tables
+    # as they are now); older ones get it here. Checking first also makes a re-run safe.
+    column = t.windows.c.state_json
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(t.windows.name)}
+    if column.name in existing:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    ddl = column.type.compile(dialect=conn.dialect)
+    conn.execute(
+        sa.text(f"ALTER TABLE {quote(t.windows.name)} ADD COLUMN {quote(column.name)} {ddl} NULL")
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
     Migration(3, "indexes for sorting sessions by created_at and event_count", _step3_sort_indexes),
+    Migration(4, "per-window ingest state (password scrubbing across batches)",
+              _step4_window_state),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -77,6 +77,8 @@ def events(web: Web, request: Request, sid: str, wid: str) -> Response:
     )
     more = chunks[limit:]
     chunks = chunks[:limit]
+    web.audit(request, "view_session", [sid], window_id=wid,
+              detail={"via": "events_api", "cursor": start, "chunks": len(chunks)})
     parts: list[bytes] = []
     for chunk in chunks:
         inner = chunk.events_json().strip()[1:-1].strip()

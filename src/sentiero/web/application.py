@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from sentiero.privacy import audit
 from sentiero.settings import Settings
 from sentiero.stores.base import ID_PATTERN, Store
 from sentiero.web import security
@@ -96,6 +97,27 @@ class Web:
         )
         self.jinja.globals["json_for_script"] = json_for_script
 
+    def audit(self, request: Request, action: str, session_ids: Iterable[str] = (),
+              **fields: Any) -> None:
+        """Report a dashboard action to the audit hook (only called by handlers, so only for
+        requests that passed auth and, for changes, the CSRF check)."""
+        hook = self.settings.audit
+        if hook is None:
+            return
+        basic_user = None
+        if self.settings.basic_auth is not None:
+            creds = security.basic_credentials(request.headers.get("Authorization"))
+            basic_user = creds[0].decode("utf-8", "replace") if creds else None
+        audit.emit(hook, audit.AuditRecord(
+            action=action,
+            session_ids=audit.ids(session_ids),
+            user=audit.request_user(request.environ, basic_user),
+            ip=audit.request_ip(request.environ, self.settings.anonymize_ip,
+                                self.settings.trust_forwarded_for),
+            path=request.script_root + request.path,
+            **fields,
+        ))
+
     @staticmethod
     def root(request: Request) -> str:
         """The mount prefix of this request, without a trailing slash ('' at the root)."""
@@ -130,9 +152,9 @@ class Web:
 
 
 def _route_modules() -> list[Any]:
-    from sentiero.web import api, dashboard
+    from sentiero.web import api, dashboard, events
 
-    return [dashboard, api]
+    return [events, dashboard, api]
 
 
 class Application:

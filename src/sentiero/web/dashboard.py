@@ -239,6 +239,8 @@ def session_row(web: Web, request: Request, session: SessionSummary) -> dict[str
 def sessions_index(web: Web, request: Request) -> Response:
     filters = ListFilters.from_request(request)
     rows = web.store.list_sessions(filters.query())
+    web.audit(request, "list_sessions", dataset="sessions",
+              detail={"page": filters.page, "filtered": filters.active})
     has_next = len(rows) > filters.per_page
     rows = rows[: filters.per_page]
     root = web.root(request)
@@ -314,6 +316,7 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
     window = next((w for w in session.windows if w.window_id == wid), None)
     if window is None:
         return _not_found("Window not found")
+    web.audit(request, "view_session", [sid], window_id=wid, detail={"via": "replay"})
     root = web.root(request)
     windows = [
         {
@@ -387,7 +390,8 @@ def delete_session(web: Web, request: Request, sid: str) -> Response:
         return invalid_id()
     if not security.csrf_ok(request):
         return security.csrf_refusal()
-    web.store.delete_session(sid)
+    deleted = web.store.delete_session(sid)
+    web.audit(request, "delete_session", [sid], detail={"deleted": deleted})
     return redirect(f"{web.root(request)}/", 302)
 
 
@@ -396,7 +400,8 @@ def delete_window(web: Web, request: Request, sid: str, wid: str) -> Response:
         return invalid_id()
     if not security.csrf_ok(request):
         return security.csrf_refusal()
-    web.store.delete_window(WindowRef(sid, wid))
+    deleted = web.store.delete_window(WindowRef(sid, wid))
+    web.audit(request, "delete_session", [sid], window_id=wid, detail={"deleted": deleted})
     root = web.root(request)
     session = web.store.get_session(sid)
     remaining = _latest_window(session) if session is not None else None
@@ -411,7 +416,8 @@ def bulk_delete(web: Web, request: Request) -> Response:
     ids = request.form.getlist("session_ids[]") + request.form.getlist("session_ids")
     valid = [s for s in dict.fromkeys(ids) if ID_PATTERN.match(s)]
     if valid:
-        web.store.erase_sessions(valid)
+        deleted = web.store.erase_sessions(valid)
+        web.audit(request, "delete_session", valid, detail={"deleted": deleted, "bulk": True})
     return redirect(f"{web.root(request)}/", 302)
 
 

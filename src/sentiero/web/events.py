@@ -1,6 +1,11 @@
-"""The browser events endpoint (``POST {prefix}/events``), in the wire protocol's exact order
-(inventory §1.3): opt-out/GPC drop before reading the body, bounded body read and gzip,
-JSON, validation, redaction and facts (``build_batch``), then one atomic store write.
+"""The browser endpoints: events (``POST {prefix}/events``) and opt-out reports
+(``POST {prefix}/opt-out``).
+
+Events follow the wire protocol's exact order (inventory §1.3): opt-out/GPC drop before
+reading the body, bounded body read and gzip, JSON, validation, then the window's scrubber
+state is loaded, the batch scrubbed, redacted and enriched (``build_batch``), and stored in one
+atomic write together with the window's new state. A batch that fails while being redacted is
+refused with 500: it is never stored unredacted.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from werkzeug.wrappers import Request, Response
 
 from sentiero.ingest.decode import IngestError, decode_body
 from sentiero.ingest.pipeline import build_batch
+from sentiero.privacy import audit
 from sentiero.settings import Settings
-from sentiero.stores.base import Store, StoreError
+from sentiero.stores.base import ID_PATTERN, Store, StoreError
+from sentiero.web.application import Route, Web
 
 logger = logging.getLogger("sentiero.ingest")
 
@@ -24,6 +31,8 @@ PREFLIGHT_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 STORAGE_UNAVAILABLE = "storage unavailable, retry later"
+PROCESSING_FAILED = "the batch could not be processed (redaction failed); nothing was stored"
+OPT_OUT_MAX_BYTES = 4096
 RETRY_AFTER_S = "5"
 
 
@@ -74,20 +83,102 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
         return error_response(413, "request body too large")  # refused without reading it
     try:
         payload = decode_body(
-            request.stream, request.headers.get("Content-Encoding"), settings.max_body_bytes
+            request.stream,
+            request.headers.get("Content-Encoding"),
+            settings.max_body_bytes,
+            settings.max_decompressed_bytes,
         )
-        batch = build_batch(payload, settings, request.headers.get("User-Agent"))
+        batch = build_batch(
+            payload,
+            settings,
+            request.headers.get("User-Agent"),
+            load_window_state=store.get_window_state,
+            environ=request.environ,
+        )
     except IngestError as exc:
         return error_response(exc.status, exc.message)
+    except StoreError:
+        return _unavailable()
+    except Exception:
+        # fail closed: whatever went wrong while scrubbing or redacting, store nothing
+        logger.exception("sentiero: batch refused, processing failed")
+        return error_response(500, PROCESSING_FAILED)
+    if not batch.events:  # every event was dropped by redaction: nothing to store
+        return json_response({"status": "ok"})
     try:
         stored = store.save_batch(batch)
     except StoreError:
-        logger.warning("store unavailable; batch refused with 503", exc_info=True)
-        response = error_response(503, STORAGE_UNAVAILABLE)
-        response.headers["Retry-After"] = RETRY_AFTER_S
-        return response
+        return _unavailable()
     except ValueError as exc:
         return error_response(400, str(exc))
     if not stored:
         return json_response({"status": "ok", "duplicate": True})
     return json_response({"status": "ok"})
+
+
+def _unavailable() -> Response:
+    logger.warning("store unavailable; batch refused with 503", exc_info=True)
+    response = error_response(503, STORAGE_UNAVAILABLE)
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response
+
+
+# --- opt-out reports ----------------------------------------------------------------------------
+
+
+def opt_out(request: Request, settings: Settings) -> Response:
+    """Handle ``POST {prefix}/opt-out``: ``{"sessionId": id}`` from a recorder whose user just
+    opted out. Audited (action ``opt_out``) and answered 204 whatever the body holds; nothing
+    about the session is stored. The request carries the opt-out cookie by design, so it is
+    not dropped the way events are."""
+    return _finish(_handle_opt_out(request, settings), request, settings)
+
+
+def _handle_opt_out(request: Request, settings: Settings) -> Response:
+    if request.method == "OPTIONS":
+        response = Response(b"", status=204, content_type="text/plain")
+        response.headers.update(PREFLIGHT_HEADERS)
+        return response
+    if request.method != "POST":
+        response = error_response(405, "method not allowed")
+        response.headers["Allow"] = "POST, OPTIONS"
+        return response
+    session_id = None
+    try:
+        if request.content_length is None or request.content_length <= OPT_OUT_MAX_BYTES:
+            payload = decode_body(
+                request.stream, request.headers.get("Content-Encoding"), OPT_OUT_MAX_BYTES
+            )
+            value = payload.get("sessionId")
+            if isinstance(value, str) and ID_PATTERN.match(value):
+                session_id = value
+    except IngestError:
+        pass  # a malformed report is still an opt-out: audit it without an id
+    audit.emit(
+        settings.audit,
+        audit.AuditRecord(
+            action="opt_out",
+            session_ids=(session_id,) if session_id else (),
+            ip=audit.request_ip(
+                request.environ, settings.anonymize_ip, settings.trust_forwarded_for
+            ),
+            path=request.script_root + request.path,
+        ),
+    )
+    return Response(b"", status=204, content_type="application/json")
+
+
+def _opt_out_route(web: Web, request: Request) -> Response:
+    return opt_out(request, web.settings)
+
+
+ROUTES = [
+    Route(
+        "/opt-out",
+        "opt_out",
+        _opt_out_route,
+        ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"),
+        public=True,
+        json=True,
+    ),
+]
