@@ -82,12 +82,11 @@ describe("click selectors", () => {
     assert.equal(clickedElement(text), button);
     const path = svg("path");
     const icon = svg("svg", {}, svg("g", {}, path));
-    const wrapper = h("button", { class: "icon" }, icon);
+    h("button", { class: "icon" }, icon);
     assert.equal(selectorFor(clickedElement(path)), "button.icon");
     const deep = svg("path");
     h("div", {}, svg("svg", {}, svg("g", {}, svg("g", {}, deep))));
     assert.equal(selectorFor(clickedElement(deep)), "svg", "gives up after three levels");
-    assert.ok(wrapper);
   });
 });
 

@@ -20,7 +20,7 @@ MOUSEDOWN = {"type": 3, "timestamp": 1099, "data": {"source": 2, "type": 1, "id"
                                                     "y": 2}}
 ERROR = {"type": 5, "timestamp": 1200,
          "data": {"tag": "error", "payload": {"message": "boom", "source": "https://a.test/app.js",
-                                              "line": 10, "column": 68}}}
+                                              "lineno": 10, "colno": 68}}}
 CUSTOM = {"type": 5, "timestamp": 1300, "data": {"tag": "signup", "payload": {}}}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sentiero.privacy.redaction import RedactionConfig
 from sentiero.settings import (
     DEFAULT_SESSION_IDLE_TIMEOUT_S,
     DEFAULT_SESSION_MAX_AGE_S,
@@ -134,3 +135,96 @@ def test_from_env_rejects_malformed_values() -> None:
         Settings.from_env({"SENTIERO_MAX_SESSIONS": "lots"})
     with pytest.raises(ConfigurationError, match="SENTIERO_BASIC_AUTH"):
         Settings.from_env({"SENTIERO_BASIC_AUTH": "nocolon"})
+
+
+# --- privacy options ----------------------------------------------------------------------
+
+
+def test_privacy_defaults() -> None:
+    s = Settings()
+    assert s.redaction == RedactionConfig()
+    assert s.retention_period_s is None
+    assert s.anonymize_ip is True and s.trust_forwarded_for is False
+    assert s.geo_source is None and s.audit is None
+    assert s.max_decompressed_bytes == 4 * 1024 * 1024
+    assert s.max_body_bytes == 512 * 1024
+
+
+def test_redaction_accepts_a_config_or_its_arguments() -> None:
+    config = RedactionConfig(url_mode="keep_all")
+    assert Settings(redaction=config).redaction is config
+    assert Settings(redaction={"url_mode": "keep_filtered"}).redaction.url_mode == "keep_filtered"
+    with pytest.raises(ConfigurationError, match="RedactionConfig"):
+        Settings(redaction="strip")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="url_mode"):
+        Settings(redaction={"url_mode": "nope"})
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "30d", True])
+def test_bad_retention_period(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="retention_period_s"):
+        Settings(retention_period_s=value)
+
+
+def test_retention_period_accepts_numbers() -> None:
+    assert Settings(retention_period_s=86_400).retention_period_s == 86_400
+    assert Settings(retention_period_s=0.5).retention_period_s == 0.5
+
+
+@pytest.mark.parametrize("value", ["maxmind", "", 42, ["cloudflare"]])
+def test_bad_geo_source(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="geo_source"):
+        Settings(geo_source=value)
+
+
+def test_geo_source_choices() -> None:
+    assert Settings(geo_source="cloudflare").geo_source == "cloudflare"
+    resolver = lambda environ: {}  # noqa: E731
+    assert Settings(geo_source=resolver).geo_source is resolver
+
+
+def test_audit_must_be_callable() -> None:
+    with pytest.raises(ConfigurationError, match="audit"):
+        Settings(audit="log")  # type: ignore[arg-type]
+    assert Settings(audit=print).audit is print
+
+
+@pytest.mark.parametrize("name", ["anonymize_ip", "trust_forwarded_for"])
+def test_privacy_flags_must_be_booleans(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings(**{name: "yes"})
+
+
+@pytest.mark.parametrize("value", [0, -5, 1.5, True])
+def test_bad_max_decompressed_bytes(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="max_decompressed_bytes"):
+        Settings(max_decompressed_bytes=value)
+
+
+def test_from_env_reads_privacy_options_and_skips_callables() -> None:
+    env = {
+        "SENTIERO_RETENTION_PERIOD_S": "2592000",
+        "SENTIERO_ANONYMIZE_IP": "false",
+        "SENTIERO_TRUST_FORWARDED_FOR": "1",
+        "SENTIERO_GEO_SOURCE": "Cloudflare",
+        "SENTIERO_MAX_DECOMPRESSED_BYTES": "8388608",
+        "SENTIERO_REDACTION": '{"url_mode": "keep_filtered", "url_param_allowlist": ["plan"]}',
+        "SENTIERO_AUDIT": "print",  # never read: a callable cannot come from the environment
+        "SENTIERO_AUTH": "x",
+    }
+    s = Settings.from_env(env)
+    assert s.retention_period_s == 2_592_000.0
+    assert s.anonymize_ip is False and s.trust_forwarded_for is True
+    assert s.geo_source == "cloudflare"
+    assert s.max_decompressed_bytes == 8 * 1024 * 1024
+    assert s.redaction == RedactionConfig(url_mode="keep_filtered", url_param_allowlist=["plan"])
+    assert s.audit is None and s.auth is None
+
+
+def test_from_env_rejects_malformed_privacy_values() -> None:
+    with pytest.raises(ConfigurationError, match="SENTIERO_RETENTION_PERIOD_S"):
+        Settings.from_env({"SENTIERO_RETENTION_PERIOD_S": "30d"})
+    with pytest.raises(ConfigurationError, match="SENTIERO_REDACTION"):
+        Settings.from_env({"SENTIERO_REDACTION": "[1]"})
+    with pytest.raises(ConfigurationError, match="geo_source"):
+        Settings.from_env({"SENTIERO_GEO_SOURCE": "maxmind"})

@@ -82,11 +82,12 @@ def _error_data(event: dict[str, Any]) -> dict[str, Any]:
     source = payload.get("source")
     if isinstance(source, str) and source:
         data["source"] = source[:MAX_ERROR_SOURCE]
-    for key in ("line", "column"):
-        number = _number(payload.get(key))
+    # the recorder sends rrweb's window.onerror names: lineno, colno, and type for rejections
+    for key, wire in (("line", "lineno"), ("column", "colno")):
+        number = _number(payload.get(wire, payload.get(key)))
         if number is not None:
             data[key] = int(number)
-    kind = payload.get("kind")
+    kind = payload.get("type", payload.get("kind"))
     if isinstance(kind, str) and kind:
         data["kind"] = kind[:64]
     return data
