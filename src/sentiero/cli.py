@@ -1,10 +1,17 @@
-"""The ``sentiero`` command: demo, serve, migrate (and the maintenance commands)."""
+"""The ``sentiero`` command: demo, serve, migrate, and the maintenance commands purge,
+erase, export and import."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
 import webbrowser
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
@@ -140,6 +147,258 @@ def migrate(store_url: str) -> None:
     else:
         click.echo("The schema is up to date.")
     store.close()
+
+
+# --- maintenance ------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.I)
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or plain seconds, as seconds."""
+    match = _DURATION.match(text or "")
+    if not match or float(match.group(1)) <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a duration: use a number with a unit, like 30d, 12h, 90m or 2w"
+        )
+    return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+
+
+def parse_moment(text: str, *, end_of_day: bool) -> datetime:
+    """An ISO date (the whole UTC day: its start for --since, its end for --until) or an ISO
+    date and time (UTC unless it says otherwise)."""
+    raw = text.strip()
+    try:
+        if _DATE.match(raw):
+            day = datetime.strptime(raw, "%Y-%m-%d").date()
+            at = time.max if end_of_day else time.min
+            return datetime.combine(day, at, timezone.utc)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date: use 2024-05-01 or 2024-05-01T13:30:00"
+        ) from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _open_store(store_url: str) -> Any:
+    from sentiero.stores import open_store
+    from sentiero.stores.base import StoreError
+
+    try:
+        store = open_store(store_url)
+        store.setup()
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return store
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    from sentiero.stores.base import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+class _Progress:
+    """A ``progress(done, total)`` callback drawing a click progress bar on stderr."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=max(total, 1), label=self.label,
+                                         file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        if total > self.bar.length:
+            self.bar.length = total
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _plural(count: int, word: str = "session") -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+@main.command()
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.option("--older-than", "older_than", default=None, metavar="DURATION",
+              help="Delete sessions with no activity for this long: 30d, 12h, 90m, 2w or "
+                   "seconds. Default: SENTIERO_RETENTION_PERIOD_S.")
+def purge(store_url: str, older_than: str | None) -> None:
+    """Retention: delete the sessions not updated for a while, with everything they left.
+
+    Run it from cron (e.g. daily). Without --older-than, the retention period comes from
+    SENTIERO_RETENTION_PERIOD_S (seconds).
+    """
+    from sentiero.privacy import erasure
+
+    if older_than is not None:
+        seconds = parse_duration(older_than)
+    else:
+        raw = os.environ.get("SENTIERO_RETENTION_PERIOD_S", "").strip()
+        if not raw:
+            raise click.UsageError(
+                "say how old: --older-than 30d, or set SENTIERO_RETENTION_PERIOD_S (seconds)"
+            )
+        try:
+            seconds = parse_duration(raw)
+        except click.BadParameter as exc:
+            raise click.UsageError(f"SENTIERO_RETENTION_PERIOD_S: {exc.message}") from None
+    store = _open_store(store_url)
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    try:
+        with _store_errors():
+            count = erasure.purge_expired(store, seconds)
+    finally:
+        store.close()
+    click.echo(f"Purged {_plural(count)} with no activity since "
+               f"{cutoff.strftime('%Y-%m-%d %H:%M:%S UTC')}.")
+
+
+@main.command()
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.option("--session", "session_ids", multiple=True, metavar="ID",
+              help="A session id to erase. Repeat for several.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Sessions last active on or after this date (2024-05-01) or time "
+                   "(2024-05-01T13:30:00; UTC unless it says otherwise).")
+@click.option("--until", default=None, metavar="DATE",
+              help="Sessions last active on or before this date (the whole day) or time.")
+@click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+              help="Sessions whose metadata KEY equals VALUE (a number or true/false matches "
+                   "its JSON form too). Repeat: every one must match.")
+@click.option("--yes", "-y", is_flag=True, default=False,
+              help="Do not ask for confirmation.")
+def erase(store_url: str, session_ids: tuple[str, ...], since: str | None, until: str | None,
+          meta: tuple[str, ...], yes: bool) -> None:
+    """Right to erasure: delete sessions by id, by time range or by metadata, with everything
+    they left (recordings, facts, dedup records, window state, metadata).
+
+    Given several criteria, a session must meet all of them. Prints how many sessions match
+    and asks before deleting, unless --yes.
+    """
+    from sentiero.privacy import erasure
+
+    metadata: dict[str, str] = {}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} must look like key=value", param_hint="--meta")
+        metadata[key] = value
+    try:
+        criteria = erasure.Criteria(
+            session_ids=list(session_ids) or None,
+            since=None if since is None else parse_moment(since, end_of_day=False),
+            until=None if until is None else parse_moment(until, end_of_day=True),
+            metadata=metadata or None,
+        )
+    except ValueError as exc:
+        raise click.UsageError(
+            str(exc).replace("session ids, a time range (since/until) or a metadata filter",
+                             "--session ID, --since/--until DATE or --meta KEY=VALUE")
+        ) from exc
+    store = _open_store(store_url)
+    try:
+        with _store_errors():
+            matching = erasure.select_sessions(store, criteria, erasure.matches_metadata_text)
+            click.echo(f"{_plural(len(matching))} to erase.")
+            if not matching:
+                return
+            if not yes:
+                click.confirm(
+                    f"Erase {_plural(len(matching))} and everything recorded in them? "
+                    "This cannot be undone", abort=True, err=True)
+            erased = 0
+            with click.progressbar(matching, label="Erasing", file=sys.stderr) as bar:
+                for session_id in bar:
+                    erased += bool(store.delete_session(session_id))
+    finally:
+        store.close()
+    click.echo(f"Erased {_plural(erased)}.")
+
+
+@main.command(name="export")
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
+              help="Where to write the JSON lines export; - for standard output.")
+@click.option("--session", "session_ids", multiple=True, metavar="ID",
+              help="Export only this session. Repeat for several. Default: every session.")
+def export_command(store_url: str, output: str, session_ids: tuple[str, ...]) -> None:
+    """Write sessions (recordings, metadata, facts) to a JSON lines file that `sentiero
+    import` reads back into any store."""
+    from sentiero.stores.base import validate_id
+    from sentiero.transfer import export_sessions
+
+    try:
+        ids = [validate_id(s, "session id") for s in session_ids] or None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--session") from None
+    store = _open_store(store_url)
+    progress = _Progress("Exporting")
+    try:
+        with _store_errors(), _output(output) as out:
+            count = export_sessions(store, out, ids, progress=progress)
+    finally:
+        progress.close()
+        store.close()
+    where = "standard output" if output == "-" else output
+    click.echo(f"Exported {_plural(count)} to {where}.", err=True)
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        stream = click.get_binary_stream("stdout")
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        with open(tmp, "wb") as out:
+            yield out
+        os.replace(tmp, target)  # a failed export never leaves a half file under the name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@main.command(name="import")
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.argument("file", type=click.File("rb"))
+def import_command(store_url: str, file: IO[bytes]) -> None:
+    """Read a `sentiero export` file (- for standard input) into a store. Importing the same
+    file twice stores nothing twice."""
+    from sentiero.transfer import import_sessions
+
+    store = _open_store(store_url)
+    progress = _Progress("Importing")
+    try:
+        with _store_errors():
+            count = import_sessions(store, file, progress=progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        progress.close()
+        store.close()
+    click.echo(f"Imported {_plural(count)} with new data.")
 
 
 def _not_found(environ: dict, start_response):  # type: ignore[no-untyped-def]

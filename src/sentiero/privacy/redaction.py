@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentiero.errors import ConfigurationError
 from sentiero.privacy import patterns, urls
 from sentiero.privacy.patterns import BUILTIN_PATTERNS, REDACTED
-from sentiero.errors import ConfigurationError
 
 __all__ = [
     "BUILTIN_PATTERNS",

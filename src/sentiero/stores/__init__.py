@@ -2,8 +2,8 @@
 
 from sentiero.stores.base import Store, StoreError, StoreLimits, WindowRef
 
-__all__ = ["FileStore", "MemoryStore", "RedisStore", "SQLStore", "Store", "StoreError", "StoreLimits",
-           "WindowRef", "open_store"]
+__all__ = ["FileStore", "MemoryStore", "RedisStore", "SQLStore", "Store", "StoreError",
+           "StoreLimits", "WindowRef", "open_store"]
 
 
 def open_store(url: str) -> Store:

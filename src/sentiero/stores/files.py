@@ -13,11 +13,11 @@ Layout under the root directory::
 A record is a fixed header (magic, type, chunk index, seq, first_ms, last_ms, event count,
 data length, extra length, crc32) followed by the zstandard-compressed events and a small
 JSON "extra" holding the rest of the batch (received time, metadata, user agent, page URL,
-error flag, facts, window state). The record is the commit point of a batch: once it is complete on disk
-the batch is stored, and ``meta.json`` and ``facts.jsonl`` are brought up to date from the
-extra, by the same writer or, after a crash, by the next writer of the session. The chunk
-index is rebuilt by reading the record headers (cached per process, extended incrementally
-as the file grows), so there is no separate index file to get out of step.
+error flag, facts, window state). The record is the commit point of a batch: once it is
+complete on disk the batch is stored, and ``meta.json`` and ``facts.jsonl`` are brought up to
+date from the extra, by the same writer or, after a crash, by the next writer of the session.
+The chunk index is rebuilt by reading the record headers (cached per process, extended
+incrementally as the file grows), so there is no separate index file to get out of step.
 
 Crash safety: a record is written with one ``write`` and fsynced before the batch is
 acknowledged; only the last record of a window file can be torn (short, or the right length
