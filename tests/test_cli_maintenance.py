@@ -178,6 +178,7 @@ def recorded(tmp_path: Path) -> str:
         for b in fixture_batches(name, batch_size=20):
             b.metadata = {"fixture": name}
             b.facts = [Fact("custom", b.session_id, b.window_id, b.first_ms, None, {"n": name})]
+            b.window_state = {"password_ids": [34], "field_ids": [26, 30, b.seq]}
             assert store.save_batch(b)
     store.close()
     return url
@@ -199,6 +200,7 @@ def snapshot(store: Store) -> dict[str, Any]:
                     "events": [orjson.dumps(e) for e in store.get_events(ref)],
                     "chunks": [(c.index, c.first_ms, c.last_ms, c.event_count, c.seq)
                                for c in store.chunk_index(ref)],
+                    "state": store.get_window_state(ref),
                 }
                 for w in summary.windows
                 for ref in [WindowRef(sid, w.window_id)]
@@ -222,6 +224,7 @@ def compare(source_url: str, target_url: str) -> None:
                 for n, (x, y) in enumerate(zip(window["events"], other["events"], strict=True)):
                     assert x == y, f"{sid}/{wid} event {n} differs"
                 assert window["chunks"] == other["chunks"]
+                assert window["state"] == other["state"] is not None
             assert a[sid]["facts"] == b[sid]["facts"]
             for key in ("metadata", "user_agent", "last_url", "has_errors", "created_at"):
                 assert a[sid][key] == b[sid][key], key

@@ -35,6 +35,8 @@ def run_gunicorn(
             self.cfg.set("loglevel", "warning")
             if access_log:
                 self.cfg.set("accesslog", "-")
+                # no client address and no query string: neither may reach anyone's log storage
+                self.cfg.set("access_log_format", '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
             if on_ready is not None:
                 self.cfg.set("when_ready", lambda _server: on_ready())
 

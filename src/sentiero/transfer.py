@@ -8,9 +8,12 @@ and every following line is one session::
 
     {"session_id": ..., "created_at": ISO-8601, "updated_at": ..., "metadata": {...},
      "user_agent": ..., "last_url": ..., "has_errors": bool,
-     "windows": [{"window_id": ..., "chunks": [{"index": 0, "seq": 0, "events": [...]}]}],
+     "windows": [{"window_id": ..., "chunks": [{"index": 0, "seq": 0, "events": [...]}],
+                  "state": {...}}],
      "facts": [{"kind": ..., "window_id": ..., "ts_ms": ..., "url": ..., "data": {...}}]}
 
+``state`` (optional) is the window's ingest state (the password scrubber's memory of which
+nodes are password and form fields), so batches recorded after a move are masked the same way.
 Chunks keep their boundaries and ``seq``, so importing goes through ``save_batch`` exactly as
 the recorder's batches did and importing the same file twice stores nothing twice. Chunks
 recorded without a seq (the original recorder) cannot be recognised, so they are only
@@ -81,7 +84,11 @@ def _session_record(store: Store, session_id: str) -> dict[str, Any] | None:
             if len(page) < _CHUNK_PAGE:
                 break
             start = page[-1].info.index + 1
-        windows.append({"window_id": window.window_id, "chunks": chunks})
+        record: dict[str, Any] = {"window_id": window.window_id, "chunks": chunks}
+        state = store.get_window_state(ref)
+        if state is not None:
+            record["state"] = state  # the scrubber's memory, so live batches can follow
+        windows.append(record)
     facts = [
         {"kind": f.kind, "window_id": f.window_id, "ts_ms": f.ts_ms, "url": f.url, "data": f.data}
         for f in store.iter_facts(session_id=session_id)
@@ -157,6 +164,7 @@ def _import_session(store: Store, record: dict[str, Any]) -> bool:
     for window in record.get("windows") or []:
         window_id = window["window_id"]
         facts = facts_by_window.pop(window_id, [])
+        first_of_window = len(batches)
         for chunk in window.get("chunks") or []:
             if chunk.get("seq") is None and existed:
                 continue  # cannot tell whether it is already there: keep what is
@@ -175,6 +183,9 @@ def _import_session(store: Store, record: dict[str, Any]) -> bool:
                 )
             )
             facts = []
+        state = window.get("state")
+        if isinstance(state, dict) and len(batches) > first_of_window:
+            batches[-1].window_state = state  # saved with the window's last batch
     if batches:
         batches[-1].received_at = updated_at  # created_at once, updated_at last
     stored = False

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sentiero.stores.base import SessionQuery, Store, WindowRef
+from sentiero.stores.base import SessionQuery, Store, StoreError, WindowRef
 from sentiero.stores.files import FileStore
 from sentiero.stores.memory import MemoryStore
 from sentiero.stores.sql import SQLStore
@@ -394,3 +394,19 @@ def test_sentiero_fixture_is_not_a_hostile_payload_by_accident() -> None:
     """Guard for this module: the unmodified recording holds none of the secrets."""
     recording = gzip.decompress((RRWEB_DIR / "signup-b.json.gz").read_bytes())
     assert not any(s.encode() in recording for s in SECRETS)
+
+
+def test_window_state_unavailable_means_503_and_nothing_stored(make_app: Any) -> None:
+    """Without the window's state the batch cannot be scrubbed safely: refuse it for now."""
+    store = MemoryStore()
+
+    def down(ref: WindowRef) -> None:
+        raise StoreError("database is restarting")
+
+    store.get_window_state = down  # type: ignore[method-assign]
+    client = MountedClient(make_app(store).wsgi_app)
+    answer = post(client, hostile_batches()[1])
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.get_json() == {"error": "storage unavailable, retry later"}
+    assert store.list_sessions(SessionQuery()) == []

@@ -494,7 +494,9 @@ class SQLStore(Store):
             if row is not None:
                 return int(row.next_chunk) - 1
         else:
-            window = conn.execute(sa.select(w).where(*where)).first()
+            window = conn.execute(
+                sa.select(w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)
+            ).first()
             if window is not None:
                 conn.execute(
                     sa.update(w)

@@ -1,0 +1,212 @@
+"""Leaving or hiding a page delivers what was recorded since the last periodic flush.
+
+The flush interval is 10 s, longer than any of these tests waits, so everything after the first
+batch can only arrive through the page-hide path (sendBeacon on pagehide / visibilitychange).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentiero.app import Sentiero
+from sentiero.stores.base import SessionQuery, WindowRef
+from sentiero.stores.sql import SQLStore
+from tests.e2e.site import make_site
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(condition: Any, timeout: float = 15.0, interval: float = 0.1) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def make_sentiero(tmp_path: Path) -> Sentiero:
+    return Sentiero(store=SQLStore(f"sqlite:///{tmp_path}/x.db"), allow_open_dashboard=True,
+                    flush_interval_ms=10_000)
+
+
+def only_window(sentiero: Sentiero) -> WindowRef | None:
+    sessions = sentiero.store.list_sessions(SessionQuery(limit=10))
+    if len(sessions) != 1 or len(sessions[0].windows) != 1:
+        return None
+    return WindowRef(sessions[0].session_id, sessions[0].windows[0].window_id)
+
+
+def page_events(events: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    """The events recorded on one page load: from its Meta event to the next Meta."""
+    out: list[dict[str, Any]] = []
+    inside = False
+    for event in events:
+        if event.get("type") == 4:
+            inside = str(event["data"].get("href", "")).endswith(path)
+        if inside:
+            out.append(event)
+    return out
+
+
+def is_click(e: dict[str, Any]) -> bool:
+    return e.get("type") == 3 and e["data"].get("source") == 2 and e["data"].get("type") == 2
+
+
+def is_source(e: dict[str, Any], source: int) -> bool:
+    return e.get("type") == 3 and e["data"].get("source") == source
+
+
+def assert_clean_window(sentiero: Sentiero, ref: WindowRef) -> list[dict[str, Any]]:
+    chunks = sentiero.store.chunk_index(ref)
+    seqs = [c.seq for c in chunks]
+    assert len(seqs) == len(set(seqs)), f"every seq stored once: {seqs}"
+    events = sentiero.store.get_events(ref)
+    stamps = [e["timestamp"] for e in events]
+    assert stamps == sorted(stamps), "events in timestamp order"
+    return events
+
+
+def test_navigation_delivers_events_recorded_since_the_last_flush(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    sentiero = make_sentiero(tmp_path)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+    page.locator("#go").click()
+    page.mouse.wheel(0, 1500)
+    page.wait_for_function("() => window.scrollY > 0")
+    page.locator("#name").press_sequentially("Ann", delay=20)
+    page.keyboard.press("Tab")
+    page.goto(server.url + "/page")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+
+    def first_page_delivered() -> list[dict[str, Any]] | None:
+        ref = only_window(sentiero)
+        if ref is None:
+            return None
+        first = page_events(sentiero.store.get_events(ref), "/")
+        if any(is_click(e) for e in first) and any(is_source(e, 3) for e in first) and \
+                any(is_source(e, 5) for e in first):
+            return first
+        return None
+
+    wait_for(first_page_delivered)
+    ref = only_window(sentiero)
+    assert ref is not None
+    events = assert_clean_window(sentiero, ref)
+    first = page_events(events, "/")
+    assert [e["type"] for e in first[:2]] == [4, 2], "Meta and FullSnapshot first"
+
+
+def test_text_typed_just_before_leaving_is_delivered(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    """rrweb (sampling input "last") records a text field on `change` only, which never fires
+    when the page is left with the field still focused; the recorder emits its value itself."""
+    sentiero = make_sentiero(tmp_path)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+    page.locator("#name").press_sequentially("Ann", delay=20)  # still focused: no change event
+    page.goto(server.url + "/page")
+
+    def typed() -> list[dict[str, Any]] | None:
+        ref = only_window(sentiero)
+        if ref is None:
+            return None
+        inputs = [e for e in page_events(sentiero.store.get_events(ref), "/") if is_source(e, 5)]
+        return inputs or None
+
+    inputs = wait_for(typed)
+    assert inputs[-1]["data"]["text"] == "***", "masked like rrweb masks it"
+    ref = only_window(sentiero)
+    assert ref is not None
+    assert_clean_window(sentiero, ref)
+
+
+def test_page_left_right_after_loading_delivers_meta_and_full_snapshot(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    sentiero = make_sentiero(tmp_path)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    page.wait_for_timeout(50)  # inside the duplicate-tab guard's wait (transport held)
+    page.goto("about:blank")
+
+    ref = wait_for(lambda: only_window(sentiero))
+    events = wait_for(lambda: assert_clean_window(sentiero, ref) or None)
+    assert [e["type"] for e in events[:2]] == [4, 2]
+
+
+HIDE_PAGE = """() => {
+    // Headless Chromium never changes visibilityState (bring_to_front, a minimized window and
+    // CDP Page.setWebLifecycleState all leave it "visible"), so the tab switch is simulated:
+    // the recorder's real visibilitychange handler, real sendBeacon, real gzip.
+    const set = (name, value) =>
+        Object.defineProperty(document, name, {configurable: true, get: () => value});
+    set("visibilityState", "hidden");
+    set("hidden", true);
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_hidden_tab_delivers_without_navigation(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    sentiero = make_sentiero(tmp_path)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+    page.locator("#go").click()
+    page.mouse.wheel(0, 1500)
+    page.wait_for_function("() => window.scrollY > 0")
+    page.locator("#name").press_sequentially("Ann", delay=20)  # still focused
+    page.evaluate(HIDE_PAGE)
+
+    def delivered() -> list[dict[str, Any]] | None:
+        ref = only_window(sentiero)
+        if ref is None:
+            return None
+        events = sentiero.store.get_events(ref)
+        if any(is_click(e) for e in events) and any(is_source(e, 3) for e in events) and \
+                any(is_source(e, 5) for e in events):
+            return events
+        return None
+
+    wait_for(delivered)
+    ref = only_window(sentiero)
+    assert ref is not None
+    assert_clean_window(sentiero, ref)
+    # The page lives on: leaving it later sends the rest without reusing a seq.
+    page.goto(server.url + "/page")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+    page.goto("about:blank")
+    wait_for(lambda: len(page_events(sentiero.store.get_events(ref), "/page")) >= 2)
+    assert_clean_window(sentiero, ref)
+
+
+def test_page_hidden_while_the_window_guard_holds_still_beacons(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    """Hidden within the duplicate-tab guard's wait (no batch may be cut yet): the batch is
+    beaconed as soon as the guard releases, not 10 s later."""
+    sentiero = make_sentiero(tmp_path)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    page.evaluate(HIDE_PAGE)
+    ref = wait_for(lambda: only_window(sentiero), timeout=5)
+    events = assert_clean_window(sentiero, ref)
+    assert [e["type"] for e in events[:2]] == [4, 2]
