@@ -93,8 +93,9 @@ def demo(host: str, port: int, db: str, open_browser: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=int,
               help="Worker processes (gunicorn).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
-@click.option("--access-log", is_flag=True, default=False, help="Log every request to stdout (time, method, path, status; never the client IP "
-                   "or the query string).")
+@click.option("--access-log", is_flag=True, default=False,
+              help="Log every request to stdout (time, method, path, status; never the client "
+                   "IP or the query string).")
 def serve(host: str, port: int, store_url: str, prefix: str, public_url: str | None,
           cors_origins: tuple[str, ...], open_dashboard: bool, workers: int, threads: int,
           access_log: bool) -> None:
