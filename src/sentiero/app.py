@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
@@ -107,6 +107,25 @@ class Sentiero:
             detail={**criteria.describe(), "count": len(erased)},
         ))
         return len(erased)
+
+    def export_sessions(self, out: IO[bytes], session_ids: Iterable[str] | None = None) -> int:
+        """Write sessions (all, or the given ids) as JSON lines that ``import_sessions`` (or
+        ``sentiero import``) reads back into any store. Audited as ``export``."""
+        from sentiero import transfer
+        from sentiero.privacy import audit
+
+        ids = list(session_ids) if session_ids is not None else None
+        count = transfer.export_sessions(self.store, out, session_ids=ids)
+        audit.emit(self.settings.audit, audit.AuditRecord(
+            action="export", session_ids=tuple(ids or ()), dataset="sessions",
+            detail={"count": count}))
+        return count
+
+    def import_sessions(self, in_file: IO[bytes]) -> int:
+        """Read an export made by ``export_sessions``; re-importing stores nothing twice."""
+        from sentiero import transfer
+
+        return transfer.import_sessions(self.store, in_file)
 
     # --- recorder tag ---------------------------------------------------------------------
     def base_url(self, prefix: str | None = None) -> str:

@@ -205,8 +205,40 @@ def test_page_hidden_while_the_window_guard_holds_still_beacons(
     sentiero = make_sentiero(tmp_path)
     server = live_server(make_site(sentiero))
 
+    # Right after the deferred recorder script started, well inside the guard's 150 ms wait.
+    page.add_init_script(f"document.addEventListener('DOMContentLoaded', {HIDE_PAGE})")
     page.goto(server.url + "/", wait_until="domcontentloaded")
-    page.evaluate(HIDE_PAGE)
+    assert page.evaluate("document.visibilityState") == "hidden"
     ref = wait_for(lambda: only_window(sentiero), timeout=5)
     events = assert_clean_window(sentiero, ref)
     assert [e["type"] for e in events[:2]] == [4, 2]
+
+
+def test_events_recorded_after_pagehide_are_delivered(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    """Chromium fires visibilitychange (hidden) after pagehide when a page is left; web-vitals
+    reports its final CLS there, after the recorder's pagehide beacon went out."""
+    sentiero = Sentiero(store=SQLStore(f"sqlite:///{tmp_path}/x.db"), allow_open_dashboard=True,
+                        flush_interval_ms=10_000, capture_web_vitals=True)
+    server = live_server(make_site(sentiero))
+
+    page.goto(server.url + "/")
+    page.wait_for_function("() => window.__sentieroWebVitals !== undefined")  # separate asset
+    page.wait_for_timeout(200)
+    page.locator("#go").click()
+    page.goto(server.url + "/page")
+
+    def cls() -> list[dict[str, Any]] | None:
+        ref = only_window(sentiero)
+        if ref is None:
+            return None
+        found = [e for e in page_events(sentiero.store.get_events(ref), "/")
+                 if e.get("type") == 5 and e["data"].get("tag") == "__perf"
+                 and e["data"]["payload"].get("metric") == "CLS"]
+        return found or None
+
+    wait_for(cls, timeout=8)
+    ref = only_window(sentiero)
+    assert ref is not None
+    assert_clean_window(sentiero, ref)

@@ -144,3 +144,27 @@ def test_erase_reaches_past_one_page(tmp_path: Path) -> None:
         add(store, f"s{i}", user_id="7" if i % 2 else "8")
     assert Sentiero(store=store).erase(metadata={"user_id": "7"}) == 601
     assert len(store.list_sessions(SessionQuery(limit=2000))) == 602
+
+
+def test_export_is_audited_and_imports_into_another_store() -> None:
+    import io
+
+    from sentiero.app import Sentiero
+    from sentiero.stores.base import Batch, SessionQuery, WindowRef
+    from sentiero.stores.memory import MemoryStore
+
+    records: list[Any] = []
+    source = Sentiero(store=MemoryStore(), audit=records.append, allow_open_dashboard=True)
+    events = [{"type": 4, "timestamp": 1000, "data": {"href": "https://a.test/"}},
+              {"type": 3, "timestamp": 1500, "data": {"source": 2, "type": 2, "x": 1, "y": 2}}]
+    source.store.save_batch(Batch("s-export", "w1", events, seq=0))
+    out = io.BytesIO()
+    assert source.export_sessions(out) == 1
+    assert [(r.action, r.dataset, r.detail["count"]) for r in records] == [
+        ("export", "sessions", 1)]
+
+    target = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
+    assert target.import_sessions(io.BytesIO(out.getvalue())) == 1
+    assert target.import_sessions(io.BytesIO(out.getvalue())) == 0  # nothing stored twice
+    assert target.store.get_events(WindowRef("s-export", "w1")) == events
+    assert [s.session_id for s in target.store.list_sessions(SessionQuery())] == ["s-export"]

@@ -11,6 +11,7 @@ import { newId } from "./ids.js";
 import { buildRecordOptions } from "./masking.js";
 import { createRedactor } from "./redaction.js";
 import { KEYS, clearClientStorage, resolveIdentity, touchLastSeen } from "./session.js";
+import { trackPending } from "./pending.js";
 import { openStorage } from "./storage.js";
 import { Transport } from "./transport.js";
 import { guardWindowId } from "./window_guard.js";
@@ -256,9 +257,34 @@ export function createRecorder(env) {
       }
     }
 
+    // Values rrweb still holds back (a focused field's text, a scroll's last position) are
+    // emitted before each hide, so the transport's hide handling sends them too.
+    let pending = null;
+    try {
+      pending = trackPending({
+        document: doc,
+        recordOptions,
+        mirror: env.record.mirror,
+        emit: (event) => transport.addEvent(event),
+        now,
+      });
+      state.teardowns.push(() => pending.stop());
+    } catch (err) {
+      warn("Sentiero: page-leave capture unavailable", err);
+    }
+    const flushPending = () => {
+      if (!pending) return;
+      try {
+        pending.flush();
+      } catch (err) {
+        warn("Sentiero: page-leave capture failed", err);
+      }
+    };
+
     const onVisibility = () => {
       if (doc.visibilityState === "hidden") {
         touchLastSeen(config, local, session, now());
+        flushPending();
         transport.onHidden();
       } else {
         transport.onVisible();
@@ -266,11 +292,15 @@ export function createRecorder(env) {
     };
     const onPageHide = () => {
       touchLastSeen(config, local, session, now());
+      flushPending();
       transport.onPageHide();
       guard.suspend();
     };
     const onPageShow = (event) => {
-      if (event && event.persisted) guard.resume(); // back from the back/forward cache
+      if (event && event.persisted) {
+        guard.resume(); // back from the back/forward cache
+        transport.onPageShow();
+      }
     };
     doc.addEventListener("visibilitychange", onVisibility);
     env.window.addEventListener("pagehide", onPageHide);

@@ -31,6 +31,13 @@
 // * `pagehide`: nothing asynchronous can be trusted to run any more, so drafts and buffer are
 //   sealed synchronously as plain JSON (no sync gzip in the browser), split in halves until each
 //   body is under BEACON_MAX_BYTES, and beaconed together with queued batches not yet beaconed.
+// * After `pagehide` the page is "leaving" until it is shown again (`pageshow` or visible).
+//   Chromium fires `visibilitychange` -> hidden AFTER `pagehide` when a page is left, and
+//   listeners still record then (web-vitals reports its final CLS and INP there): while leaving,
+//   every added event and every hide takes the synchronous path above at once, because a draft
+//   waiting for gzip would die with the page.
+// * A hide while the transport is held (duplicate-tab guard, see window_guard.js) cannot cut a
+//   batch yet; release() then cuts and beacons at once instead of waiting for the interval.
 // * A beacon is best effort and never acknowledged, so beaconed batches STAY in the queue: if the
 //   page lives on (tab shown again, back/forward cache), the fetch pipeline still delivers them
 //   and the server drops the duplicate by its seq. Nothing is lost when a beacon is lost, and
@@ -120,6 +127,8 @@ export class Transport {
     this.discarded = false;
     this.sentAny = false; // a request or beacon with events left this page
     this.held = false;
+    this.hidden = false; // last visibility seen: hidden, not shown again yet
+    this.leaving = false; // pagehide seen, not shown again yet: only synchronous sends count
     this.nextSeq = this.loadSeq();
   }
 
@@ -154,7 +163,8 @@ export class Transport {
     if (typeof json !== "string") return false;
     this.buffer.push({ json, bytes: utf8Length(json) });
     this.enforceCap();
-    if (this.buffer.length >= this.threshold) this.flush();
+    if (this.leaving) this.sealSyncAndBeacon();
+    else if (this.buffer.length >= this.threshold) this.flush();
     return true;
   }
 
@@ -172,7 +182,10 @@ export class Transport {
   release() {
     if (!this.held) return;
     this.held = false;
-    if (this.buffer.length >= this.threshold) this.flush();
+    // Hidden while held: onHidden could not cut then, so beacon now (the page may never be
+    // shown again, and a hidden page can be killed without a pagehide).
+    if (this.hidden) this.cut(true);
+    else if (this.buffer.length >= this.threshold) this.flush();
   }
 
   /** Switch to another window id; only meaningful before the first batch is cut. */
@@ -190,18 +203,33 @@ export class Transport {
   /** Page became hidden: beacon what is queued, cut and beacon the buffer once sealed. */
   onHidden() {
     if (this.discarded) return;
+    this.hidden = true;
+    if (this.leaving) {
+      // visibilitychange after pagehide (Chromium's order when a page is left).
+      this.onPageHide();
+      return;
+    }
     this.beaconQueued();
     for (const draft of this.drafts) draft.beacon = true;
     this.cut(true);
   }
 
   onVisible() {
+    this.hidden = false;
+    this.leaving = false;
+    this.pump();
+  }
+
+  /** Page shown again (back/forward cache restore): asynchronous sending works again. */
+  onPageShow() {
+    this.leaving = false;
     this.pump();
   }
 
   /** Page is going away: synchronous best-effort delivery of everything unacknowledged. */
   onPageHide() {
     if (this.discarded) return;
+    this.leaving = true;
     this.beaconQueued();
     this.sealSyncAndBeacon();
   }

@@ -55,6 +55,13 @@ export class FakeElement {
   getAttribute(name) {
     return Object.prototype.hasOwnProperty.call(this.attrs, name) ? this.attrs[name] : null;
   }
+  hasAttribute(name) {
+    return this.getAttribute(name) !== null;
+  }
+  get classList() {
+    const names = (this.getAttribute("class") || "").split(/\s+/).filter(Boolean);
+    return { contains: (name) => names.includes(name) };
+  }
   get textContent() {
     return this.children.map((c) => c.textContent).join("");
   }

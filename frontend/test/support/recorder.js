@@ -21,6 +21,10 @@ export function fakeRecord({ notReady = false } = {}) {
       calls.stopped++;
     };
   };
+  // rrweb's node mirror: tests register the nodes the fake "recorded" with calls.mirror.ids.
+  const ids = new Map();
+  calls.mirror = { ids };
+  record.mirror = { getId: (node) => (ids.has(node) ? ids.get(node) : -1) };
   record.addCustomEvent = (tag, payload) => {
     if (notReady) throw new Error("please add custom event after start recording");
     calls.custom.push({ tag, payload });
