@@ -386,6 +386,60 @@ describe("page hide", () => {
     assert.equal(bySeq.size, 1);
   });
 
+  it("an event recorded after pagehide is beaconed at once, not left to async gzip", () => {
+    // Chromium leaves a page with pagehide THEN visibilitychange (hidden); listeners still
+    // record in between (web-vitals reports its final CLS/INP on visibilitychange). A draft
+    // waiting for gzip then dies with the page: this used to be lost.
+    const { beacon, transport } = setup({ threshold: 50 });
+    addEvents(transport, 0, 2);
+    transport.onPageHide();
+    transport.addEvent(event(2)); // no await anywhere: the page is going away
+    transport.onHidden();
+    transport.addEvent(event(3));
+    assert.deepEqual(beacon.beacons.map((b) => ids(b.payload)), [[0, 1], [2], [3]]);
+    assert.deepEqual(beacon.beacons.map((b) => b.payload.seq), [0, 1, 2]);
+    assert.equal(transport.stats().drafts, 0);
+  });
+
+  it("back from the back/forward cache, batching is asynchronous again", async () => {
+    const { calls, beacon, transport } = setup({ threshold: 2 });
+    transport.addEvent(event(0));
+    transport.onPageHide();
+    transport.onPageShow();
+    await settle();
+    assert.deepEqual(calls.map((c) => c.payload.seq), [0], "the beaconed batch, fetched too");
+    addEvents(transport, 1, 3);
+    await transport.settled();
+    await settle();
+    assert.equal(beacon.beacons.length, 1);
+    assert.deepEqual(calls.map((c) => ids(c.payload)), [[0], [1, 2]]);
+  });
+
+  it("hidden while held (duplicate-tab guard): release() beacons at once", async () => {
+    const { clock, calls, beacon, transport } = setup({ threshold: 50 });
+    transport.hold();
+    addEvents(transport, 0, 2);
+    transport.onHidden(); // cannot cut yet
+    assert.equal(beacon.beacons.length, 0);
+    transport.release();
+    await transport.settled();
+    await settle();
+    assert.deepEqual(beacon.beacons.map((b) => ids(b.payload)), [[0, 1]]);
+    await clock.advance(10000);
+    assert.deepEqual(calls.map((c) => c.payload.seq), [0], "fetched with the same seq");
+  });
+
+  it("held, hidden, then shown again before release: no beacon, normal batching", async () => {
+    const { beacon, transport } = setup({ threshold: 2 });
+    transport.hold();
+    transport.addEvent(event(0));
+    transport.onHidden();
+    transport.onVisible();
+    transport.release();
+    await transport.settled();
+    assert.equal(beacon.beacons.length, 0);
+  });
+
   it("a refused beacon only warns", () => {
     const { transport, warnings } = setup({ beaconAccepts: false, gzip: null });
     transport.addEvent(event(0));

@@ -68,7 +68,8 @@ def ingest(request: Request, settings: Settings, store: Store) -> Response:
     return _finish(_handle(request, settings, store), request, settings)
 
 
-def _handle(request: Request, settings: Settings, store: Store) -> Response:
+def _preflight_or_refusal(request: Request) -> Response | None:
+    """The answer to a CORS preflight or a method other than POST; None for a POST."""
     if request.method == "OPTIONS":
         response = Response(b"", status=204, content_type="text/plain")
         response.headers.update(PREFLIGHT_HEADERS)
@@ -77,6 +78,13 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
         response = error_response(405, "method not allowed")
         response.headers["Allow"] = "POST, OPTIONS"
         return response
+    return None
+
+
+def _handle(request: Request, settings: Settings, store: Store) -> Response:
+    not_a_post = _preflight_or_refusal(request)
+    if not_a_post is not None:
+        return not_a_post
     if opted_out(request, settings):
         return Response(b"", status=204, content_type="application/json")
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
@@ -135,14 +143,9 @@ def opt_out(request: Request, settings: Settings) -> Response:
 
 
 def _handle_opt_out(request: Request, settings: Settings) -> Response:
-    if request.method == "OPTIONS":
-        response = Response(b"", status=204, content_type="text/plain")
-        response.headers.update(PREFLIGHT_HEADERS)
-        return response
-    if request.method != "POST":
-        response = error_response(405, "method not allowed")
-        response.headers["Allow"] = "POST, OPTIONS"
-        return response
+    not_a_post = _preflight_or_refusal(request)
+    if not_a_post is not None:
+        return not_a_post
     session_id = None
     try:
         if request.content_length is None or request.content_length <= OPT_OUT_MAX_BYTES:
