@@ -296,6 +296,17 @@ class StoreContract:
         assert store.get_events(ref, after_ms=10_000) == []
         assert store.get_events(WindowRef("s1", "nope")) == []
 
+    def test_batches_arriving_out_of_seq_order_read_back_in_time_order(
+        self, store: Store
+    ) -> None:
+        # the beacons a closing page sends can overtake each other on the way
+        store.save_batch(batch(count=5, start_ms=2000, seq=2))
+        store.save_batch(batch(count=5, start_ms=0, seq=0))
+        store.save_batch(batch(count=5, start_ms=1000, seq=1))
+        stamps = [e["timestamp"] for e in store.get_events(WindowRef("s1", "w1"))]
+        assert stamps == sorted(stamps) and len(stamps) == 15
+        assert store.get_events(WindowRef("s1", "w1"), limit=2)[0]["timestamp"] == 0
+
     def test_multi_window_session(self, store: Store) -> None:
         store.save_batch(batch(window_id="wB", count=4, start_ms=5000, seq=0))
         store.save_batch(batch(window_id="wA", count=3, start_ms=2000, seq=0))

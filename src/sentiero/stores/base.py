@@ -427,16 +427,20 @@ class Store(ABC):
     def get_events(
         self, ref: WindowRef, after_ms: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """Events of a window in replay order; ``after_ms`` is exclusive."""
-        out: list[dict[str, Any]] = []
-        for chunk in self.get_chunks(ref, from_ms=after_ms):
-            for event in chunk.events():
-                if after_ms is not None and _ts(event) <= after_ms:
-                    continue
-                out.append(event)
-                if limit is not None and len(out) >= limit:
-                    return out
-        return out
+        """Events of a window ordered by timestamp (stable: equal timestamps keep their stored
+        order); ``after_ms`` is exclusive.
+
+        Chunks are numbered in arrival order, and the batches a page sends as it closes can
+        arrive out of order, so the events are sorted rather than concatenated.
+        """
+        out = [
+            event
+            for chunk in self.get_chunks(ref, from_ms=after_ms)
+            for event in chunk.events()
+            if after_ms is None or _ts(event) > after_ms
+        ]
+        out.sort(key=_ts)
+        return out if limit is None else out[:limit]
 
     def iter_session_ids(self) -> Iterator[str]:
         """Every session id, oldest created first (export, bulk jobs).
