@@ -366,7 +366,7 @@ def export_command(store_url: str, output: str, session_ids: tuple[str, ...]) ->
 @contextlib.contextmanager
 def _output(path: str) -> Iterator[IO[bytes]]:
     if path == "-":
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         yield stream
         stream.flush()
         return
