@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 
-import pytest
 from tests.fixtures import RRWEB_DIR
 
 from sentiero.ingest.facts import derive_facts, has_errors, latest_page_url
@@ -67,7 +66,6 @@ def test_has_errors() -> None:
     assert not has_errors([META, CUSTOM])
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="shared rrweb fixtures not available")
 def test_real_recording_yields_its_clicks_errors_and_pages() -> None:
     data = json.loads(gzip.decompress((FIXTURES / "frustration-a.json.gz").read_bytes()))
     events = data["windows"][0]["events"]
