@@ -46,7 +46,7 @@ class Settings:
     # --- dashboard access
     auth: Callable[[Any], bool] | None = None
     """Called with the host framework's request; truthy grants the dashboard."""
-    basic_auth: tuple[str, str] | None = None
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     """(user, password) for HTTP Basic; takes precedence over ``auth``."""
     allow_open_dashboard: bool = False
     """Serve the dashboard with no auth at all. Without auth and without this, it answers 403."""

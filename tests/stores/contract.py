@@ -772,6 +772,50 @@ class StoreContract:
         assert store.get_session("s1") is None
         assert list(store.iter_facts()) == []
 
+    def test_numbers_too_large_to_store_are_refused_before_anything_is_stored(
+        self, store: Store
+    ) -> None:
+        # import files reach save_batch without the ingest checks: a store must refuse these
+        # up front (ValueError), not fail halfway (or with a raw driver error)
+        def huge_ts(value: Any) -> Batch:
+            b = batch(seq=0)
+            b.events[4]["timestamp"] = value
+            return b
+
+        bad = [
+            batch(seq=2**63),
+            huge_ts(2**63),
+            huge_ts(-(2**63)),
+            huge_ts(1e20),
+            huge_ts(float("inf")),
+            huge_ts(float("nan")),
+            batch(seq=0, facts=[Fact("click", "s1", "w1", 2**63)]),
+            batch(seq=0, facts=[Fact("click", "s1", "w1", float("inf"))]),  # type: ignore[arg-type]
+            batch(seq=0, facts=[Fact("click", "s1", "w1", None)]),  # type: ignore[arg-type]
+        ]
+        for b in bad:
+            with pytest.raises(ValueError):
+                store.save_batch(b)
+        assert store.get_session("s1") is None
+        assert store.list_sessions(SessionQuery()) == []
+        assert list(store.iter_facts()) == []
+        # the largest storable values are stored
+        assert store.save_batch(huge_ts(2**63 - 1)) is True
+        low = Fact("click", "s1", "w1", -(2**63) + 1)
+        assert store.save_batch(batch(seq=2**63 - 1, facts=[low])) is True
+        assert [c.seq for c in store.chunk_index(WindowRef("s1", "w1"))] == [0, 2**63 - 1]
+
+    def test_batch_received_before_1970_is_stored_whole(self, store: Store) -> None:
+        old = datetime(1969, 7, 20, 20, 17, 40, tzinfo=timezone.utc)
+        assert store.save_batch(batch("moon", seq=0, received_at=old)) is True
+        assert store.save_batch(batch("later", seq=0, received_at=T0)) is True
+        s = store.get_session("moon")
+        assert s is not None and (s.created_at, s.updated_at, s.event_count) == (old, old, 10)
+        assert self._ids(store) == ["later", "moon"]
+        assert self._ids(store, sort_by="created_at") == ["later", "moon"]
+        assert store.purge_older_than(86_400) == 1
+        assert self._ids(store) == ["later"]
+
     @pytest.mark.parametrize("bad", ["", "a b", "../x", "x" * 129, "ümlaut", "a/b", None, 5])
     def test_bad_ids_raise(self, store: Store, bad: Any) -> None:
         with pytest.raises(ValueError):

@@ -344,3 +344,34 @@ def test_max_sessions_with_ttl_prunes_and_evicts(client: redis.Redis, prefix: st
         "m3", "m4", "m5"]
     assert client.zcard(prefix + "expiry") == 3
     assert not [k for k in _keys(client, prefix) if b"m0" in k]
+
+
+def test_first_chunk_of_a_long_window_reads_a_bounded_index_page(
+    client: redis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore(client, prefix=prefix)
+    for i in range(200):
+        store.save_batch(batch(count=1, start_ms=i * 1000, seq=i))
+    ref = WindowRef("s1", "w1")
+    returned: list[int] = []
+    real = client.zrangebyscore
+
+    def spy(*args: object, **kwargs: object) -> object:
+        members = real(*args, **kwargs)
+        returned.append(len(members))
+        return members
+
+    monkeypatch.setattr(client, "zrangebyscore", spy)
+    assert [c.info.index for c in store.get_chunks(ref, limit=1)] == [0]
+    assert sum(returned) <= 64
+    # pages resume after the last index seen, past the first page
+    returned.clear()
+    got = store.get_chunks(ref, from_ms=150_000, limit=2)
+    assert [c.info.index for c in got] == [150, 151]
+    assert [c.info.index for c in store.get_chunks(ref, start_index=130, to_ms=131_000)] == [
+        130,
+        131,
+    ]
+    assert [c.info.index for c in store.get_chunks(ref, start_index=190, limit=50)] == list(
+        range(190, 200)
+    )

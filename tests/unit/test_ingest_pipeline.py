@@ -83,3 +83,16 @@ def test_navigation_and_form_submit_urls_are_redacted() -> None:
     out = redact_events([nav, form], Settings())
     assert out[0]["data"]["payload"]["url"] == "https://x.test/a"
     assert out[1]["data"]["payload"]["url"] == "https://x.test/f"
+
+
+def test_page_url_is_the_last_meta_href_and_errors_need_an_error_event() -> None:
+    """build_batch reads page_url and has_errors off its facts; they must match the events."""
+    second = {"type": 4, "timestamp": 1300, "data": {"href": "https://a.test/q?x=1"}}
+    no_href = {"type": 4, "timestamp": 1400, "data": {"width": 5}}
+    batch = build_batch(body(events=[META, ERROR, second, no_href, CLICK]),
+                        Settings(capture_errors=True), None)
+    assert batch.page_url == "https://a.test/q"
+    assert batch.has_errors
+    quiet = build_batch(body(events=[CLICK, {**ERROR, "type": 3}]),
+                        Settings(capture_errors=True), None)
+    assert quiet.page_url is None and not quiet.has_errors

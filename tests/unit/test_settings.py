@@ -45,6 +45,10 @@ def test_bad_basic_auth(value: Any) -> None:
         Settings(basic_auth=value)
 
 
+def test_repr_does_not_show_the_basic_auth_password() -> None:
+    assert "s3cret" not in repr(Settings(basic_auth=("admin", "s3cret")))
+
+
 def test_basic_auth_list_becomes_tuple() -> None:
     assert Settings(basic_auth=["u", "p"]).basic_auth == ("u", "p")
 

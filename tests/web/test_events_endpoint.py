@@ -295,10 +295,17 @@ def test_too_many_events(make_app: Any, client_for: Any) -> None:
     assert post(client, body(events=events[:3])).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "soon", None, True, {}])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "soon", None, True, {},
+                                   2**53, -(2**53), 1e300, "1e300", -1e300])
 def test_invalid_timestamp(client: Client, store: MemoryStore, value: Any) -> None:
     events = [{"type": 4, "timestamp": 1}, {"type": 3, "timestamp": value}]
     assert_refused(post(client, body(events=events)), 400, "invalid timestamp value", store)
+
+
+def test_timestamp_beyond_64_bits_is_refused(client: Client, store: MemoryStore) -> None:
+    """orjson reads 2**64-1 as an int; a SQL store would overflow on it (was a 500)."""
+    raw = b'{"sessionId":"s","windowId":"w","events":[{"type":3,"timestamp":18446744073709551615}]}'
+    assert_refused(post(client, raw), 400, "invalid timestamp value", store)
 
 
 def test_nan_literal_is_invalid_json(client: Client, store: MemoryStore) -> None:
@@ -325,6 +332,23 @@ def test_metadata_key_too_long(client: Client, store: MemoryStore) -> None:
 def test_metadata_value_too_long(client: Client, store: MemoryStore) -> None:
     assert_refused(post(client, body(metadata={"k": "v" * 1025})), 400,
                    "metadata values must be at most 1024 characters", store)
+
+
+def test_metadata_nested_too_deeply_is_400(client: Client, store: MemoryStore) -> None:
+    """orjson reads 300 levels but writes at most 254: this was a 500."""
+    deep = b'{"a":' * 300 + b'"x"' + b"}" * 300
+    raw = orjson.dumps(body()).replace(b'"events"', b'"metadata":{"k":' + deep + b'},"events"', 1)
+    assert_refused(post(client, raw), 400,
+                   "metadata values must be plain JSON (64-bit integers, limited nesting)", store)
+
+
+def test_error_event_with_an_absurd_line_number_keeps_the_batch(client: Client,
+                                                                store: MemoryStore) -> None:
+    raw = (b'{"sessionId":"s1","windowId":"w1","events":[{"type":5,"timestamp":1,"data":'
+           b'{"tag":"error","payload":{"message":"boom","lineno":1e300,"colno":7}}}]}')
+    assert post(client, raw).status_code == 200
+    [fact] = store.iter_facts(kind="error")
+    assert fact.data == {"message": "boom", "column": 7}  # the unstorable line left out
 
 
 def test_metadata_that_is_not_an_object_is_ignored(client: Client, store: MemoryStore) -> None:

@@ -221,6 +221,39 @@ def test_redaction_failure_refuses_the_batch(make_app: Any, monkeypatch: pytest.
     assert EMAIL not in caplog.text and TOKEN not in caplog.text
 
 
+def test_failures_never_log_the_payload(make_app: Any, monkeypatch: pytest.MonkeyPatch,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    """An exception that quotes the batch (a hook, a driver listing SQL parameters) must not
+    carry it into the logs: only its type and where it was raised are logged."""
+    first, _ = hostile_batches()
+
+    def quoting(self: Any, metadata: Any) -> Any:
+        raise ValueError(f"cannot redact {EMAIL}")
+
+    monkeypatch.setattr("sentiero.privacy.redaction.Redactor.redact_metadata", quoting)
+    with caplog.at_level(logging.DEBUG):
+        answer = post(MountedClient(make_app(MemoryStore()).wsgi_app), first)
+    assert answer.status_code == 500
+    assert "ValueError" in caplog.text and "quoting" in caplog.text
+    assert EMAIL not in caplog.text
+    monkeypatch.undo()
+
+    class DriverDown(MemoryStore):
+        def save_batch(self, batch: Any) -> bool:
+            try:
+                raise RuntimeError(f"INSERT failed [parameters: ({TYPED!r}, {TOKEN!r})]")
+            except RuntimeError as driver_error:
+                raise StoreError("the database at sqlite:// failed: disk I/O error") from (
+                    driver_error)
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        answer = post(MountedClient(make_app(DriverDown()).wsgi_app), first)
+    assert answer.status_code == 503
+    assert "disk I/O error" in caplog.text
+    assert TYPED not in caplog.text and TOKEN not in caplog.text
+
+
 def test_scrubber_failure_refuses_the_batch(make_app: Any, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
     store = MemoryStore()

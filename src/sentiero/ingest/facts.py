@@ -33,10 +33,15 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+MAX_NUMBER = 2**53
+"""Numbers in fact data beyond +-2**53 are left out: no browser sends them, and one that
+cannot be stored must not cost the whole batch."""
+
+
 def _number(value: object) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value
+    return value if -MAX_NUMBER < value < MAX_NUMBER else None
 
 
 def meta_href(event: dict[str, Any]) -> str | None:

@@ -115,7 +115,9 @@ def build_batch(
         metadata=metadata,
         facts=facts,
         user_agent=user_agent[:1024] if user_agent else None,
-        page_url=facts_mod.latest_page_url(events),
-        has_errors=bool(settings.capture_errors) and facts_mod.has_errors(events),
+        # from the facts, not another two walks over the events: a page view is a Meta event
+        # with an href, an error fact a custom error event (facts.latest_page_url/has_errors)
+        page_url=next((f.url for f in reversed(facts) if f.kind == "page_view"), None),
+        has_errors=bool(settings.capture_errors) and any(f.kind == "error" for f in facts),
         window_state=window_state,
     )

@@ -15,11 +15,15 @@ from sentiero.ingest.decode import IngestError
 from sentiero.stores.base import ID_PATTERN, validate_metadata
 
 MAX_SEQ = 2**53  # exclusive: the largest integer JavaScript numbers count exactly
+MAX_TIMESTAMP = 2**53
+"""Exclusive bound on ``abs(timestamp)``: beyond every JavaScript time value, and keeps
+timestamps within the 64-bit integer columns of the SQL stores."""
 _NUMERIC = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
 
 EVENTS_MESSAGE = "events must be a non-empty array of objects"
 TIMESTAMP_MESSAGE = "invalid timestamp value"
 SEQ_MESSAGE = "seq must be a non-negative integer"
+METADATA_MESSAGE = "metadata values must be plain JSON (64-bit integers, limited nesting)"
 
 
 @dataclass
@@ -52,6 +56,8 @@ def normalize_timestamp(value: object) -> int | float:
     if isinstance(value, bool):
         raise IngestError(400, TIMESTAMP_MESSAGE)
     if isinstance(value, int):
+        if not -MAX_TIMESTAMP < value < MAX_TIMESTAMP:
+            raise IngestError(400, TIMESTAMP_MESSAGE)
         return value
     if isinstance(value, float):
         number = value
@@ -62,7 +68,7 @@ def normalize_timestamp(value: object) -> int | float:
             raise IngestError(400, TIMESTAMP_MESSAGE) from exc
     else:
         raise IngestError(400, TIMESTAMP_MESSAGE)
-    if math.isnan(number) or math.isinf(number):
+    if math.isnan(number) or not -MAX_TIMESTAMP < number < MAX_TIMESTAMP:  # inf included
         raise IngestError(400, TIMESTAMP_MESSAGE)
     return int(number) if number.is_integer() else number
 
@@ -97,6 +103,8 @@ def check_metadata(value: object) -> dict[str, Any]:
         return validate_metadata(value)
     except ValueError as exc:
         raise IngestError(400, str(exc)) from exc
+    except TypeError as exc:  # orjson: nested too deeply, integer beyond 64 bits, ...
+        raise IngestError(400, METADATA_MESSAGE) from exc
 
 
 def validate_payload(payload: dict[str, Any], max_events_per_request: int | None = None

@@ -27,6 +27,9 @@ SORT_KEYS = ("updated_at", "created_at", "event_count")
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 128
 METADATA_MAX_VALUE_LENGTH = 1024
+STORABLE_INT = 2**63
+"""Exclusive bound on ``abs()`` of seq, event timestamps and fact ts_ms: the 64-bit integer
+columns of the SQL stores and the file store's record header."""
 
 
 class StoreError(Exception):
@@ -95,12 +98,19 @@ def validate_batch(batch: Batch) -> bytes:
         isinstance(batch.seq, bool) or not isinstance(batch.seq, int) or batch.seq < 0
     ):
         raise ValueError("seq must be a non-negative integer or None")
+    if batch.seq is not None and batch.seq >= STORABLE_INT:
+        raise ValueError("seq is too large to store")
     validate_metadata(batch.metadata)
+    for event in batch.events:
+        if not _storable_ms(event.get("timestamp") if isinstance(event, dict) else None, True):
+            raise ValueError("event timestamps must be finite and fit in 64 bits")
     for fact in batch.facts:
         if fact.session_id != batch.session_id or fact.window_id != batch.window_id:
             raise ValueError("a batch's facts must belong to its session and window")
         if not isinstance(fact.kind, str) or not 0 < len(fact.kind) <= 32:
             raise ValueError("fact kind must be 1-32 characters")
+        if not _storable_ms(fact.ts_ms, False):
+            raise ValueError("fact ts_ms must be a finite number that fits in 64 bits")
     if batch.received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
     window_state_json(batch)
@@ -108,6 +118,14 @@ def validate_batch(batch: Batch) -> bytes:
         return encode_events(batch.events)
     except TypeError as exc:  # orjson.JSONEncodeError: a set, bytes, NaN key, ...
         raise ValueError(f"events cannot be stored as JSON: {exc}") from None
+
+
+def _storable_ms(value: object, optional: bool) -> bool:
+    """Whether a time (event timestamp, fact ts_ms) can be stored as a 64-bit integer; for
+    events, anything that is not a number counts as 0 (see ``Batch.first_ms``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return optional
+    return math.isfinite(value) and -STORABLE_INT < int(value) < STORABLE_INT
 
 
 def batch_has_errors(batch: Batch) -> bool:

@@ -101,6 +101,12 @@ local K_EXP = P .. 'expiry'
 local K_KINDS = P .. 'kinds'
 local K_CTR = P .. 'factseq'
 
+-- the negation of a decimal integer string, exactly (scores of the newest-first indexes)
+local function neg(x)
+  if string.sub(x, 1, 1) == '-' then return string.sub(x, 2) end
+  return '-' .. x
+end
+
 local function fact_kind(m)
   local kl = tonumber(string.sub(m, 25, 26), 16)
   return string.sub(m, 27, 26 + kl), kl
@@ -204,14 +210,14 @@ redis.call('ZADD', k_wins(s), 'NX', 0, w)
 
 if redis.call('HSETNX', sess, 'created', now) == 1 then
   redis.call('HSET', sess, 'updated', now)
-  redis.call('ZADD', K_CRE, '-' .. now, s)
+  redis.call('ZADD', K_CRE, neg(now), s)
 else
   local up = redis.call('HGET', sess, 'updated')
   if not up or tonumber(now) > tonumber(up) then
     redis.call('HSET', sess, 'updated', now)
   end
 end
-redis.call('ZADD', K_UPD, '-' .. redis.call('HGET', sess, 'updated'), s)
+redis.call('ZADD', K_UPD, neg(redis.call('HGET', sess, 'updated')), s)
 local ua = ARGV[10]
 if ua ~= '' then
   local cur = redis.call('HGET', sess, 'ua')
@@ -753,16 +759,28 @@ class RedisStore(Store):
     ) -> list[Chunk]:
         self._check_ref(ref)
         sid, wid = ref.session_id, ref.window_id
-        members = self._client.zrangebyscore(self._cidx(sid, wid), max(0, start_index), "+inf")
+        key = self._cidx(sid, wid)
         infos: list[ChunkInfo] = []
-        for member in members:
-            info = _parse_chunk_info(member)
-            if from_ms is not None and info.last_ms < from_ms:
-                continue
-            if to_ms is not None and info.first_ms > to_ms:
-                continue
-            infos.append(info)
-            if limit is not None and len(infos) >= limit:
+        # with a limit, read the index a page at a time (resuming after the last index seen),
+        # so the first chunk of a long window costs the same as that of a short one
+        page = None if limit is None else max(limit, 64)
+        lo = max(0, start_index)
+        while True:
+            if page is None:
+                members = self._client.zrangebyscore(key, lo, "+inf")
+            else:
+                members = self._client.zrangebyscore(key, lo, "+inf", start=0, num=page)
+            for member in members:
+                info = _parse_chunk_info(member)
+                lo = info.index + 1
+                if from_ms is not None and info.last_ms < from_ms:
+                    continue
+                if to_ms is not None and info.first_ms > to_ms:
+                    continue
+                infos.append(info)
+                if limit is not None and len(infos) >= limit:
+                    break
+            if page is None or len(members) < page or len(infos) >= (limit or 0):
                 break
         if not infos:
             return []

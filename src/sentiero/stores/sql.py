@@ -890,14 +890,17 @@ class SQLStore(Store):
         while True:
 
             def page(conn: Connection) -> int:
-                ids = list(
-                    conn.execute(
-                        sa.select(s.c.session_id)
-                        .where(s.c.updated_us < cutoff)
-                        .order_by(s.c.updated_us)
-                        .limit(_PAGE)
-                    ).scalars()
+                # lock the rows as save_batch does (and re-check the cutoff once a writer
+                # holding one commits): a session written meanwhile is not purged
+                query = (
+                    sa.select(s.c.session_id)
+                    .where(s.c.updated_us < cutoff)
+                    .order_by(s.c.updated_us)
+                    .limit(_PAGE)
                 )
+                if not self.is_sqlite:
+                    query = query.with_for_update()
+                ids = list(conn.execute(query).scalars())
                 return self._delete_sessions(conn, ids) if ids else -1
 
             count = self._run(page)

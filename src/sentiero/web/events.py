@@ -11,6 +11,7 @@ refused with 500: it is never stored unredacted.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import orjson
@@ -105,18 +106,18 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
         )
     except IngestError as exc:
         return error_response(exc.status, exc.message)
-    except StoreError:
-        return _unavailable()
-    except Exception:
+    except StoreError as exc:
+        return _unavailable(exc)
+    except Exception as exc:
         # fail closed: whatever went wrong while scrubbing or redacting, store nothing
-        logger.exception("sentiero: batch refused, processing failed")
+        logger.error("sentiero: batch refused, processing failed (%s)", _where(exc))
         return error_response(500, PROCESSING_FAILED)
     if not batch.events:  # every event was dropped by redaction: nothing to store
         return json_response({"status": "ok"})
     try:
         stored = store.save_batch(batch)
-    except StoreError:
-        return _unavailable()
+    except StoreError as exc:
+        return _unavailable(exc)
     except ValueError as exc:
         return error_response(400, str(exc))
     if not stored:
@@ -124,8 +125,23 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
     return json_response({"status": "ok"})
 
 
-def _unavailable() -> Response:
-    logger.warning("store unavailable; batch refused with 503", exc_info=True)
+def _where(exc: BaseException) -> str:
+    """An exception's type and the innermost frame it came from, for a log line.
+
+    Never its message nor a traceback: exceptions raised while a batch is processed may quote
+    the payload (a typed value, an unredacted URL), and a store's driver error may chain the
+    SQL parameters, i.e. the events themselves."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} at {last.filename}:{last.lineno} in {last.name}"
+
+
+def _unavailable(exc: StoreError) -> Response:
+    # the StoreError's own message (the backend's error, passwords hidden); not exc_info,
+    # whose chained driver exception may list the statement's parameters: the batch
+    logger.warning("store unavailable; batch refused with 503: %s", exc)
     response = error_response(503, STORAGE_UNAVAILABLE)
     response.headers["Retry-After"] = RETRY_AFTER_S
     return response
