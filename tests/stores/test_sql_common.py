@@ -206,38 +206,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         with pytest.raises(SchemaNotReadyError, match="upgrade the sentiero package"):
             bare.setup()
 
-    # --- concurrency ------------------------------------------------------------------------
 
-    def test_purge_spares_a_session_written_while_it_waits(self, store: SQLStore) -> None:
-        """A writer holding the session's lock makes it recent; purge, which picked it as old,
-        must wait for the lock and then leave it (whole) alone."""
-        if store.is_sqlite:
-            pytest.skip("SQLite writers are serialized by BEGIN IMMEDIATE")
-        old = datetime.now(timezone.utc) - timedelta(days=3)
-        facts = [Fact("click", "busy", "w1", 1)]
-        store.save_batch(batch("busy", seq=0, received_at=old, facts=facts))
-        s = store.tables.sessions
-        result: list[int] = []
-        with store.engine.connect() as writer:
-            tx = writer.begin()
-            writer.execute(sa.select(s).where(s.c.session_id == "busy").with_for_update()).first()
-            purge = threading.Thread(target=lambda: result.append(store.purge_older_than(86_400)))
-            purge.start()
-            time.sleep(0.5)  # purge reads "busy" as old and waits on its lock
-            writer.execute(
-                sa.update(s)
-                .where(s.c.session_id == "busy")
-                .values(updated_us=int(datetime.now(timezone.utc).timestamp() * 1_000_000))
-            )
-            tx.commit()
-        purge.join(30)
-        assert result == [0]
-        summary = store.get_session("busy")
-        assert summary is not None and summary.event_count == 10
-        assert [c.seq for c in store.chunk_index(WindowRef("busy", "w1"))] == [0]
-        assert len(list(store.iter_facts(session_id="busy"))) == 1
-
-    # --- query shape ------------------------------------------------------------------------
 
     def test_get_chunks_reads_only_the_blobs_it_returns(self, store: SQLStore) -> None:
         for i in range(60):
@@ -321,3 +290,37 @@ def test_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         store.list_sessions(SessionQuery())
     store.close()
+
+
+class ServerSQLStoreTests(SQLStoreTests):
+    """Behaviour of server databases with row locks (PostgreSQL, MySQL/MariaDB); SQLite
+    serializes every writer with BEGIN IMMEDIATE, so these races cannot happen there."""
+
+    def test_purge_spares_a_session_written_while_it_waits(self, store: SQLStore) -> None:
+        """A writer holding the session's lock makes it recent; purge, which picked it as old,
+        must wait for the lock and then leave it (whole) alone."""
+        old = datetime.now(timezone.utc) - timedelta(days=3)
+        facts = [Fact("click", "busy", "w1", 1)]
+        store.save_batch(batch("busy", seq=0, received_at=old, facts=facts))
+        s = store.tables.sessions
+        result: list[int] = []
+        with store.engine.connect() as writer:
+            tx = writer.begin()
+            writer.execute(sa.select(s).where(s.c.session_id == "busy").with_for_update()).first()
+            purge = threading.Thread(target=lambda: result.append(store.purge_older_than(86_400)))
+            purge.start()
+            time.sleep(0.5)  # purge reads "busy" as old and waits on its lock
+            writer.execute(
+                sa.update(s)
+                .where(s.c.session_id == "busy")
+                .values(updated_us=int(datetime.now(timezone.utc).timestamp() * 1_000_000))
+            )
+            tx.commit()
+        purge.join(30)
+        assert result == [0]
+        summary = store.get_session("busy")
+        assert summary is not None and summary.event_count == 10
+        assert [c.seq for c in store.chunk_index(WindowRef("busy", "w1"))] == [0]
+        assert len(list(store.iter_facts(session_id="busy"))) == 1
+
+    # --- query shape ------------------------------------------------------------------------

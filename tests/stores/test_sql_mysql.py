@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 from contract import MYSQL_URL, require_server
-from test_sql_common import SQLStoreTests
+from test_sql_common import ServerSQLStoreTests
 
 from sentiero.stores.base import WindowRef
 
 pytestmark = pytest.mark.backend
 
 
-class TestMySQL(SQLStoreTests):
+class TestMySQL(ServerSQLStoreTests):
     @pytest.fixture(autouse=True)
     def _server(self) -> None:
         require_server(MYSQL_URL)

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 from contract import POSTGRES_URL, require_server
-from test_sql_common import SQLStoreTests
+from test_sql_common import ServerSQLStoreTests
 
 pytestmark = pytest.mark.backend
 
 
-class TestPostgres(SQLStoreTests):
+class TestPostgres(ServerSQLStoreTests):
     @pytest.fixture(autouse=True)
     def _server(self) -> None:
         require_server(POSTGRES_URL)
