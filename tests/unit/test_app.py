@@ -97,3 +97,12 @@ def test_asgi_app_serves_the_same_routes() -> None:
     assert messages[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in messages[1:]) == b'{"status":"ok"}'
     assert len(app.store.list_sessions(SessionQuery())) == 1
+
+
+def test_a_bad_store_url_is_reported_without_its_password() -> None:
+    from sentiero.stores import open_store
+
+    with pytest.raises(ValueError) as refused:
+        open_store("bogus://admin:s3cret-pw@db.example/sentiero")
+    assert "s3cret-pw" not in str(refused.value)
+    assert "bogus://admin:***@db.example/sentiero" in str(refused.value)

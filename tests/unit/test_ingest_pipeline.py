@@ -96,3 +96,15 @@ def test_page_url_is_the_last_meta_href_and_errors_need_an_error_event() -> None
     quiet = build_batch(body(events=[CLICK, {**ERROR, "type": 3}]),
                         Settings(capture_errors=True), None)
     assert quiet.page_url is None and not quiet.has_errors
+
+
+def test_keys_beside_an_rrweb_event_are_not_stored() -> None:
+    from sentiero.ingest.pipeline import build_batch
+    from sentiero.settings import Settings
+
+    payload = {"sessionId": "s1", "windowId": "w1", "events": [
+        {"type": 4, "timestamp": 1, "data": {"href": "https://a.test/"},
+         "note": "card 4111 1111 1111 1111", "delay": 0}]}
+    batch = build_batch(payload, Settings(), None)
+    assert batch.events == [{"type": 4, "timestamp": 1, "data": {"href": "https://a.test/"},
+                             "delay": 0}]

@@ -380,3 +380,18 @@ def test_delete_with_invalid_id_is_400(client: Any) -> None:
     response = client.post("/sessions/a.b/delete", data={"csrf_token": token})
     assert response.status_code == 400
     assert response.get_json() == {"error": "invalid ID format"}
+
+
+def test_an_unexpected_dashboard_error_logs_no_request_data(
+    make_app: Any, client_for: Any, caplog: Any
+) -> None:
+    class BrokenStore(MemoryStore):
+        def list_sessions(self, query: Any) -> Any:
+            raise RuntimeError(f"driver failed; parameters: {query.search}")
+
+    client = client_for(make_app(BrokenStore(), allow_open_dashboard=True))
+    with caplog.at_level("DEBUG", logger="sentiero"):
+        response = client.get("/?search=ann%40example.org")
+    assert response.status_code == 500
+    assert "RuntimeError" in caplog.text
+    assert "ann@example.org" not in caplog.text

@@ -80,6 +80,19 @@ def scrub_events(
     return updated.to_dict()
 
 
+RRWEB_EVENT_KEYS = frozenset(("type", "data", "timestamp", "delay"))
+
+
+def drop_unknown_keys(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep only the keys an rrweb event has: redaction knows where text lives inside
+    ``data``; anything a client adds beside it would be stored unexamined."""
+    return [
+        event if event.keys() <= RRWEB_EVENT_KEYS
+        else {k: v for k, v in event.items() if k in RRWEB_EVENT_KEYS}
+        for event in events
+    ]
+
+
 def build_batch(
     payload: dict[str, Any],
     settings: Settings,
@@ -100,7 +113,7 @@ def build_batch(
     if load_window_state is not None:
         state = load_window_state(WindowRef(valid.session_id, valid.window_id))
     window_state = scrub_events(valid.events, settings, state)
-    events = redact_events(valid.events, settings)
+    events = redact_events(drop_unknown_keys(valid.events), settings)
     metadata = geo.enrich(valid.metadata, settings.geo_source, environ)
     metadata = redact_metadata(metadata, settings)
     facts = facts_mod.derive_facts(valid.session_id, valid.window_id, events)

@@ -27,9 +27,16 @@ def open_store(url: str) -> Store:
 
         return FileStore(url)
     raise ValueError(
-        f"unknown store URL {url!r}: use sqlite:///path, postgresql://..., mysql://..., "
+        f"unknown store URL {without_password(url)!r}: use sqlite:///path, postgresql://..., mysql://..., "
         "redis://..., file:///path or memory://"
     )
+
+
+def without_password(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and logs."""
+    import re
+
+    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 _BACKENDS = {

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from sentiero.errors import describe_exception
 from sentiero.privacy import audit
 from sentiero.settings import Settings
 from sentiero.stores.base import ID_PATTERN, Store
@@ -217,8 +218,11 @@ class Application:
                 if refusal is not None:
                     return security.apply_page_headers(refusal)
             response = route.handler(self.web, request, **values)
-        except Exception:
-            logger.exception("Sentiero: unhandled error in %s %s", request.method, request.path)
+        except Exception as exc:
+            # type and innermost frame only: a driver error may chain query parameters (the
+            # search text, events), and those must not reach anyone's logs
+            logger.error("Sentiero: unhandled error in %s %s (%s)", request.method,
+                         request.path, describe_exception(exc))
             if route.json:
                 response = json_response({"error": "internal server error"}, 500)
             else:

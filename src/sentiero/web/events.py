@@ -11,12 +11,12 @@ refused with 500: it is never stored unredacted.
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 import orjson
 from werkzeug.wrappers import Request, Response
 
+from sentiero.errors import describe_exception
 from sentiero.ingest.decode import IngestError, decode_body
 from sentiero.ingest.pipeline import build_batch
 from sentiero.privacy import audit
@@ -110,7 +110,8 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
         return _unavailable(exc)
     except Exception as exc:
         # fail closed: whatever went wrong while scrubbing or redacting, store nothing
-        logger.error("sentiero: batch refused, processing failed (%s)", _where(exc))
+        logger.error("sentiero: batch refused, processing failed (%s)",
+                     describe_exception(exc))
         return error_response(500, PROCESSING_FAILED)
     if not batch.events:  # every event was dropped by redaction: nothing to store
         return json_response({"status": "ok"})
@@ -123,19 +124,6 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
     if not stored:
         return json_response({"status": "ok", "duplicate": True})
     return json_response({"status": "ok"})
-
-
-def _where(exc: BaseException) -> str:
-    """An exception's type and the innermost frame it came from, for a log line.
-
-    Never its message nor a traceback: exceptions raised while a batch is processed may quote
-    the payload (a typed value, an unredacted URL), and a store's driver error may chain the
-    SQL parameters, i.e. the events themselves."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return type(exc).__name__
-    last = frames[-1]
-    return f"{type(exc).__name__} at {last.filename}:{last.lineno} in {last.name}"
 
 
 def _unavailable(exc: StoreError) -> Response:
