@@ -27,8 +27,8 @@ def open_store(url: str) -> Store:
 
         return FileStore(url)
     raise ValueError(
-        f"unknown store URL {without_password(url)!r}: use sqlite:///path, postgresql://..., mysql://..., "
-        "redis://..., file:///path or memory://"
+        f"unknown store URL {without_password(url)!r}: use sqlite:///path, "
+        "postgresql://..., mysql://..., redis://..., file:///path or memory://"
     )
 
 
