@@ -395,3 +395,16 @@ def test_an_unexpected_dashboard_error_logs_no_request_data(
     assert response.status_code == 500
     assert "RuntimeError" in caplog.text
     assert "ann@example.org" not in caplog.text
+
+
+def test_session_deep_link_keeps_its_moment_through_the_redirect(
+    make_app: Any, client_for: Any
+) -> None:
+    store = MemoryStore()
+    save(store, "s1", "w1", [{"type": 4, "timestamp": 1000, "data": {"href": "https://a.test/"}}])
+    client = client_for(make_app(store, allow_open_dashboard=True))
+    response = client.get("/sessions/s1?t=2500")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/sessions/s1/windows/w1?t=2500")
+    hostile = client.get("/sessions/s1?t=1%0d%0aSet-Cookie:x")
+    assert hostile.headers["Location"].endswith("/sessions/s1/windows/w1")

@@ -291,7 +291,11 @@ def session_redirect(web: Web, request: Request, sid: str) -> Response:
     wid = _latest_window(session)
     if wid is None:
         return _not_found("No windows found")
-    return redirect(f"{web.root(request)}/sessions/{sid}/windows/{wid}", 302)
+    target = f"{web.root(request)}/sessions/{sid}/windows/{wid}"
+    t = request.args.get("t", "")
+    if t.isdigit():  # a deep link into the session keeps its moment
+        target += f"?t={t}"
+    return redirect(target, 302)
 
 
 def parse_start_at(raw: str | None) -> int | float | None:
