@@ -91,3 +91,9 @@ def test_serve_without_auth_warns_and_dashboard_is_forbidden(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_python_dash_m_sentiero_is_the_same_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "sentiero", "serve", "--help"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "--cors-origin" in result.stdout
