@@ -266,6 +266,15 @@ class ChunkInfo:
     event_count: int
     seq: int | None = None
 
+    def selected(self, from_ms: int | None, to_ms: int | None, start_index: int = 0) -> bool:
+        """Whether ``get_chunks(from_ms, to_ms, start_index)`` returns this chunk: its index
+        is at least ``start_index`` and its time range overlaps [from_ms, to_ms]."""
+        return (
+            self.index >= start_index
+            and (from_ms is None or self.last_ms >= from_ms)
+            and (to_ms is None or self.first_ms <= to_ms)
+        )
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -795,11 +795,7 @@ class FileStore(Store):
             out: list[Chunk] = []
             for rec in scan.live.values():
                 info = rec.info
-                if info.index < start_index:
-                    continue
-                if from_ms is not None and info.last_ms < from_ms:
-                    continue
-                if to_ms is not None and info.first_ms > to_ms:
+                if not info.selected(from_ms, to_ms, start_index):
                     continue
                 if limit is not None and len(out) >= limit:
                     break

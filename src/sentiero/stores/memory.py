@@ -243,11 +243,7 @@ class MemoryStore(Store):
         out: list[Chunk] = []
         for chunk in chunks:
             info = chunk.info
-            if info.index < start_index:
-                continue
-            if from_ms is not None and info.last_ms < from_ms:
-                continue
-            if to_ms is not None and info.first_ms > to_ms:
+            if not info.selected(from_ms, to_ms, start_index):
                 continue
             if limit is not None and len(out) >= limit:
                 break

@@ -773,9 +773,7 @@ class RedisStore(Store):
             for member in members:
                 info = _parse_chunk_info(member)
                 lo = info.index + 1
-                if from_ms is not None and info.last_ms < from_ms:
-                    continue
-                if to_ms is not None and info.first_ms > to_ms:
+                if not info.selected(from_ms, to_ms):  # start_index is the range's low end
                     continue
                 infos.append(info)
                 if limit is not None and len(infos) >= limit:
