@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sentiero.errors import ConfigurationError
+from sentiero.ingest.rules import FrustrationRules
 from sentiero.privacy.redaction import RedactionConfig
 
 __all__ = ["ConfigurationError", "Settings"]
@@ -75,6 +76,16 @@ class Settings:
     ``(environ, client_metadata)`` returning ``{"country", "city", "region", "timezone"}``.
     The result becomes metadata keys ``geo_country``, ``geo_city``, ``geo_region``,
     ``geo_timezone``; when a source is set, client-sent ``geo_*`` keys are always replaced."""
+
+    # --- analytics
+    rage_click_min_clicks: int = 3
+    """Clicks that make a rage click: each within ``rage_click_window_ms`` of the first and
+    of the previous one, within ``rage_click_radius_px`` of the first (inventory §4.2)."""
+    rage_click_window_ms: int = 500
+    rage_click_radius_px: int = 10
+    dead_click_timeout_ms: int = 500
+    """A click with no page change, DOM mutation, input or app custom event within this many
+    ms is a dead click."""
 
     # --- privacy
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
@@ -198,7 +209,8 @@ class Settings:
                     "'https://shop.example' (no path, no wildcard)"
                 )
         for name in ("flush_interval_ms", "flush_event_threshold", "max_body_bytes",
-                     "max_decompressed_bytes", "max_events_per_page"):
+                     "max_decompressed_bytes", "max_events_per_page", "rage_click_min_clicks",
+                     "rage_click_window_ms", "rage_click_radius_px", "dead_click_timeout_ms"):
             _positive_int(name, getattr(self, name))
         for name in ("max_events_per_request", "max_sessions", "max_events_per_session",
                      "checkout_every_n_ms"):
@@ -224,6 +236,11 @@ class Settings:
             raise ConfigurationError("sampling and recorder_options must be dicts")
         if not isinstance(self.mask_input_options, dict):
             raise ConfigurationError("mask_input_options must be a dict of input type -> bool")
+
+    # ------------------------------------------------------------------
+    def frustration_rules(self) -> FrustrationRules:
+        return FrustrationRules(self.rage_click_min_clicks, self.rage_click_window_ms,
+                                self.rage_click_radius_px, self.dead_click_timeout_ms)
 
     # ------------------------------------------------------------------
     def effective_recorder_options(self) -> dict[str, Any]:

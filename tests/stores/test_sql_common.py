@@ -163,7 +163,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             conn.execute(sa.insert(t.batches).values(session_id="old-1", window_id="w", seq=0))
         assert not sa.inspect(bare.engine).has_table(t.facts.name)
 
-        assert bare.migrate() == [2, 3, 4]
+        assert bare.migrate() == [2, 3, 4, 5]
         bare.setup()
         assert bare.get_events(WindowRef("old-1", "w")) == events
         summary = bare.get_session("old-1")
@@ -185,7 +185,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         windows = bare.tables.windows.name
         with pytest.raises(SchemaNotReadyError, match="schema version 3"):
             bare.setup()
-        assert bare.migrate() == [4]
+        assert bare.migrate() == [4, 5]
         columns = {c["name"]: c for c in sa.inspect(bare.engine).get_columns(windows)}
         assert columns["state_json"]["nullable"] is True
         # re-running the step (a crash before its version row was written) changes nothing
@@ -194,6 +194,29 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         bare.setup()
         assert bare.save_batch(batch(seq=0, window_state={"field_ids": [1, 2]}))
         assert bare.get_window_state(WindowRef("s1", "w1")) == {"field_ids": [1, 2]}
+
+    def test_analytics_step_adds_fact_keys_and_traits_to_an_older_database(
+        self, bare: SQLStore
+    ) -> None:
+        assert bare.migrate(to_version=4) == [1, 2, 3, 4]
+        quote = bare.engine.dialect.identifier_preparer.quote
+        t = bare.tables
+        with bare.engine.begin() as conn:  # what releases before step 5 created
+            for table, column in ((t.facts, "key"), (t.facts, "value"), (t.sessions, "browser"),
+                                  (t.sessions, "entry_url")):
+                conn.execute(sa.text(
+                    f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column)}"))
+        with pytest.raises(SchemaNotReadyError, match="schema version 4"):
+            bare.setup()
+        assert bare.migrate() == [5]
+        with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
+            MIGRATIONS[4].upgrade(conn, t)
+        bare.setup()
+        chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+        assert bare.save_batch(batch(seq=0, user_agent=chrome, facts=[
+            Fact("vital", "s1", "w1", 5, "https://a.example/", {}, "LCP", 1234.5)]))
+        assert [(f.key, f.value) for f in bare.iter_facts()] == [("LCP", 1234.5)]
+        assert bare.get_session("s1").traits.browser == "Chrome"
 
     def test_newer_schema_is_refused(self, bare: SQLStore) -> None:
         bare.migrate()

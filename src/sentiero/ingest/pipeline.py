@@ -33,6 +33,10 @@ from sentiero.privacy.scrub import PasswordScrubber, ScrubState
 from sentiero.settings import Settings
 from sentiero.stores.base import Batch, WindowRef
 
+FACTS_STATE = "facts"
+"""The key of the fact walk's state (:class:`~sentiero.ingest.facts.FactState`) inside the
+window's ingest state, beside the password scrubber's fields."""
+
 StateLoader = Callable[[WindowRef], "dict[str, Any] | None"]
 
 _cache_lock = threading.Lock()
@@ -116,7 +120,14 @@ def build_batch(
     events = redact_events(drop_unknown_keys(valid.events), settings)
     metadata = geo.enrich(valid.metadata, settings.geo_source, environ)
     metadata = redact_metadata(metadata, settings)
-    facts = facts_mod.derive_facts(valid.session_id, valid.window_id, events)
+    fact_state = facts_mod.FactState.from_dict((state or {}).get(FACTS_STATE))
+    referrer = metadata.get("entry_referrer") or metadata.get("referrer")
+    facts = facts_mod.derive_facts(
+        valid.session_id, valid.window_id, events, state=fact_state,
+        rules=settings.frustration_rules(),
+        referrer=referrer if isinstance(referrer, str) else None,
+    )
+    window_state[FACTS_STATE] = fact_state.to_dict()
     if not user_agent:
         ua = metadata.get("userAgent")
         user_agent = ua if isinstance(ua, str) and ua else None

@@ -22,6 +22,10 @@ from typing import Any
 import orjson
 import zstandard
 
+from sentiero.analytics import query
+from sentiero.analytics.query import FactCount, Scope, SessionRow
+from sentiero.analytics.traits import Traits
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
 METADATA_MAX_KEYS = 50
@@ -30,6 +34,9 @@ METADATA_MAX_VALUE_LENGTH = 1024
 STORABLE_INT = 2**63
 """Exclusive bound on ``abs()`` of seq, event timestamps and fact ts_ms: the 64-bit integer
 columns of the SQL stores and the file store's record header."""
+
+
+DAY_MS = 86_400_000
 
 
 class StoreError(Exception):
@@ -162,6 +169,33 @@ def fact_data_json(fact: Fact) -> str:
         raise ValueError(f"fact data cannot be stored as JSON: {exc}") from None
 
 
+_KEY, _VALUE = "_k", "_v"
+
+
+def fact_stored_data(fact: Fact) -> dict[str, Any]:
+    """``data`` with ``key`` and ``value`` folded in, for stores that keep a fact as one JSON
+    document (Redis, files); :func:`fact_from_stored` unfolds them."""
+    if fact.key is None and fact.value is None:
+        return fact.data
+    out = dict(fact.data)
+    if fact.key is not None:
+        out[_KEY] = fact.key
+    if fact.value is not None:
+        out[_VALUE] = fact.value
+    return out
+
+
+def fact_from_stored(
+    kind: str, session_id: str, window_id: str, ts_ms: int, url: str | None, data: Any
+) -> Fact:
+    data = dict(data) if isinstance(data, dict) else {}
+    key = data.pop(_KEY, None)
+    value = data.pop(_VALUE, None)
+    return Fact(kind, session_id, window_id, int(ts_ms), url, data,
+                key if isinstance(key, str) else None,
+                float(value) if isinstance(value, (int, float)) else None)
+
+
 # --- chunk encoding -------------------------------------------------------------------------
 
 _COMPRESSOR_LEVEL = 3
@@ -194,9 +228,8 @@ class WindowRef:
 class Fact:
     """One compact analytics record derived from events at ingest.
 
-    kind: ``page_view`` (data: viewport), ``click`` (data: x, y, selector?),
-    ``error`` (data: message, source?), and later kinds (scroll, form_field, vital,
-    custom, navigation, rage_click, dead_click). ``url`` is the redacted page URL.
+    The kinds, with what ``key`` (the group key), ``value`` (the measure) and ``data`` hold
+    for each, are listed in docs/CONTRACTS.md ("Facts"). ``url`` is the redacted page URL.
     """
 
     kind: str
@@ -205,6 +238,8 @@ class Fact:
     ts_ms: int
     url: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    value: float | None = None
 
 
 @dataclass
@@ -313,6 +348,8 @@ class SessionSummary:
     user_agent: str | None = None
     last_url: str | None = None
     has_errors: bool = False
+    traits: Traits | None = None
+    """Kept at ingest by stores that index them (SQL); None = derive from the metadata."""
 
     @property
     def duration_ms(self) -> int | None:
@@ -491,3 +528,54 @@ class Store(ABC):
     def erase_sessions(self, session_ids: Iterable[str]) -> int:
         ids = [validate_id(s, "session id") for s in session_ids]
         return sum(1 for s in ids if self.delete_session(s))
+
+    # analytics (sentiero.analytics.query): generic answers; SQL stores push them into SQL
+
+    def analytics_sessions(self, scope: Scope, limit: int | None = None, offset: int = 0
+                           ) -> list[SessionRow]:
+        """Sessions in scope, newest ``updated_at`` first (ties by id)."""
+        rows = query.generic_sessions(self, scope)
+        return rows[offset:] if limit is None else rows[offset:offset + limit]
+
+    def count_sessions(self, scope: Scope) -> int:
+        return len(query.generic_sessions(self, scope))
+
+    def session_counts(self, scope: Scope, trait: str) -> dict[Any, tuple[int, int]]:
+        """{trait value: (sessions, sessions with errors)} over the sessions in scope."""
+        if trait not in query.TRAITS:
+            raise ValueError(f"unknown trait {trait!r}")
+        return query.generic_session_counts(query.generic_sessions(self, scope), trait)
+
+    def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False
+                    ) -> list[FactCount]:
+        """Facts of ``kind`` in scope and their distinct sessions, grouped by url and/or key."""
+        return query.generic_fact_counts(query.generic_facts(self, scope, (kind,)),
+                                         by_url, by_key)
+
+    def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
+                    ) -> Iterator[Fact]:
+        """The facts of ``kinds`` in scope (optionally on one page URL), in ts_ms order per
+        kind."""
+        return query.generic_facts(self, scope, tuple(kinds), url)
+
+    def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
+        """(UTC day as epoch ms, events, sessions starting that day) for sessions in scope,
+        events counted by the day their batch began, inside the scope's range."""
+        lo = to_ms(scope.since, round_up=True) if scope.since else None
+        hi = to_ms(scope.until) if scope.until else None
+        events: dict[int, int] = {}
+        starts: dict[int, int] = {}
+        for row in query.generic_sessions(self, scope):
+            if row.first_ms is not None:
+                day = row.first_ms - row.first_ms % DAY_MS
+                starts[day] = starts.get(day, 0) + 1
+            summary = self.get_session(row.session_id)
+            for window in summary.windows if summary else ():
+                for info in self.chunk_index(WindowRef(row.session_id, window.window_id)):
+                    if (lo is not None and info.first_ms < lo) or \
+                            (hi is not None and info.first_ms > hi):
+                        continue
+                    day = info.first_ms - info.first_ms % DAY_MS
+                    events[day] = events.get(day, 0) + info.event_count
+        days = sorted(set(events) | set(starts))
+        return [(d, events.get(d, 0), starts.get(d, 0)) for d in days]

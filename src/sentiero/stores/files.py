@@ -71,6 +71,8 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    fact_from_stored,
+    fact_stored_data,
     to_ms,
     utcnow,
     validate_batch,
@@ -562,7 +564,7 @@ class FileStore(Store):
                 "ua": batch.user_agent or None,
                 "u": batch.page_url or None,
                 "e": batch_has_errors(batch),
-                "f": [[f.kind, int(f.ts_ms), f.url, f.data] for f in batch.facts],
+                "f": [[f.kind, int(f.ts_ms), f.url, fact_stored_data(f)] for f in batch.facts],
                 **({} if batch.window_state is None else {"ws": batch.window_state}),
             }
         )
@@ -822,7 +824,7 @@ class FileStore(Store):
             try:
                 item = orjson.loads(line)
                 wid, index = str(item["w"]), int(item["c"])
-                fact = Fact(item["k"], session_id, wid, item["t"], item["u"], item["d"])
+                fact = fact_from_stored(item["k"], session_id, wid, item["t"], item["u"], item["d"])
                 row = (int(item["t"]), int(item["a"]), n, fact)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # a line torn by a crash

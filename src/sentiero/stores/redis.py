@@ -64,6 +64,8 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    fact_from_stored,
+    fact_stored_data,
     load_window_state,
     to_ms,
     utcnow,
@@ -425,7 +427,7 @@ def _fact_body(fact: Fact) -> tuple[bytes, bytes, bytes]:
     fact_data_json(fact)  # raises ValueError for data that is not JSON
     kind = fact.kind.encode()
     wid = fact.window_id.encode()
-    payload = orjson.dumps([fact.session_id, int(fact.ts_ms), fact.url, fact.data])
+    payload = orjson.dumps([fact.session_id, int(fact.ts_ms), fact.url, fact_stored_data(fact)])
     body = b"%02x" % len(kind) + kind + b"%02x" % len(wid) + wid + payload
     return kind, str(int(fact.ts_ms)).encode(), body
 
@@ -437,7 +439,7 @@ def _parse_fact(member: bytes) -> Fact:
     wl = int(member[at : at + 2], 16)
     wid = member[at + 2 : at + 2 + wl].decode()
     sid, ts_ms, url, data = orjson.loads(member[at + 2 + wl :])
-    return Fact(kind, sid, wid, ts_ms, url, data)
+    return fact_from_stored(kind, sid, wid, ts_ms, url, data)
 
 
 def _parse_chunk_info(member: bytes) -> ChunkInfo:

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 
+from sentiero.analytics.query import TRAITS as TRAIT_NAMES
+from sentiero.analytics.traits import Traits, session_traits
 from sentiero.stores.base import (
     Batch,
     Chunk,
@@ -354,6 +356,8 @@ class SQLStore(Store):
                 "ts_ms": int(f.ts_ms),
                 "url": f.url,
                 "data_json": fact_data_json(f),
+                "key": f.key[:200] if f.key is not None else None,
+                "value": f.value,
             }
             for f in batch.facts
         ]
@@ -432,12 +436,25 @@ class SQLStore(Store):
             changes["last_url_ms"] = last_ms
         if batch_has_errors(batch) and not session.has_errors:
             changes["has_errors"] = True
+        changes.update(self._trait_changes(session, batch, changes))
         conn.execute(sa.update(s).where(s.c.session_id == sid).values(changes))
 
         max_events = self.limits.max_events_per_session
         if max_events is not None and changes["event_count"] > max_events:
             self._drop_oldest_chunks(conn, sid, (wid, index), changes["event_count"], max_events)
         return True
+
+    @staticmethod
+    def _trait_changes(session: Any, batch: Batch, changes: dict[str, Any]) -> dict[str, Any]:
+        """The session's traits after this batch, where they changed (one function computes
+        them for every store: sentiero.analytics.traits)."""
+        if not (batch.metadata or batch.user_agent or session.entry_url is None):
+            return {}
+        metadata = orjson.loads(changes.get("metadata_json", session.metadata_json))
+        first_page = session.entry_url or next(
+            (f.url for f in batch.facts if f.kind == "page_view" and f.url), None)
+        traits = session_traits(metadata, session.user_agent or batch.user_agent, first_page)
+        return {k: v for k, v in traits.as_dict().items() if getattr(session, k) != v}
 
     def _claim_seq(self, conn: Connection, sid: str, wid: str, seq: int) -> bool:
         """Record (session, window, seq); False when it was already there. Runs under the
@@ -611,10 +628,11 @@ class SQLStore(Store):
                 return
             merged = orjson.loads(session.metadata_json)
             merged.update(clean)
+            traits = session_traits(merged, session.user_agent, session.entry_url)
             conn.execute(
                 sa.update(s)
                 .where(s.c.session_id == session_id)
-                .values(metadata_json=orjson.dumps(merged).decode())
+                .values(metadata_json=orjson.dumps(merged).decode(), **traits.as_dict())
             )
 
         self._run(merge)
@@ -653,6 +671,7 @@ class SQLStore(Store):
                     user_agent=r.user_agent,
                     last_url=r.last_url,
                     has_errors=bool(r.has_errors),
+                    traits=traits_of_row(r),
                 )
             )
         return out
@@ -826,7 +845,8 @@ class SQLStore(Store):
             rows = self._run(functools.partial(_fetch_all, page), write=False)
             for r in rows:
                 yield Fact(
-                    r.kind, r.session_id, r.window_id, r.ts_ms, r.url, orjson.loads(r.data_json)
+                    r.kind, r.session_id, r.window_id, r.ts_ms, r.url, orjson.loads(r.data_json),
+                    r.key, r.value,
                 )
             if len(rows) < _FACT_PAGE:
                 return
@@ -937,6 +957,10 @@ class SQLStore(Store):
             return {"chunk_bytes": int(data), "events": int(events), "chunks": int(chunks)}
 
         return self._run(read, write=False)
+
+
+def traits_of_row(row: Any) -> Traits:
+    return Traits(*(getattr(row, name) for name in TRAIT_NAMES))
 
 
 def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:

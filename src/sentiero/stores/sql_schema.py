@@ -30,6 +30,10 @@ Id = sa.String(128).with_variant(
 BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # sqlite: INTEGER PK is rowid
 Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), *_MYSQL)
+FactKey = sa.String(200).with_variant(mysql.VARCHAR(200, charset="utf8mb4",
+                                                   collation="utf8mb4_bin"), *_MYSQL)
+TRAIT_COLUMNS = (("browser", 16), ("device", 16), ("os", 16), ("country", 8),
+                 ("utm_source", 200), ("utm_medium", 200), ("utm_campaign", 200))
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Tables:
     facts: sa.Table
     # indexes created by later steps (kept off the tables so step 1 does not create them)
     sort_indexes: tuple[sa.Index, ...]
+    analytics_indexes: tuple[sa.Index, ...] = ()
 
 
 def build_tables(prefix: str = "sentiero_") -> Tables:
@@ -71,6 +76,10 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Column("last_url", sa.Text),
         sa.Column("last_url_ms", sa.BigInteger),
         sa.Column("has_errors", sa.Boolean, nullable=False, default=False),
+        # step 5: session traits (sentiero.analytics.traits), kept current at ingest
+        *(sa.Column(name, sa.String(length), nullable=True) for name, length in TRAIT_COLUMNS),
+        sa.Column("entry_url", sa.Text, nullable=True),
+        sa.Column("referrer", sa.Text, nullable=True),
     )
     # the default list order: updated_at desc, ties by id
     sa.Index(f"{p}sessions_updated", sessions.c.updated_us.desc(), sessions.c.session_id)
@@ -139,6 +148,9 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Column("ts_ms", sa.BigInteger, nullable=False),
         sa.Column("url", sa.Text),
         sa.Column("data_json", sa.Text, nullable=False),
+        # step 5: the fact's group key and measure (docs/CONTRACTS.md "Facts")
+        sa.Column("key", FactKey, nullable=True),
+        sa.Column("value", sa.Float, nullable=True),
     )
     sa.Index(f"{p}facts_kind_ts", facts.c.kind, facts.c.ts_ms)
     sa.Index(f"{p}facts_ts", facts.c.ts_ms)
@@ -152,7 +164,15 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Index(f"{p}sessions_events", shadow.c.event_count.desc(), shadow.c.session_id),
         sa.Index(f"{p}sessions_errors", shadow.c.has_errors, shadow.c.updated_us.desc()),
     )
-    return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes)
+    # step 5: analytics reads facts by kind and key, and sessions by last activity with traits
+    facts_shadow = facts.to_metadata(sort_md)
+    analytics_indexes = (
+        sa.Index(f"{p}facts_kind_key", facts_shadow.c.kind, facts_shadow.c.key),
+        sa.Index(f"{p}sessions_traits", shadow.c.updated_us, shadow.c.browser,
+                 shadow.c.device, shadow.c.country),
+    )
+    return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
+                  analytics_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -193,18 +213,30 @@ def _step3_sort_indexes(conn: Connection, t: Tables) -> None:
         _create_index(conn, index)
 
 
-def _step4_window_state(conn: Connection, t: Tables) -> None:
+def _add_column(conn: Connection, table: sa.Table, column: sa.Column) -> None:
     # Databases created by this version already have the column (step 1 creates the tables
     # as they are now); older ones get it here. Checking first also makes a re-run safe.
-    column = t.windows.c.state_json
-    existing = {c["name"] for c in sa.inspect(conn).get_columns(t.windows.name)}
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
     if column.name in existing:
         return
     quote = conn.dialect.identifier_preparer.quote
     ddl = column.type.compile(dialect=conn.dialect)
     conn.execute(
-        sa.text(f"ALTER TABLE {quote(t.windows.name)} ADD COLUMN {quote(column.name)} {ddl} NULL")
+        sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {ddl} NULL")
     )
+
+
+def _step4_window_state(conn: Connection, t: Tables) -> None:
+    _add_column(conn, t.windows, t.windows.c.state_json)
+
+
+def _step5_analytics(conn: Connection, t: Tables) -> None:
+    for name in ("key", "value"):
+        _add_column(conn, t.facts, t.facts.c[name])
+    for name in (*(n for n, _ in TRAIT_COLUMNS), "entry_url", "referrer"):
+        _add_column(conn, t.sessions, t.sessions.c[name])
+    for index in t.analytics_indexes:
+        _create_index(conn, index)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -213,5 +245,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "indexes for sorting sessions by created_at and event_count", _step3_sort_indexes),
     Migration(4, "per-window ingest state (password scrubbing across batches)",
               _step4_window_state),
+    Migration(5, "fact keys and values, session traits, analytics indexes", _step5_analytics),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

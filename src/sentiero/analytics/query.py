@@ -1,0 +1,234 @@
+"""The facts-query interface every store answers, and its generic implementation.
+
+An analysis asks four questions, always within a :class:`Scope` (a time range plus a
+:class:`Segment` of sessions):
+
+- ``analytics_sessions(scope, limit, offset)``: the sessions themselves, newest first, and
+  ``count_sessions(scope)``;
+- ``session_counts(scope, trait)``: sessions (and errored sessions) per trait value;
+- ``fact_counts(scope, kind, by_url, by_key)``: facts and distinct sessions per kind, url, key;
+- ``scope_facts(scope, kinds, url)``: the facts themselves, for what needs every value
+  (percentiles, occurrences, time on page).
+
+``Store`` implements them with the functions below, over ``iter_session_ids``/``get_session``
+and ``iter_facts``; the SQL store overrides them with GROUP BY queries. Both give the same
+answers: tests/analytics runs one suite on every backend.
+
+Scope semantics: a session is in scope when its last activity (``updated_at``) falls in
+[since, until] and it matches the segment; a fact is in scope when its session is and its
+``ts_ms`` falls in the range too (inventory §5: "session since/until bounds apply to
+updated_at", per-event tallies clamped to the window).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sentiero.analytics.traits import Traits, session_traits
+
+if TYPE_CHECKING:
+    from sentiero.stores.base import Fact, SessionSummary, Store
+
+TRAITS = ("browser", "device", "os", "country", "entry_url", "referrer", "utm_source",
+          "utm_medium", "utm_campaign")
+MAX_FILTER_TEXT = 256
+
+
+@dataclass(frozen=True)
+class Segment:
+    """AND-combined session filters (inventory §5.2); None = no filter."""
+
+    browser: str | None = None
+    device: str | None = None
+    os: str | None = None
+    country: str | None = None
+    url_pattern: str | None = None  # a page the session saw: substring, or glob with * ?
+    metadata_key: str | None = None
+    metadata_value: str | None = None
+    metadata_match: str = "exact"  # or "contains"
+    has_errors: bool | None = None
+    min_duration_s: int | None = None
+    max_duration_s: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Segment(metadata_match=self.metadata_match)
+
+    def url_matches(self, url: str | None) -> bool:
+        return url_pattern_matches(self.url_pattern, url)
+
+
+def url_pattern_matches(pattern: str | None, url: str | None) -> bool:
+    if not pattern:
+        return True
+    if not url:
+        return False
+    if "*" in pattern or "?" in pattern:
+        return fnmatch.fnmatchcase(url.lower(), pattern.lower())
+    return pattern.lower() in url.lower()
+
+
+@dataclass(frozen=True)
+class Scope:
+    since: datetime | None = None
+    until: datetime | None = None
+    segment: Segment = field(default_factory=Segment)
+
+    def with_segment(self, **changes: Any) -> Scope:
+        return replace(self, segment=replace(self.segment, **changes))
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session as analyses see it."""
+
+    session_id: str
+    created_at: datetime
+    updated_at: datetime
+    first_ms: int | None
+    last_ms: int | None
+    event_count: int
+    has_errors: bool
+    metadata: dict[str, Any]
+    traits: Traits
+    first_window_id: str | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.first_ms is None or self.last_ms is None:
+            return None
+        return max(0, self.last_ms - self.first_ms)
+
+
+@dataclass(frozen=True)
+class FactCount:
+    kind: str
+    url: str | None
+    key: str | None
+    count: int
+    sessions: int
+
+
+# --- the generic implementation (memory, files, Redis, Django; any custom store) ---------
+
+
+def row_of(summary: SessionSummary) -> SessionRow:
+    traits = summary.traits if getattr(summary, "traits", None) is not None else \
+        session_traits(summary.metadata, summary.user_agent)
+    first_window = next((w.window_id for w in summary.windows if w.first_ms is not None),
+                        summary.windows[0].window_id if summary.windows else None)
+    return SessionRow(summary.session_id, summary.created_at, summary.updated_at,
+                      summary.first_ms, summary.last_ms, summary.event_count,
+                      summary.has_errors, summary.metadata, traits, first_window)
+
+
+def _metadata_matches(segment: Segment, metadata: dict[str, Any]) -> bool:
+    if not segment.metadata_key:
+        return True
+    if segment.metadata_key not in metadata:
+        return False
+    if segment.metadata_value is None:
+        return True
+    value = metadata[segment.metadata_key]
+    text = value if isinstance(value, str) else str(value)
+    if segment.metadata_match == "contains":
+        return segment.metadata_value.lower() in text.lower()
+    return text == segment.metadata_value
+
+
+def row_matches(scope: Scope, row: SessionRow, pages: set[str] | None) -> bool:
+    """Whether ``row`` is in ``scope``; ``pages`` are the URLs it saw (needed only with a
+    url_pattern)."""
+    if scope.since is not None and row.updated_at < scope.since:
+        return False
+    if scope.until is not None and row.updated_at > scope.until:
+        return False
+    s = scope.segment
+    t = row.traits
+    for name in ("browser", "device", "os", "country"):
+        wanted = getattr(s, name)
+        if wanted is not None and getattr(t, name) != wanted:
+            return False
+    if s.has_errors is not None and row.has_errors != s.has_errors:
+        return False
+    if s.min_duration_s is not None or s.max_duration_s is not None:
+        duration = row.duration_ms
+        if duration is None:
+            return False
+        if s.min_duration_s is not None and duration < s.min_duration_s * 1000:
+            return False
+        if s.max_duration_s is not None and duration > s.max_duration_s * 1000:
+            return False
+    if not _metadata_matches(s, row.metadata):
+        return False
+    if s.url_pattern:
+        return any(s.url_matches(url) for url in pages or ())
+    return True
+
+
+def _ms_bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
+    return scope.since, scope.until
+
+
+def generic_sessions(store: Store, scope: Scope) -> list[SessionRow]:
+    """Every session in scope, newest (updated_at) first, ties by id."""
+    pages: dict[str, set[str]] = {}
+    if scope.segment.url_pattern:
+        for fact in store.iter_facts(kind="page_view"):
+            if fact.url:
+                pages.setdefault(fact.session_id, set()).add(fact.url)
+    rows = []
+    for session_id in store.iter_session_ids():
+        summary = store.get_session(session_id)
+        if summary is None:
+            continue
+        row = row_of(summary)
+        if row_matches(scope, row, pages.get(session_id)):
+            rows.append(row)
+    rows.sort(key=lambda r: r.session_id)
+    rows.sort(key=lambda r: r.updated_at, reverse=True)
+    return rows
+
+
+def generic_facts(store: Store, scope: Scope, kinds: Iterable[str],
+                  url: str | None = None) -> Iterator[Fact]:
+    in_scope = None
+    if scope.segment.empty and scope.since is None and scope.until is None:
+        in_scope = None
+    else:
+        in_scope = {r.session_id for r in generic_sessions(store, scope)}
+    since, until = _ms_bounds(scope)
+    for kind in kinds:
+        for fact in store.iter_facts(kind=kind, since=since, until=until):
+            if in_scope is not None and fact.session_id not in in_scope:
+                continue
+            if url is not None and fact.url != url:
+                continue
+            yield fact
+
+
+def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, tuple[int, int]]:
+    counts: Counter[Any] = Counter()
+    errored: Counter[Any] = Counter()
+    for row in rows:
+        value = getattr(row.traits, trait)
+        counts[value] += 1
+        if row.has_errors:
+            errored[value] += 1
+    return {value: (n, errored[value]) for value, n in counts.items()}
+
+
+def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool) -> list[FactCount]:
+    counts: Counter[tuple[str, str | None, str | None]] = Counter()
+    sessions: dict[tuple[str, str | None, str | None], set[str]] = {}
+    for fact in facts:
+        group = (fact.kind, fact.url if by_url else None, fact.key if by_key else None)
+        counts[group] += 1
+        sessions.setdefault(group, set()).add(fact.session_id)
+    return [FactCount(k, u, key, n, len(sessions[(k, u, key)]))
+            for (k, u, key), n in counts.items()]
