@@ -15,9 +15,10 @@ and ``iter_facts``; the SQL store overrides them with GROUP BY queries. Both giv
 answers: tests/analytics runs one suite on every backend.
 
 Scope semantics: a session is in scope when its last activity (``updated_at``) falls in
-[since, until] and it matches the segment; a fact is in scope when its session is and its
-``ts_ms`` falls in the range too (inventory §5: "session since/until bounds apply to
-updated_at", per-event tallies clamped to the window).
+[since, until] and it matches the segment (inventory §5: "session since/until bounds apply to
+updated_at"); a fact is in scope when its ``ts_ms`` falls in [since, until] and its session
+matches the segment (per-event tallies clamped to the window), and so are a day's events
+(by the time their batch began) and session starts (by the first event).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sentiero.analytics.traits import Traits, session_traits
 if TYPE_CHECKING:
     from sentiero.stores.base import Fact, SessionSummary, Store
 
+DAY_MS = 86_400_000
 TRAITS = ("browser", "device", "os", "country", "entry_url", "referrer", "utm_source",
           "utm_medium", "utm_campaign")
 MAX_FILTER_TEXT = 256
@@ -112,14 +114,16 @@ class FactCount:
     key: str | None
     count: int
     sessions: int
+    day: int | None = None  # UTC day (epoch ms) when counted by day
 
 
 # --- the generic implementation (memory, files, Redis, Django; any custom store) ---------
 
 
-def row_of(summary: SessionSummary) -> SessionRow:
+def row_of(summary: SessionSummary, entry_url: str | None = None) -> SessionRow:
+    """``entry_url``: the session's first page, when the store keeps no traits of its own."""
     traits = summary.traits if getattr(summary, "traits", None) is not None else \
-        session_traits(summary.metadata, summary.user_agent)
+        session_traits(summary.metadata, summary.user_agent, entry_url)
     first_window = next((w.window_id for w in summary.windows if w.first_ms is not None),
                         summary.windows[0].window_id if summary.windows else None)
     return SessionRow(summary.session_id, summary.created_at, summary.updated_at,
@@ -178,16 +182,18 @@ def _ms_bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
 def generic_sessions(store: Store, scope: Scope) -> list[SessionRow]:
     """Every session in scope, newest (updated_at) first, ties by id."""
     pages: dict[str, set[str]] = {}
-    if scope.segment.url_pattern:
-        for fact in store.iter_facts(kind="page_view"):
-            if fact.url:
-                pages.setdefault(fact.session_id, set()).add(fact.url)
+    entries: dict[str, str] = {}  # the earliest window entry page of each session
+    for fact in store.iter_facts(kind="page_view"):  # in ts_ms order
+        if fact.url:
+            pages.setdefault(fact.session_id, set()).add(fact.url)
+            if fact.key == "entry":
+                entries.setdefault(fact.session_id, fact.url)
     rows = []
     for session_id in store.iter_session_ids():
         summary = store.get_session(session_id)
         if summary is None:
             continue
-        row = row_of(summary)
+        row = row_of(summary, entries.get(session_id))
         if row_matches(scope, row, pages.get(session_id)):
             rows.append(row)
     rows.sort(key=lambda r: r.session_id)
@@ -195,13 +201,17 @@ def generic_sessions(store: Store, scope: Scope) -> list[SessionRow]:
     return rows
 
 
+def segment_session_ids(store: Store, scope: Scope) -> set[str] | None:
+    """Ids of the sessions matching the segment, whenever they were active; None when the
+    segment is empty (every session)."""
+    if scope.segment.empty:
+        return None
+    return {r.session_id for r in generic_sessions(store, Scope(segment=scope.segment))}
+
+
 def generic_facts(store: Store, scope: Scope, kinds: Iterable[str],
                   url: str | None = None) -> Iterator[Fact]:
-    in_scope = None
-    if scope.segment.empty and scope.since is None and scope.until is None:
-        in_scope = None
-    else:
-        in_scope = {r.session_id for r in generic_sessions(store, scope)}
+    in_scope = segment_session_ids(store, scope)
     since, until = _ms_bounds(scope)
     for kind in kinds:
         for fact in store.iter_facts(kind=kind, since=since, until=until):
@@ -223,12 +233,51 @@ def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, 
     return {value: (n, errored[value]) for value, n in counts.items()}
 
 
-def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool) -> list[FactCount]:
-    counts: Counter[tuple[str, str | None, str | None]] = Counter()
-    sessions: dict[tuple[str, str | None, str | None], set[str]] = {}
+def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False
+                        ) -> list[FactCount]:
+    counts: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
+    sessions: dict[tuple[str, str | None, str | None, int | None], set[str]] = {}
     for fact in facts:
-        group = (fact.kind, fact.url if by_url else None, fact.key if by_key else None)
+        group = (fact.kind, fact.url if by_url else None, fact.key if by_key else None,
+                 fact.ts_ms - fact.ts_ms % DAY_MS if by_day else None)
         counts[group] += 1
         sessions.setdefault(group, set()).add(fact.session_id)
-    return [FactCount(k, u, key, n, len(sessions[(k, u, key)]))
-            for (k, u, key), n in counts.items()]
+    return [FactCount(k, u, key, n, len(sessions[(k, u, key, day)]), day)
+            for (k, u, key, day), n in counts.items()]
+
+
+DURATION_BUCKETS_MS = (30_000, 120_000, 300_000, 900_000)
+DURATION_LABELS = ("0-30s", "30s-2m", "2-5m", "5-15m", "15m+")
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Sessions in scope by duration bucket (``DURATION_LABELS``), and the mean."""
+
+    buckets: tuple[int, ...]
+    total_ms: int
+    timed: int  # sessions with a duration
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.total_ms / self.timed if self.timed else None
+
+
+def duration_bucket(duration_ms: int) -> int:
+    for i, edge in enumerate(DURATION_BUCKETS_MS):
+        if duration_ms < edge:
+            return i
+    return len(DURATION_BUCKETS_MS)
+
+
+def generic_durations(rows: Iterable[SessionRow]) -> Durations:
+    buckets = [0] * len(DURATION_LABELS)
+    total = timed = 0
+    for row in rows:
+        duration = row.duration_ms
+        if duration is None:
+            continue
+        buckets[duration_bucket(duration)] += 1
+        total += duration
+        timed += 1
+    return Durations(tuple(buckets), total, timed)

@@ -246,6 +246,9 @@ class _Walk:
             s.width, s.height = width or s.width, height or s.height
             return
         self.page_time()
+        if s.pv is not None:  # the previous page was left for this one: not an exit
+            self.facts.append(Fact("page_leave", self.sid, self.wid, ts, s.url, {"pv": s.pv},
+                                   "entry" if s.pages == 1 else None, float(max(0, ts - s.pv))))
         self.settle_clicks(ts + self.rules.dead_click_timeout_ms + 1, leaving=True)
         last = self.last_dead
         if last is not None and last.ts_ms == s.last_click_ms and last in self.facts:

@@ -23,7 +23,7 @@ import orjson
 import zstandard
 
 from sentiero.analytics import query
-from sentiero.analytics.query import FactCount, Scope, SessionRow
+from sentiero.analytics.query import Durations, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
@@ -537,6 +537,43 @@ class Store(ABC):
         rows = query.generic_sessions(self, scope)
         return rows[offset:] if limit is None else rows[offset:offset + limit]
 
+    def list_segment_sessions(self, session_query: SessionQuery, segment: Segment
+                              ) -> list[SessionSummary]:
+        """``list_sessions`` restricted to the sessions matching ``segment`` (the sessions
+        list's analytics filters)."""
+        if segment.empty:
+            return self.list_sessions(session_query)
+        wanted = query.segment_session_ids(self, Scope(segment=segment)) or set()
+        out: list[SessionSummary] = []
+        skip, offset, page = session_query.offset, 0, 500
+        while len(out) < session_query.limit:
+            batch = self.list_sessions(SessionQuery(
+                limit=page, offset=offset, since=session_query.since, until=session_query.until,
+                sort_by=session_query.sort_by, search=session_query.search,
+                has_errors=session_query.has_errors))
+            for summary in batch:
+                if summary.session_id not in wanted:
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append(summary)
+                if len(out) == session_query.limit:
+                    break
+            if len(batch) < page:
+                break
+            offset += page
+        return out
+
+    def session_rows(self, session_ids: Iterable[str]) -> list[SessionRow]:
+        """The rows of these sessions (unknown ids left out), in no particular order."""
+        rows = []
+        for session_id in session_ids:
+            summary = self.get_session(session_id)
+            if summary is not None:
+                rows.append(query.row_of(summary))
+        return rows
+
     def count_sessions(self, scope: Scope) -> int:
         return len(query.generic_sessions(self, scope))
 
@@ -546,11 +583,15 @@ class Store(ABC):
             raise ValueError(f"unknown trait {trait!r}")
         return query.generic_session_counts(query.generic_sessions(self, scope), trait)
 
-    def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False
-                    ) -> list[FactCount]:
-        """Facts of ``kind`` in scope and their distinct sessions, grouped by url and/or key."""
+    def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False,
+                    by_day: bool = False) -> list[FactCount]:
+        """Facts of ``kind`` in scope and their distinct sessions, grouped by url, key and/or
+        UTC day."""
         return query.generic_fact_counts(query.generic_facts(self, scope, (kind,)),
-                                         by_url, by_key)
+                                         by_url, by_key, by_day)
+
+    def session_durations(self, scope: Scope) -> Durations:
+        return query.generic_durations(query.generic_sessions(self, scope))
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
                     ) -> Iterator[Fact]:
@@ -559,23 +600,26 @@ class Store(ABC):
         return query.generic_facts(self, scope, tuple(kinds), url)
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
-        """(UTC day as epoch ms, events, sessions starting that day) for sessions in scope,
-        events counted by the day their batch began, inside the scope's range."""
+        """(UTC day as epoch ms, events, sessions starting) per day of the scope's range, for
+        sessions matching its segment: events by the time their batch began, sessions by
+        their first event."""
         lo = to_ms(scope.since, round_up=True) if scope.since else None
         hi = to_ms(scope.until) if scope.until else None
+
+        def inside(ms: int) -> bool:
+            return (lo is None or ms >= lo) and (hi is None or ms <= hi)
+
         events: dict[int, int] = {}
         starts: dict[int, int] = {}
-        for row in query.generic_sessions(self, scope):
-            if row.first_ms is not None:
+        for row in query.generic_sessions(self, Scope(segment=scope.segment)):
+            if row.first_ms is not None and inside(row.first_ms):
                 day = row.first_ms - row.first_ms % DAY_MS
                 starts[day] = starts.get(day, 0) + 1
             summary = self.get_session(row.session_id)
             for window in summary.windows if summary else ():
                 for info in self.chunk_index(WindowRef(row.session_id, window.window_id)):
-                    if (lo is not None and info.first_ms < lo) or \
-                            (hi is not None and info.first_ms > hi):
-                        continue
-                    day = info.first_ms - info.first_ms % DAY_MS
-                    events[day] = events.get(day, 0) + info.event_count
+                    if inside(info.first_ms):
+                        day = info.first_ms - info.first_ms % DAY_MS
+                        events[day] = events.get(day, 0) + info.event_count
         days = sorted(set(events) | set(starts))
         return [(d, events.get(d, 0), starts.get(d, 0)) for d in days]

@@ -28,6 +28,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 
 from sentiero.analytics.query import TRAITS as TRAIT_NAMES
+from sentiero.analytics.query import Segment
 from sentiero.analytics.traits import Traits, session_traits
 from sentiero.stores.base import (
     Batch,
@@ -52,6 +53,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.sql_analytics import SQLAnalytics
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(Store):
+class SQLStore(SQLAnalytics, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 
@@ -679,9 +681,16 @@ class SQLStore(Store):
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         """Index-backed for every sort. ``search`` is a LIKE over the id and the metadata's
         JSON text (so it also matches metadata keys; SQLite folds case for ASCII only)."""
+        return self._list_sessions(query, [])
+
+    def list_segment_sessions(self, query: SessionQuery, segment: Segment
+                              ) -> list[SessionSummary]:
+        return self._list_sessions(query, self._segment_where(segment))
+
+    def _list_sessions(self, query: SessionQuery, where: list[Any]) -> list[SessionSummary]:
         self._ensure_ready()
         s = self.tables.sessions
-        stmt = sa.select(s)
+        stmt = sa.select(s).where(*where)
         if query.since is not None:
             stmt = stmt.where(s.c.updated_us >= _to_us(query.since))
         if query.until is not None:

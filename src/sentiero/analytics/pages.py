@@ -1,0 +1,200 @@
+"""Pages (every URL with its views, entries and problems) and the page report for one URL
+(inventory §5.11): views, time on page, entries, exits, bounce rate, clicks, scroll, forms,
+errors, vitals, frustration and custom events, all from facts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sentiero.analytics import vitals as vitals_mod
+from sentiero.analytics.periods import Period, median, pct, top_counts
+from sentiero.analytics.query import Scope, Segment
+from sentiero.ingest.facts import is_internal_tag
+
+if TYPE_CHECKING:
+    from sentiero.stores.base import Store
+
+MAX_PAGES = 200
+TOP_ELEMENTS = 20
+TOP_TAGS = 200
+
+
+@dataclass
+class PageRow:
+    url: str
+    views: int = 0
+    sessions: int = 0
+    entries: int = 0
+    leaves: int = 0  # views followed by another page of the window
+    clicks: int = 0
+    errors: int = 0
+    rage_clicks: int = 0
+    dead_clicks: int = 0
+
+    @property
+    def exits(self) -> int:
+        return max(0, self.views - self.leaves)
+
+
+def _scope(period: Period, segment: Segment | None) -> Scope:
+    return Scope(period.since, period.until, segment or Segment())
+
+
+def page_rows(store: Store, period: Period, segment: Segment | None = None) -> list[PageRow]:
+    """Every recorded page (≤ 200, by views), each with what happened on it."""
+    scope = _scope(period, segment)
+    rows: dict[str, PageRow] = {}
+    for c in store.fact_counts(scope, "page_view", by_url=True, by_key=True):
+        if not c.url:
+            continue
+        row = rows.setdefault(c.url, PageRow(c.url))
+        row.views += c.count
+        if c.key == "entry":
+            row.entries += c.count
+    for c in store.fact_counts(scope, "page_view", by_url=True):
+        if c.url in rows:
+            rows[c.url].sessions = c.sessions
+    for kind, attr in (("page_leave", "leaves"), ("click", "clicks"), ("error", "errors"),
+                       ("rage_click", "rage_clicks"), ("dead_click", "dead_clicks")):
+        for c in store.fact_counts(scope, kind, by_url=True):
+            if c.url in rows:
+                setattr(rows[c.url], attr, c.count)
+    ordered = sorted(rows.values(), key=lambda r: (-r.views, r.url))
+    return ordered[:MAX_PAGES]
+
+
+def page_urls(store: Store, period: Period) -> list[str]:
+    """The URL picker: every page with a view in the range, sorted (≤ 200)."""
+    counts = store.fact_counts(_scope(period, None), "page_view", by_url=True)
+    return sorted(c.url for c in counts if c.url)[:MAX_PAGES]
+
+
+@dataclass
+class PageReport:
+    url: str
+    sessions: int = 0
+    views: int = 0
+    entries: int = 0
+    exits: int = 0
+    bounces: int = 0
+    time_mean_ms: float | None = None
+    time_median_ms: float | None = None
+    clicks: int = 0
+    top_elements: list[tuple[str, int]] = field(default_factory=list)
+    scroll_avg_px: float | None = None
+    scroll_avg_pct: float | None = None
+    scroll_samples: int = 0
+    form_fields: int = 0
+    form_sessions: int = 0
+    form_submits: int = 0
+    form_submit_sessions: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    vitals: list[vitals_mod.MetricSummary] = field(default_factory=list)
+    rage_clicks: int = 0
+    dead_clicks: int = 0
+    frustration_selectors: list[tuple[str, int]] = field(default_factory=list)
+    custom_events: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def bounce_pct(self) -> float | None:
+        return pct(self.bounces, self.entries)
+
+    @property
+    def form_completion_pct(self) -> float | None:
+        return pct(self.form_submit_sessions, self.form_sessions)
+
+
+def page_report(store: Store, period: Period, url: str,
+                segment: Segment | None = None) -> PageReport:
+    scope = _scope(period, segment)
+    report = PageReport(url)
+    views: set[tuple[str, str, int]] = set()
+    sessions: set[str] = set()
+    leaves = leaves_entry = 0
+    durations: dict[tuple[str, str, str], float] = {}
+    elements: Counter[str] = Counter()
+    scroll: dict[tuple[str, str, Any], tuple[float, float | None]] = {}
+    fields: set[str] = set()
+    field_sessions: set[str] = set()
+    submit_sessions: set[str] = set()
+    frustration: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    error_groups: dict[str, dict[str, Any]] = {}
+    kinds = ("page_view", "page_leave", "page_time", "click", "scroll", "form_field",
+             "form_submit", "error", "rage_click", "dead_click", "custom")
+    for f in store.scope_facts(scope, kinds, url=url):
+        if f.kind == "page_view":
+            views.add((f.session_id, f.window_id, f.ts_ms))
+            sessions.add(f.session_id)
+            if f.key == "entry":
+                report.entries += 1
+        elif f.kind == "page_leave":
+            leaves += 1
+            leaves_entry += f.key == "entry"
+        elif f.kind == "page_time" and f.value is not None:
+            group = (f.session_id, f.window_id, f.key or "")
+            durations[group] = max(durations.get(group, 0.0), f.value)
+        elif f.kind == "click":
+            report.clicks += 1
+            if f.key:
+                elements[f.key] += 1
+        elif f.kind == "scroll" and f.value is not None:
+            group = (f.session_id, f.window_id, f.data.get("pv"))
+            vh = f.data.get("vh")
+            best = scroll.get(group)
+            if best is None or f.value > best[0]:
+                scroll[group] = (f.value, vh if isinstance(vh, (int, float)) else None)
+        elif f.kind == "form_field":
+            fields.add(f.key or "")
+            field_sessions.add(f.session_id)
+        elif f.kind == "form_submit":
+            report.form_submits += 1
+            submit_sessions.add(f.session_id)
+        elif f.kind == "error":
+            group = error_groups.setdefault(f.key or "Unknown error", {
+                "key": f.key or "Unknown error", "message": f.data.get("message", ""),
+                "count": 0, "sessions": set(), "last_ms": 0})
+            group["count"] += 1
+            group["sessions"].add(f.session_id)
+            group["last_ms"] = max(group["last_ms"], f.ts_ms)
+        elif f.kind in ("rage_click", "dead_click"):
+            if f.kind == "rage_click":
+                report.rage_clicks += 1
+            else:
+                report.dead_clicks += 1
+            if f.key:
+                frustration[f.key] += 1
+        elif f.kind == "custom" and f.key and not is_internal_tag(f.key):
+            tags[f.key] += 1
+    report.views = len(views)
+    report.sessions = len(sessions)
+    report.exits = max(0, report.views - leaves)
+    report.bounces = max(0, report.entries - leaves_entry)
+    if durations:
+        values = list(durations.values())
+        report.time_mean_ms = sum(values) / len(values)
+        report.time_median_ms = median(values)
+    report.top_elements = top_counts(elements, TOP_ELEMENTS)
+    if scroll:
+        depths = [y for y, _ in scroll.values()]
+        report.scroll_samples = len(depths)
+        report.scroll_avg_px = sum(depths) / len(depths)
+        page_height = max(y + (vh or 0) for y, vh in scroll.values())
+        if page_height:
+            shares = [min(100.0, (y + (vh or 0)) / page_height * 100) for y, vh in scroll.values()]
+            report.scroll_avg_pct = round(sum(shares) / len(shares), 1)
+    report.form_fields = len(fields)
+    report.form_sessions = len(field_sessions)
+    report.form_submit_sessions = len(submit_sessions & field_sessions)
+    report.errors = sorted(
+        ({**g, "sessions": len(g["sessions"])} for g in error_groups.values()),
+        key=lambda g: (-g["count"], g["key"]))
+    report.vitals = [m for page in vitals_mod.web_vitals(store, period, segment, url=url)
+                     for m in page.metrics]
+    report.frustration_selectors = top_counts(frustration, 10)
+    report.custom_events = top_counts(tags, TOP_TAGS)
+    return report
+
+
