@@ -4,6 +4,7 @@
 import "rrweb/dist/style.css";
 import "./player.css";
 import "./dashboard.css";
+import "./analytics.css";
 
 import { Replayer } from "rrweb";
 import { Player } from "./player.js";

@@ -62,6 +62,15 @@ def json_for_script(data: Any) -> Markup:
     return Markup(text.translate(_SCRIPT_ESCAPES))
 
 
+def ms_datetime(ms: int | None) -> str:
+    """An epoch-ms event time as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    if ms is None:
+        return "—"
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def text_response(body: str, status: int) -> Response:
     return Response(body, status=status, content_type="text/plain; charset=utf-8")
 
@@ -97,6 +106,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.jinja.globals["json_for_script"] = json_for_script
+        self.jinja.filters["ms_datetime"] = ms_datetime
 
     def audit(self, request: Request, action: str, session_ids: Iterable[str] = (),
               **fields: Any) -> None:
@@ -153,9 +163,9 @@ class Web:
 
 
 def _route_modules() -> list[Any]:
-    from sentiero.web import api, dashboard, events
+    from sentiero.web import analytics, api, client_errors, dashboard, events
 
-    return [events, dashboard, api]
+    return [events, dashboard, api, analytics, client_errors]
 
 
 class Application:

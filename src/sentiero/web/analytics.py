@@ -1,0 +1,183 @@
+"""The analytics pages (inventory §3.4, §5): overview, segments, pages and the page report,
+Web Vitals and export. Handlers only translate HTTP to calls of ``sentiero.analytics``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from sentiero.analytics import export, overview, pages, vitals
+from sentiero.analytics.query import Scope, Segment
+from sentiero.analytics.traits import BROWSERS, DEVICES, OPERATING_SYSTEMS
+from sentiero.web import charts, security
+from sentiero.web.analytics_params import (
+    RangeParams,
+    parse_range,
+    parse_segment,
+    segment_params,
+)
+from sentiero.web.application import Route, Web, text_response
+from sentiero.web.dashboard import MAX_PAGE, format_duration, parse_int, url_path
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+MAX_URL_PARAM = 2_048
+TABS = (("overview", "Overview", "/analytics"), ("pages", "Pages", "/analytics/pages"),
+        ("segments", "Segments", "/analytics/segments"),
+        ("vitals", "Web Vitals", "/analytics/vitals"),
+        ("errors", "Client errors", "/issues?source=client"),
+        ("export", "Export", "/analytics/export"))
+_EXPORT_NAME = re.compile(r"^([a-z_]{1,40})\.(csv|json)\Z")
+
+
+class Links:
+    """URLs between analytics pages and to the sessions behind a number, carrying the range."""
+
+    def __init__(self, web: Web, request: Request, rng: RangeParams) -> None:
+        self.root = web.root(request)
+        self.rng = rng
+
+    def _url(self, path: str, params: dict[str, Any]) -> str:
+        clean = {k: str(v) for k, v in params.items() if v not in (None, "")}
+        sep = "&" if "?" in path else "?"
+        return self.root + path + (sep + urlencode(clean) if clean else "")
+
+    def tab(self, path: str) -> str:
+        return self._url(path, self.rng.params())
+
+    def segment(self, **filters: Any) -> str:
+        """The segments page listing the sessions a number counts."""
+        base = segment_params(Segment(**{k: v for k, v in filters.items()
+                                         if k in Segment.__dataclass_fields__}))
+        return self._url("/analytics/segments", {**self.rng.period_params(), **base})
+
+    def page(self, url: str) -> str:
+        return self._url("/analytics/page", {**self.rng.params(), "url": url})
+
+    def replay(self, session_id: str, window_id: str, ts_ms: int | None = None) -> str:
+        path = f"/sessions/{session_id}/windows/{window_id}"
+        return self._url(path, {"t": ts_ms} if ts_ms is not None else {})
+
+
+def _render(web: Web, request: Request, template: str, tab: str, rng: RangeParams,
+            **context: Any) -> Response:
+    links = Links(web, request, rng)
+    return web.render(request, template, title=context.pop("title"), nav="analytics", tab=tab,
+                      tabs=[(key, label, links.tab(path)) for key, label, path in TABS],
+                      rng=rng, links=links, charts=charts, format_duration=format_duration,
+                      short_url=url_path,
+                      **context)
+
+
+def overview_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args)
+    data = overview.overview(web.store, rng.period)
+    labels = [b.label for b in data.series]
+    return _render(
+        web, request, "analytics_overview.html", "overview", rng, title="Analytics",
+        o=data, deltas=data.deltas,
+        series_chart=charts.column_chart(
+            labels, [b.sessions for b in data.series], [b.errors for b in data.series],
+            title="Sessions per " + ("week" if rng.period.weekly else "day")
+            + " with JS errors", value_name="sessions", overlay_name="JS errors"),
+        events_chart=charts.column_chart(
+            labels, [b.events for b in data.series], title="Events per "
+            + ("week" if rng.period.weekly else "day"), value_name="events"),
+    )
+
+
+def segments_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args, default_preset=None)
+    segment = parse_segment(request.args)
+    page = min(max(parse_int(request.args.get("page"), 1), 1), MAX_PAGE)
+    per_page = parse_int(request.args.get("per_page"), DEFAULT_PER_PAGE)
+    per_page = DEFAULT_PER_PAGE if per_page < 1 else min(per_page, MAX_PER_PAGE)
+    scope = Scope(rng.period.since, rng.period.until, segment)
+    rows = web.store.analytics_sessions(scope, limit=per_page + 1, offset=(page - 1) * per_page)
+    total = web.store.count_sessions(scope)
+    web.audit(request, "list_sessions", dataset="segments", detail={"page": page})
+    countries = sorted(c for c in web.store.session_counts(Scope(), "country") if c)
+    base = {**rng.params(), **segment_params(segment)}
+    if per_page != DEFAULT_PER_PAGE:
+        base["per_page"] = str(per_page)
+    links = Links(web, request, rng)
+
+    def page_url(n: int) -> str:
+        return links._url("/analytics/segments", {**base, "page": n if n > 1 else None})
+
+    return _render(
+        web, request, "analytics_segments.html", "segments", rng, title="Segments",
+        segment=segment, rows=rows[:per_page], total=total, page=page,
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if len(rows) > per_page and page < MAX_PAGE else None,
+        browsers=BROWSERS, devices=DEVICES, operating_systems=OPERATING_SYSTEMS,
+        countries=countries, per_page=per_page,
+        sessions_url=links._url("/", {**segment_params(segment), **rng.period_params()}),
+    )
+
+
+def pages_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args)
+    rows = pages.page_rows(web.store, rng.period)
+    return _render(web, request, "analytics_pages.html", "pages", rng, title="Pages", rows=rows)
+
+
+def page_report_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args)
+    url = (request.args.get("url") or "").strip()[:MAX_URL_PARAM]
+    urls = pages.page_urls(web.store, rng.period)
+    report = pages.page_report(web.store, rng.period, url) if url else None
+    return _render(web, request, "analytics_page.html", "pages", rng,
+                   title="Page report", url=url, urls=urls, report=report)
+
+
+def vitals_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args)
+    data = vitals.web_vitals(web.store, rng.period)
+    return _render(web, request, "analytics_vitals.html", "vitals", rng, title="Web Vitals",
+                   pages=data, metrics=vitals.METRICS, rating_colours=charts.RATING_COLOURS)
+
+
+def export_page(web: Web, request: Request) -> Response:
+    rng = parse_range(request.args, default_preset=None)
+    return _render(web, request, "analytics_export.html", "export", rng, title="Export",
+                   datasets=list(export.DATASETS.values()))
+
+
+def export_download(web: Web, request: Request, name: str) -> Response:
+    if request.method != "POST":
+        return text_response("Method Not Allowed", 405)
+    match = _EXPORT_NAME.match(name)
+    dataset = export.DATASETS.get(match.group(1)) if match else None
+    if match is None or dataset is None:
+        return text_response("Not Found", 404)
+    if not security.csrf_ok(request):
+        return security.csrf_refusal()
+    fmt = match.group(2)
+    rng = parse_range(request.form, default_preset=None)
+    rows = dataset.rows(web.store, rng.period)
+    web.audit(request, "export", dataset=dataset.key, detail={"format": fmt})
+    if fmt == "csv":
+        body, mimetype = export.csv_lines(dataset, rows), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = export.json_chunks(dataset, rows), "application/json"
+    response = Response(body, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{export.filename(dataset, rng.period, fmt)}"')
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+ROUTES = [
+    Route("/analytics", "analytics", overview_page),
+    Route("/analytics/segments", "analytics_segments", segments_page),
+    Route("/analytics/pages", "analytics_pages", pages_page),
+    Route("/analytics/page", "analytics_page", page_report_page),
+    Route("/analytics/vitals", "analytics_vitals", vitals_page),
+    Route("/analytics/export", "analytics_export", export_page),
+    Route("/analytics/export/<name>", "analytics_export_download", export_download,
+          ("GET", "POST")),
+]
