@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -14,6 +14,8 @@ import ua_parser
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from sentiero.analytics.query import Segment
+from sentiero.analytics.traits import BROWSERS, DEVICES
 from sentiero.stores.base import ID_PATTERN, SORT_KEYS, SessionQuery, SessionSummary, WindowRef
 from sentiero.web import security
 from sentiero.web.application import Route, Web, invalid_id, text_response, valid_ids
@@ -148,9 +150,13 @@ class ListFilters:
     until: datetime | None = None
     sort_by: str = "updated_at"
     has_errors: bool = False
+    segment: Segment = field(default_factory=Segment)
+    """The analytics segment filters (browser, device, page seen, metadata...)."""
 
     @classmethod
     def from_request(cls, request: Request) -> ListFilters:
+        from sentiero.web.analytics_params import parse_segment
+
         args = request.args
         page = min(max(parse_int(args.get("page"), 1), 1), MAX_PAGE)
         per_page = parse_int(args.get("per_page"), DEFAULT_PER_PAGE)
@@ -175,11 +181,13 @@ class ListFilters:
             until=until,
             sort_by=sort_by,
             has_errors=args.get("has_errors") in ("true", "1", "on"),
+            segment=replace(parse_segment(args), has_errors=None),
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.search or self.since or self.until or self.has_errors)
+        return bool(self.search or self.since or self.until or self.has_errors
+                    or not self.segment.empty)
 
     def params(self, **overrides: Any) -> dict[str, str]:
         """The query string that reproduces these filters (defaults omitted)."""
@@ -192,6 +200,9 @@ class ListFilters:
             "per_page": str(self.per_page) if self.per_page != DEFAULT_PER_PAGE else "",
             "page": str(self.page) if self.page != 1 else "",
         }
+        from sentiero.web.analytics_params import segment_params
+
+        values.update(segment_params(self.segment))
         values.update(overrides)
         return {k: str(v) for k, v in values.items() if v not in ("", None)}
 
@@ -238,7 +249,7 @@ def session_row(web: Web, request: Request, session: SessionSummary) -> dict[str
 
 def sessions_index(web: Web, request: Request) -> Response:
     filters = ListFilters.from_request(request)
-    rows = web.store.list_sessions(filters.query())
+    rows = web.store.list_segment_sessions(filters.query(), filters.segment)
     web.audit(request, "list_sessions", dataset="sessions",
               detail={"page": filters.page, "filtered": filters.active})
     has_next = len(rows) > filters.per_page
@@ -259,6 +270,8 @@ def sessions_index(web: Web, request: Request) -> Response:
         since_value=_date_value(filters.since_raw),
         until_value=_date_value(filters.until_raw),
         sort_labels=SORT_LABELS,
+        browsers=BROWSERS,
+        devices=DEVICES,
         rows=[session_row(web, request, s) for s in rows],
         prev_url=page_url(filters.page - 1) if filters.page > 1 else None,
         next_url=page_url(filters.page + 1) if has_next and filters.page < MAX_PAGE else None,
