@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stores.contract import MYSQL_URL, POSTGRES_URL, REDIS_URL, require_server
 
 from sentiero.stores.base import Store
+from tests.stores.contract import MYSQL_URL, POSTGRES_URL, REDIS_URL, require_server
 
 BACKENDS = ["memory", "files", "sqlite", "postgres", "mysql", "redis"]
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tests.analytics.support import ingest_recording
-
 from sentiero.settings import Settings
 from sentiero.stores.base import Store
+from tests.analytics.support import ingest_recording
 
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/120.0.0.0 Safari/537.36")

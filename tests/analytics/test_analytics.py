@@ -11,12 +11,12 @@ Hand-derived figures (tests/fixtures/README.md says what each recording does):
 from __future__ import annotations
 
 import pytest
-from tests.analytics.dataset import NOW, SHOP, fill
 
 from sentiero.analytics import client_errors, export, overview, pages, vitals
 from sentiero.analytics.periods import resolve_period
 from sentiero.analytics.query import Scope, Segment
 from sentiero.stores.base import Store
+from tests.analytics.dataset import NOW, SHOP, fill
 
 ALL = resolve_period(None, None, None, default_preset=None)
 LAST_30_DAYS = resolve_period(None, None, 30)
