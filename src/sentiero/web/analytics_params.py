@@ -113,10 +113,10 @@ def parse_range(args: Mapping[str, str], default_preset: int | None = DEFAULT_PR
     until_raw = (args.get("until") or "").strip()
     since = parse_bound(since_raw, end=False)
     until = parse_bound(until_raw, end=True)
-    preset = parse_int(args.get("range"), DEFAULT_PRESET)
-    if preset not in PRESETS:
-        preset = DEFAULT_PRESET
+    asked = parse_int(args.get("range"), 0)
     if since is not None and until is not None and since > until:
         since = until = None
-    period = resolve_period(since, until, preset, default_preset=default_preset)
+    period = resolve_period(since, until, asked if asked in PRESETS else None,
+                            default_preset=default_preset)
+    preset = period.preset or (asked if asked in PRESETS else DEFAULT_PRESET)
     return RangeParams(period, since_raw if since else "", until_raw if until else "", preset)
