@@ -98,9 +98,9 @@ class SQLAnalytics:
                 else:
                     where.append(value == segment.metadata_value)
         if segment.url_pattern:
-            where.append(sa.exists(
-                sa.select(sa.literal(1)).where(
-                    f.c.session_id == s.c.session_id,
+            # one pass over the page views (kind index), not a correlated lookup per session
+            where.append(s.c.session_id.in_(
+                sa.select(f.c.session_id).where(
                     f.c.kind == "page_view",
                     sa.func.lower(f.c.url).like(url_like(segment.url_pattern), escape="\\"),
                 )

@@ -1,0 +1,231 @@
+"""Analytics pages at scale: every analytics page and an export, timed over HTTP, on stores
+holding 1,000 / 10,000 / 100,000 sessions (and 1,000,000 on PostgreSQL with --long).
+
+Sessions are drawn from the fixture recordings: each small recording goes through the real
+ingest pipeline once (validation, scrubbing, redaction, fact extraction), then every
+generated session is a copy of one of them under a new id, shifted to a day of the last 90,
+with one of several user agents, countries and plans, stored with ``save_batch`` (the store's
+one write path). Each page is requested over a real socket (werkzeug's threaded server on
+127.0.0.1); the table shows the median of 3 requests after one warm-up.
+
+    python benchmarks/analytics.py                    # SQLite and PostgreSQL: 1k, 10k, 100k
+    python benchmarks/analytics.py --sizes 1000 --backends sqlite     # a quick look
+    python benchmarks/analytics.py --long             # adds 1,000,000 on PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+import logging  # noqa: E402
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from sentiero.app import Sentiero  # noqa: E402
+from sentiero.ingest.pipeline import build_batch  # noqa: E402
+from sentiero.settings import Settings  # noqa: E402
+from sentiero.stores.base import Batch, Fact, Store  # noqa: E402
+from sentiero.stores.memory import MemoryStore  # noqa: E402
+from sentiero.stores.sql import SQLStore  # noqa: E402
+from tests.analytics.support import load_recording  # noqa: E402
+
+POSTGRES_URL = os.environ.get("SENTIERO_BENCH_POSTGRES_URL", os.environ.get(
+    "SENTIERO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+RECORDINGS = ("frustration-a", "landing-a", "signup-b", "todo-a")
+AGENTS = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+    "Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+    "like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36 Edg/120.0",
+)
+COUNTRIES = ("DE", "FR", "US", "IT", "GB", "ES", "NL", "BR", "JP", "IN")
+PLANS = ("free", "pro", "team")
+PAGES = [
+    ("overview 30d", "/analytics"),
+    ("overview 90d", "/analytics?range=90"),
+    ("segments", "/analytics/segments?browser=Chrome&device=Desktop&url_pattern=todo"),
+    ("segments meta", "/analytics/segments?metadata_key=plan&metadata_value=pro"),
+    ("pages", "/analytics/pages"),
+    ("page report", "/analytics/page?url=http://127.0.0.1:39711/frustration.html"),
+    ("web vitals", "/analytics/vitals"),
+    ("client errors", "/issues?source=client"),
+    ("sessions+filter", "/?browser=Safari&url_pattern=pricing"),
+]
+
+
+def templates() -> list[list[Batch]]:
+    """Each small recording as the batches ingest made of it (facts included)."""
+    settings = Settings(allow_open_dashboard=True, capture_errors=True)
+    out = []
+    for name in RECORDINGS:
+        recording = load_recording(name)
+        store = MemoryStore()
+        batches = []
+        for window in recording["windows"]:
+            events = window["events"]
+            payload = {"sessionId": "tpl", "windowId": "w", "events": events, "seq": 0}
+            batch = build_batch(payload, settings, None, load_window_state=store.get_window_state)
+            batches.append(batch)
+        out.append(batches)
+    return out
+
+
+def clone(batch: Batch, sid: str, shift_ms: int, ua: str, metadata: dict[str, Any],
+          received_at: datetime) -> Batch:
+    events = [dict(e, timestamp=e["timestamp"] + shift_ms) for e in batch.events]
+    facts = [Fact(f.kind, sid, "w", f.ts_ms + shift_ms, f.url,
+                  {k: (v + shift_ms if k == "pv" and isinstance(v, int) else v)
+                   for k, v in f.data.items()}, f.key, f.value) for f in batch.facts]
+    return Batch(session_id=sid, window_id="w", events=events, seq=0, metadata=metadata,
+                 facts=facts, user_agent=ua, page_url=batch.page_url,
+                 has_errors=batch.has_errors, received_at=received_at,
+                 window_state=copy.deepcopy(batch.window_state))
+
+
+def fill(store: Store, count: int, start: int, tpl: list[list[Batch]]) -> None:
+    rng = random.Random(start)
+    now = datetime.now(timezone.utc)
+    first_ts = min(e["timestamp"] for b in tpl[0] for e in b.events)
+    began = time.perf_counter()
+    for n in range(start, start + count):
+        batches = tpl[n % len(tpl)]
+        day = rng.randrange(90)
+        moment = now - timedelta(days=day, seconds=rng.randrange(86_000))
+        shift = int(moment.timestamp() * 1000) - first_ts
+        sid = f"b{n:08d}"
+        metadata = {"plan": PLANS[n % 3], "geo_country": COUNTRIES[rng.randrange(10)]}
+        ua = AGENTS[rng.randrange(len(AGENTS))]
+        for batch in batches:
+            store.save_batch(clone(batch, sid, shift, ua, metadata, moment))
+        if n and n % 20_000 == 0:
+            rate = (n - start) / (time.perf_counter() - began)
+            print(f"    ... {n:,} sessions ({rate:,.0f}/s)", flush=True)
+
+
+def timed_get(port: int, path: str) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    began = time.perf_counter()
+    conn.request("GET", "/sentiero" + path)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - began
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+    return elapsed
+
+
+def timed_export(port: int, dataset: str) -> float:
+    """POST an export with a CSRF token taken from the export page, read it whole."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("GET", "/sentiero/analytics/export")
+    response = conn.getresponse()
+    response.read()
+    cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+    token = cookie.split("=", 1)[1]
+    began = time.perf_counter()
+    conn.request("POST", f"/sentiero/analytics/export/{dataset}.csv",
+                 body=f"csrf_token={token}",
+                 headers={"Content-Type": "application/x-www-form-urlencoded",
+                          "Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - began
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"export {dataset}: {response.status}")
+    return elapsed
+
+
+def measure(store: Store) -> dict[str, float]:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    app = Sentiero(store=store, allow_open_dashboard=True)
+    root = DispatcherMiddleware(lambda e, s: [], {"/sentiero": app.wsgi_app})
+    server = make_server("127.0.0.1", 0, root, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = {}
+    try:
+        for label, path in PAGES:
+            timed_get(server.server_port, path)
+            out[label] = statistics.median(timed_get(server.server_port, path) for _ in range(3))
+        for dataset in ("sessions", "stats"):
+            out[f"export {dataset}"] = timed_export(server.server_port, dataset)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return out
+
+
+def open_store(backend: str, folder: str) -> SQLStore:
+    if backend == "sqlite":
+        store = SQLStore(f"sqlite:///{folder}/bench.db", auto_migrate=True)
+    else:
+        store = SQLStore(POSTGRES_URL, auto_migrate=True, prefix=f"bench{uuid.uuid4().hex[:6]}_")
+    store.setup()
+    return store
+
+
+def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--long", action="store_true", help="add 1,000,000 on PostgreSQL")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tpl = templates()
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for backend in args.backends.split(","):
+        backend_sizes = sizes + ([1_000_000] if args.long and backend == "postgres" else [])
+        with tempfile.TemporaryDirectory() as folder:
+            store = open_store(backend, folder)
+            try:
+                have = 0
+                for size in backend_sizes:
+                    print(f"{backend}: filling to {size:,} sessions", flush=True)
+                    began = time.perf_counter()
+                    fill(store, size - have, have, tpl)
+                    have = size
+                    print(f"  filled in {time.perf_counter() - began:.0f} s; timing pages",
+                          flush=True)
+                    results[(backend, size)] = measure(store)
+            finally:
+                if backend != "sqlite":
+                    store.drop_tables()
+                store.close()
+    columns = list(results)
+    labels = [label for label, _ in PAGES] + ["export sessions", "export stats"]
+    header = "| page | " + " | ".join(f"{b} {n:,}" for b, n in columns) + " |"
+    print("\nSeconds per request (median of 3 after a warm-up; exports: one run)\n")
+    print(header)
+    print("|" + "---|" * (len(columns) + 1))
+    for label in labels:
+        print(f"| {label} | " + " | ".join(f"{results[c][label]:.3f}" for c in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()
