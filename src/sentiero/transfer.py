@@ -2,7 +2,7 @@
 
 The file is JSON lines. The first line is a header::
 
-    {"format": "sentiero-export", "version": 1, "sessions": <count>, "exported_at": "..."}
+    {"format": "sentiero-export", "version": 2, "sessions": <count>, "exported_at": "..."}
 
 and every following line is one session::
 
@@ -10,7 +10,12 @@ and every following line is one session::
      "user_agent": ..., "last_url": ..., "has_errors": bool,
      "windows": [{"window_id": ..., "chunks": [{"index": 0, "seq": 0, "events": [...]}],
                   "state": {...}}],
-     "facts": [{"kind": ..., "window_id": ..., "ts_ms": ..., "url": ..., "data": {...}}]}
+     "facts": [{"kind": ..., "window_id": ..., "ts_ms": ..., "url": ..., "data": {...},
+                "key": ..., "value": ...}]}
+
+Version 2 added the facts' ``key`` and ``value`` and the fact kinds of the analytics
+(docs/CONTRACTS.md "Facts"). A version 1 file is still read: its facts, from before those
+kinds existed, are left aside and derived again from the recorded events, as ingest would.
 
 ``state`` (optional) is the window's ingest state (the password scrubber's memory of which
 nodes are password and form fields), so batches recorded after a move are masked the same way.
@@ -31,7 +36,8 @@ import orjson
 from sentiero.stores.base import Batch, Fact, Store, WindowRef, utcnow, validate_id
 
 FORMAT = "sentiero-export"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _CHUNK_PAGE = 200
 
 Progress = Callable[[int, int], None]
@@ -90,7 +96,8 @@ def _session_record(store: Store, session_id: str) -> dict[str, Any] | None:
             record["state"] = state  # the scrubber's memory, so live batches can follow
         windows.append(record)
     facts = [
-        {"kind": f.kind, "window_id": f.window_id, "ts_ms": f.ts_ms, "url": f.url, "data": f.data}
+        {"kind": f.kind, "window_id": f.window_id, "ts_ms": f.ts_ms, "url": f.url, "data": f.data,
+         "key": f.key, "value": f.value}
         for f in store.iter_facts(session_id=session_id)
     ]
     return {
@@ -113,10 +120,11 @@ def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None 
     header = _parse(next(lines, b""), 1)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError("not a Sentiero export file (the first line is not its header)")
-    if header.get("version") != VERSION:
+    version = header.get("version")
+    if version not in READABLE_VERSIONS:
         raise ValueError(
-            f"this export file is format version {header.get('version')}; this version of "
-            f"Sentiero reads version {VERSION}"
+            f"this export file is format version {version}; this version of "
+            f"Sentiero reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     total = int(header.get("sessions") or 0)
     imported = 0
@@ -126,7 +134,7 @@ def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None 
             continue
         record = _parse(line, number)
         try:
-            if _import_session(store, record):
+            if _import_session(store, record, rederive_facts=version == 1):
                 imported += 1
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"line {number} of the export file: {exc}") from exc
@@ -143,7 +151,23 @@ def _parse(line: bytes | str, number: int) -> Any:
         raise ValueError(f"line {number} of the export file is not JSON: {exc}") from None
 
 
-def _import_session(store: Store, record: dict[str, Any]) -> bool:
+def _derive(session_id: str, window: dict[str, Any]) -> list[Fact]:
+    """The facts ingest would have derived from a window's recorded (already redacted)
+    events, chunk by chunk in recording order."""
+    from sentiero.ingest.facts import FactState, derive_facts
+
+    state = FactState()
+    chunks = sorted(window.get("chunks") or [],
+                    key=lambda c: min((e.get("timestamp", 0) for e in c.get("events") or []),
+                                      default=0))
+    facts: list[Fact] = []
+    for chunk in chunks:
+        facts.extend(derive_facts(session_id, window["window_id"], chunk.get("events") or [],
+                                  state=state))
+    return facts
+
+
+def _import_session(store: Store, record: dict[str, Any], rederive_facts: bool = False) -> bool:
     session_id = validate_id(record["session_id"], "session id")
     created_at = datetime.fromisoformat(record["created_at"])
     updated_at = datetime.fromisoformat(record["updated_at"])
@@ -158,8 +182,15 @@ def _import_session(store: Store, record: dict[str, Any]) -> bool:
                 int(f["ts_ms"]),
                 f.get("url"),
                 f.get("data") or {},
+                f.get("key") if isinstance(f.get("key"), str) else None,
+                float(f["value"]) if isinstance(f.get("value"), (int, float)) else None,
             )
         )
+    if rederive_facts:
+        facts_by_window = {
+            window["window_id"]: _derive(session_id, window)
+            for window in record.get("windows") or []
+        }
     batches: list[Batch] = []
     for window in record.get("windows") or []:
         window_id = window["window_id"]

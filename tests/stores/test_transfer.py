@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -81,7 +83,8 @@ def _snapshot(store: Store) -> dict:
                 dumps(store.get_events(ref)),
             )
         facts = list(store.iter_facts(session_id=summary.session_id))
-        out[summary.session_id] = (summary, windows, facts)
+        # traits are the SQL store's index of the metadata, derived again on every store
+        out[summary.session_id] = (dataclasses.replace(summary, traits=None), windows, facts)
     return out
 
 
@@ -143,7 +146,7 @@ def test_export_selected_sessions_and_file_shape() -> None:
     assert export_sessions(source, buffer, session_ids=["multi", "not-there"]) == 1
     lines = buffer.getvalue().splitlines()
     header, record = orjson.loads(lines[0]), orjson.loads(lines[1])
-    assert header["format"] == "sentiero-export" and header["version"] == 1
+    assert header["format"] == "sentiero-export" and header["version"] == 2
     assert len(lines) == 2
     assert [w["window_id"] for w in record["windows"]] == ["wA", "wB"]
     assert [c["seq"] for c in record["windows"][1]["chunks"]] == [0, None]
@@ -165,3 +168,27 @@ def test_export_selected_sessions_and_file_shape() -> None:
 def test_import_rejects_other_files(content: bytes) -> None:
     with pytest.raises(ValueError):
         import_sessions(MemoryStore(), io.BytesIO(content))
+
+
+def test_a_version_1_file_imports_with_its_facts_derived_again() -> None:
+    """Files written before the analytics facts (version 1) carry only page views, clicks and
+    errors without keys: importing derives every fact kind from the recorded events."""
+    from tests.analytics.support import ingest_recording
+
+    from sentiero.stores.memory import MemoryStore
+
+    source = MemoryStore()
+    ingest_recording(source, "frustration-a", "old-session")
+    buffer = io.BytesIO()
+    export_sessions(source, buffer)
+    header, record = (orjson.loads(line) for line in buffer.getvalue().splitlines())
+    header["version"] = 1
+    record["facts"] = [{k: v for k, v in f.items() if k not in ("key", "value")}
+                       for f in record["facts"] if f["kind"] in ("page_view", "click", "error")]
+    old = orjson.dumps(header) + b"\n" + orjson.dumps(record) + b"\n"
+    target = MemoryStore()
+    assert import_sessions(target, io.BytesIO(old)) == 1
+    kinds = {f.kind for f in target.iter_facts(session_id="old-session")}
+    assert {"rage_click", "dead_click", "page_leave", "error"} <= kinds
+    errors = [f.key for f in target.iter_facts(kind="error")]
+    assert "rates service unavailable" in errors

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sentiero.stores.base import Store
 
 MAX_PAGES = 200
+"""Pages shown on one screen; the page says how many more there are, export has all."""
 TOP_ELEMENTS = 20
 TOP_TAGS = 200
 
@@ -43,7 +44,7 @@ def _scope(period: Period, segment: Segment | None) -> Scope:
 
 
 def page_rows(store: Store, period: Period, segment: Segment | None = None) -> list[PageRow]:
-    """Every recorded page (≤ 200, by views), each with what happened on it."""
+    """Every recorded page, most viewed first, each with what happened on it."""
     scope = _scope(period, segment)
     rows: dict[str, PageRow] = {}
     for c in store.fact_counts(scope, "page_view", by_url=True, by_key=True):
@@ -61,14 +62,13 @@ def page_rows(store: Store, period: Period, segment: Segment | None = None) -> l
         for c in store.fact_counts(scope, kind, by_url=True):
             if c.url in rows:
                 setattr(rows[c.url], attr, c.count)
-    ordered = sorted(rows.values(), key=lambda r: (-r.views, r.url))
-    return ordered[:MAX_PAGES]
+    return sorted(rows.values(), key=lambda r: (-r.views, r.url))
 
 
 def page_urls(store: Store, period: Period) -> list[str]:
-    """The URL picker: every page with a view in the range, sorted (≤ 200)."""
+    """The URL picker: every page with a view in the range, sorted."""
     counts = store.fact_counts(_scope(period, None), "page_view", by_url=True)
-    return sorted(c.url for c in counts if c.url)[:MAX_PAGES]
+    return sorted(c.url for c in counts if c.url)
 
 
 @dataclass

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 METRICS = ("LCP", "INP", "CLS")
 RATINGS = ("good", "needs-improvement", "poor")
 MAX_PAGES = 200
-MAX_SAMPLES = 2_000
 
 
 @dataclass
@@ -79,7 +78,7 @@ def web_vitals(store: Store, period: Period, segment: Segment | None = None,
         page = PageVitals(page_url)
         ordered = sorted(metrics, key=lambda m: (METRICS.index(m) if m in METRICS else 9, m))
         for name in ordered:
-            facts = sorted(metrics[name], key=lambda f: f.ts_ms, reverse=True)[:MAX_SAMPLES]
+            facts = metrics[name]
             values = sorted(f.value or 0.0 for f in facts)
             ratings = Counter(str(f.data.get("rating")) for f in facts if f.data.get("rating"))
             worst = max(facts, key=lambda f: (f.value or 0.0, -f.ts_ms))
@@ -88,4 +87,4 @@ def web_vitals(store: Store, period: Period, segment: Segment | None = None,
                 percentile(values, 90), {r: ratings.get(r, 0) for r in RATINGS}, worst))
         pages.append(page)
     pages.sort(key=lambda p: (-p.samples, p.url))
-    return pages[:MAX_PAGES]
+    return pages

@@ -122,13 +122,16 @@ def segments_page(web: Web, request: Request) -> Response:
 def pages_page(web: Web, request: Request) -> Response:
     rng = parse_range(request.args)
     rows = pages.page_rows(web.store, rng.period)
-    return _render(web, request, "analytics_pages.html", "pages", rng, title="Pages", rows=rows)
+    return _render(web, request, "analytics_pages.html", "pages", rng, title="Pages",
+                   rows=rows[:pages.MAX_PAGES], total=len(rows))
 
 
 def page_report_page(web: Web, request: Request) -> Response:
     rng = parse_range(request.args)
     url = (request.args.get("url") or "").strip()[:MAX_URL_PARAM]
     urls = pages.page_urls(web.store, rng.period)
+    if url and url not in urls:
+        urls = [url, *urls]
     report = pages.page_report(web.store, rng.period, url) if url else None
     return _render(web, request, "analytics_page.html", "pages", rng,
                    title="Page report", url=url, urls=urls, report=report)
@@ -138,7 +141,8 @@ def vitals_page(web: Web, request: Request) -> Response:
     rng = parse_range(request.args)
     data = vitals.web_vitals(web.store, rng.period)
     return _render(web, request, "analytics_vitals.html", "vitals", rng, title="Web Vitals",
-                   pages=data, metrics=vitals.METRICS, rating_colours=charts.RATING_COLOURS)
+                   pages=data[:vitals.MAX_PAGES], total=len(data), metrics=vitals.METRICS,
+                   rating_colours=charts.RATING_COLOURS)
 
 
 def export_page(web: Web, request: Request) -> Response:
