@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import logging  # noqa: E402
 
+from tests.analytics.support import load_recording  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from sentiero.app import Sentiero  # noqa: E402
@@ -44,7 +45,6 @@ from sentiero.settings import Settings  # noqa: E402
 from sentiero.stores.base import Batch, Fact, Store  # noqa: E402
 from sentiero.stores.memory import MemoryStore  # noqa: E402
 from sentiero.stores.sql import SQLStore  # noqa: E402
-from tests.analytics.support import load_recording  # noqa: E402
 
 POSTGRES_URL = os.environ.get("SENTIERO_BENCH_POSTGRES_URL", os.environ.get(
     "SENTIERO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
@@ -104,11 +104,12 @@ def clone(batch: Batch, sid: str, shift_ms: int, ua: str, metadata: dict[str, An
                  window_state=copy.deepcopy(batch.window_state))
 
 
-def fill(store: Store, count: int, start: int, tpl: list[list[Batch]]) -> None:
+def fill(store: SQLStore, count: int, start: int, tpl: list[list[Batch]]) -> None:
     rng = random.Random(start)
     now = datetime.now(timezone.utc)
     first_ts = min(e["timestamp"] for b in tpl[0] for e in b.events)
     began = time.perf_counter()
+    pending: list[Batch] = []
     for n in range(start, start + count):
         batches = tpl[n % len(tpl)]
         day = rng.randrange(90)
@@ -117,11 +118,14 @@ def fill(store: Store, count: int, start: int, tpl: list[list[Batch]]) -> None:
         sid = f"b{n:08d}"
         metadata = {"plan": PLANS[n % 3], "geo_country": COUNTRIES[rng.randrange(10)]}
         ua = AGENTS[rng.randrange(len(AGENTS))]
-        for batch in batches:
-            store.save_batch(clone(batch, sid, shift, ua, metadata, moment))
+        pending.extend(clone(batch, sid, shift, ua, metadata, moment) for batch in batches)
+        if len(pending) >= 500:
+            store.save_batches(pending)  # one transaction per 500 batches: the same writes
+            pending.clear()
         if n and n % 20_000 == 0:
             rate = (n - start) / (time.perf_counter() - began)
             print(f"    ... {n:,} sessions ({rate:,.0f}/s)", flush=True)
+    store.save_batches(pending)
 
 
 def timed_get(port: int, path: str) -> float:

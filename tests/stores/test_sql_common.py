@@ -218,6 +218,14 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         assert [(f.key, f.value) for f in bare.iter_facts()] == [("LCP", 1234.5)]
         assert bare.get_session("s1").traits.browser == "Chrome"
 
+    def test_save_batches_stores_many_in_one_transaction_and_skips_duplicates(
+        self, store: SQLStore
+    ) -> None:
+        assert store.save_batches([batch("s1", seq=0), batch("s1", seq=1), batch("s2", seq=0)]) == 3
+        assert store.save_batches([batch("s1", seq=1), batch("s1", seq=2)]) == 1
+        assert [c.seq for c in store.chunk_index(WindowRef("s1", "w1"))] == [0, 1, 2]
+        assert store.get_session("s2").event_count == 10
+
     def test_newer_schema_is_refused(self, bare: SQLStore) -> None:
         bare.migrate()
         with bare.engine.begin() as conn:

@@ -348,9 +348,9 @@ class SQLStore(SQLAnalytics, Store):
 
         return lite_insert(table).values(values).on_conflict_do_nothing()
 
-    def save_batch(self, batch: Batch) -> bool:
-        data = validate_batch(batch)
-        facts = [
+    @staticmethod
+    def _fact_rows(batch: Batch) -> list[dict[str, Any]]:
+        return [
             {
                 "kind": f.kind,
                 "session_id": f.session_id,
@@ -363,6 +363,29 @@ class SQLStore(SQLAnalytics, Store):
             }
             for f in batch.facts
         ]
+
+    def save_batches(self, batches: Sequence[Batch]) -> int:
+        """Store many batches in one transaction (bulk loads: benchmarks, large imports);
+        the same rules as ``save_batch`` except ``limits``, which are not enforced here.
+        Returns how many were stored (duplicates are skipped)."""
+        prepared = [(b, validate_batch(b), self._fact_rows(b), window_state_json(b))
+                    for b in batches if b.events]
+        self._ensure_ready()
+
+        def write(conn: Connection) -> int:
+            stored = 0
+            for batch, data, facts, state in prepared:
+                try:
+                    stored += self._save(conn, batch, data, facts, state)
+                except _Duplicate:
+                    continue
+            return stored
+
+        return self._run(write)
+
+    def save_batch(self, batch: Batch) -> bool:
+        data = validate_batch(batch)
+        facts = self._fact_rows(batch)
         state = window_state_json(batch)
         if not batch.events:
             return False
