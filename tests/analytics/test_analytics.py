@@ -77,6 +77,8 @@ def test_segments_combine(store: Store) -> None:
         "sess-frustration-a", "sess-signup-b", "vitals-session"}
     assert ids(metadata_key="nope") == set()
     assert ids(country="FR") == {"sess-landing-a"}
+    assert ids(event_tag="added") == {"vitals-session"}
+    assert ids(event_tag="added", browser="Firefox") == set()
     # todo-a's events span 12.2 s, frustration-a's 9.5 s, dashboard-a's 15.0 s
     assert ids(min_duration_s=11, max_duration_s=13) == {"sess-todo-a"}
     page = store.analytics_sessions(Scope(), limit=2, offset=2)

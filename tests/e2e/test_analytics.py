@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.analytics.dataset import fill
-from tests.e2e.site import make_site
-from tests.e2e.test_record_replay import wait_for
 
 from sentiero.analytics.query import Scope
 from sentiero.app import Sentiero
 from sentiero.stores.sql import SQLStore
+from tests.analytics.dataset import fill
+from tests.e2e.site import make_site
+from tests.e2e.test_record_replay import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -7,10 +7,10 @@ import re
 
 import orjson
 import pytest
-from tests.analytics.dataset import fill
-from tests.web.support import csrf_from
 
 from sentiero.stores.memory import MemoryStore
+from tests.analytics.dataset import fill
+from tests.web.support import csrf_from
 
 PAGES = ["/analytics", "/analytics?range=14", "/analytics?range=90", "/analytics/segments",
          "/analytics/pages", "/analytics/page",

@@ -50,6 +50,7 @@ class Segment:
     os: str | None = None
     country: str | None = None
     url_pattern: str | None = None  # a page the session saw: substring, or glob with * ?
+    event_tag: str | None = None  # a custom event the session sent (exact tag)
     metadata_key: str | None = None
     metadata_value: str | None = None
     metadata_match: str = "exact"  # or "contains"
@@ -181,6 +182,10 @@ def _ms_bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
 
 def generic_sessions(store: Store, scope: Scope) -> list[SessionRow]:
     """Every session in scope, newest (updated_at) first, ties by id."""
+    tagged: set[str] | None = None
+    if scope.segment.event_tag:
+        tagged = {f.session_id for f in store.iter_facts(kind="custom")
+                  if f.key == scope.segment.event_tag}
     pages: dict[str, set[str]] = {}
     entries: dict[str, str] = {}  # the earliest window entry page of each session
     for fact in store.iter_facts(kind="page_view"):  # in ts_ms order
@@ -194,6 +199,8 @@ def generic_sessions(store: Store, scope: Scope) -> list[SessionRow]:
         if summary is None:
             continue
         row = row_of(summary, entries.get(session_id))
+        if tagged is not None and session_id not in tagged:
+            continue
         if row_matches(scope, row, pages.get(session_id)):
             rows.append(row)
     rows.sort(key=lambda r: r.session_id)

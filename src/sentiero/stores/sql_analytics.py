@@ -97,6 +97,10 @@ class SQLAnalytics:
                     where.append(sa.func.lower(value).like(needle, escape="\\"))
                 else:
                     where.append(value == segment.metadata_value)
+        if segment.event_tag:
+            where.append(s.c.session_id.in_(
+                sa.select(f.c.session_id).where(f.c.kind == "custom",
+                                                f.c.key == segment.event_tag)))
         if segment.url_pattern:
             # one pass over the page views (kind index), not a correlated lookup per session
             where.append(s.c.session_id.in_(

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from sentiero.analytics import export, overview, pages, vitals
-from sentiero.analytics.query import Scope, Segment
+from sentiero.analytics.query import DURATION_BUCKETS_MS, DURATION_LABELS, Scope, Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES, OPERATING_SYSTEMS
 from sentiero.web import charts, security
 from sentiero.web.analytics_params import (
@@ -53,6 +53,14 @@ class Links:
         base = segment_params(Segment(**{k: v for k, v in filters.items()
                                          if k in Segment.__dataclass_fields__}))
         return self._url("/analytics/segments", {**self.rng.period_params(), **base})
+
+    def duration(self, label: str) -> str:
+        """The sessions of one duration bucket of the overview."""
+        index = DURATION_LABELS.index(label)
+        edges = (0, *(ms // 1000 for ms in DURATION_BUCKETS_MS), None)
+        low, high = edges[index], edges[index + 1]
+        return self.segment(min_duration_s=low or None,
+                            max_duration_s=high - 1 if high is not None else None)
 
     def page(self, url: str) -> str:
         return self._url("/analytics/page", {**self.rng.params(), "url": url})

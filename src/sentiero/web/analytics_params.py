@@ -17,7 +17,8 @@ from sentiero.web.dashboard import _date_value, parse_bound, parse_int
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_DURATION_S = 10 * 365 * 86_400
-SEGMENT_PARAMS = ("browser", "device", "os", "country", "url_pattern", "metadata_key",
+SEGMENT_PARAMS = ("browser", "device", "os", "country", "url_pattern", "event_tag",
+                  "metadata_key",
                   "metadata_value", "metadata_match", "has_errors", "min_duration",
                   "max_duration")
 
@@ -50,6 +51,7 @@ def parse_segment(args: Mapping[str, str]) -> Segment:
         os=_choice(args, "os", OPERATING_SYSTEMS),
         country=country.upper() if _COUNTRY.match(country) else None,
         url_pattern=_text(args, "url_pattern"),
+        event_tag=_text(args, "event_tag"),
         metadata_key=metadata_key,
         metadata_value=_text(args, "metadata_value") if metadata_key else None,
         metadata_match="contains" if args.get("metadata_match") == "contains" else "exact",
@@ -64,6 +66,7 @@ def segment_params(segment: Segment) -> dict[str, str]:
     out: dict[str, Any] = {
         "browser": segment.browser, "device": segment.device, "os": segment.os,
         "country": segment.country, "url_pattern": segment.url_pattern,
+        "event_tag": segment.event_tag,
         "metadata_key": segment.metadata_key, "metadata_value": segment.metadata_value,
         "metadata_match": "contains" if segment.metadata_key and
         segment.metadata_match == "contains" else None,
