@@ -103,9 +103,14 @@ class SessionRow:
 
     @property
     def duration_ms(self) -> int | None:
-        if self.first_ms is None or self.last_ms is None:
-            return None
-        return max(0, self.last_ms - self.first_ms)
+        return span_ms(self.first_ms, self.last_ms)
+
+
+def span_ms(first_ms: int | None, last_ms: int | None) -> int | None:
+    """A session's duration: last event − first event (None without both)."""
+    if first_ms is None or last_ms is None:
+        return None
+    return max(0, last_ms - first_ms)
 
 
 @dataclass(frozen=True)

@@ -353,9 +353,7 @@ class SessionSummary:
 
     @property
     def duration_ms(self) -> int | None:
-        if self.first_ms is None or self.last_ms is None:
-            return None
-        return max(0, self.last_ms - self.first_ms)
+        return query.span_ms(self.first_ms, self.last_ms)
 
     @property
     def window_ids(self) -> list[str]:
