@@ -3,9 +3,11 @@ import { describe, it } from "node:test";
 
 import {
   CONTENTEDITABLE_SELECTOR,
+  INPUT_MASK,
   buildRecordOptions,
   isTextHidden,
   maskInput,
+  maskInputKeepingLength,
   maskText,
 } from "../src/recorder/masking.js";
 
@@ -58,25 +60,56 @@ describe("record options", () => {
 });
 
 describe("maskInputFn", () => {
-  it("masks passwords always, one * per character, even inside data-sentiero-unmask", () => {
-    assert.equal(maskInput("hunter2", element({ type: "password" })), "*******");
-    assert.equal(maskInput("hunter2", element({ type: "password", unmasked: true })), "*******");
+  it("masks passwords always with the fixed mask, whatever their length, even when unmasked", () => {
+    for (const typed of ["hunter2", "correct-horse-batt19", "a"]) {
+      assert.equal(maskInput(typed, element({ type: "password" })), INPUT_MASK);
+      assert.equal(maskInputKeepingLength(typed, element({ type: "password" })), INPUT_MASK);
+    }
+    assert.equal(maskInput("hunter2", element({ type: "password", unmasked: true })), INPUT_MASK);
     assert.equal(maskInput("hunter2", element({ type: "text", unmasked: true,
-      attrs: { "data-rr-is-password": "true" } })), "*******", "shown-password toggle");
+      attrs: { "data-rr-is-password": "true" } })), INPUT_MASK, "shown-password toggle");
     assert.equal(maskInput("abc", element({ unmasked: true,
-      attrs: { autocomplete: "current-password" } })), "***");
+      attrs: { autocomplete: "current-password" } })), INPUT_MASK);
+    assert.equal(INPUT_MASK, "********");
   });
 
-  it("unmasks only inside data-sentiero-unmask", () => {
-    assert.equal(maskInput("Berlin", element({ unmasked: true })), "Berlin");
-    assert.equal(maskInput("Berlin", element()), "******");
+  it("gives every masked value the same mask, an empty field stays empty", () => {
+    assert.equal(maskInput("Berlin", element()), INPUT_MASK);
+    assert.equal(maskInput("a.much.longer.address@example.org", element()), INPUT_MASK);
     assert.equal(maskInput("", element()), "");
     assert.equal(maskInput(null, null), "");
   });
 
-  it("maskTextFn keeps whitespace and unmasked subtrees", () => {
+  it("unmasks only inside data-sentiero-unmask", () => {
+    assert.equal(maskInput("Berlin", element({ unmasked: true })), "Berlin");
+  });
+
+  it("keeps the length only when asked, and never for passwords", () => {
+    assert.equal(maskInputKeepingLength("Berlin", element()), "******");
+    const options = buildRecordOptions({ preserveInputLength: true });
+    assert.equal(options.maskInputFn, maskInputKeepingLength);
+    assert.equal("preserveInputLength" in options, false, "not an rrweb option");
+    assert.equal(buildRecordOptions({ preserveInputLength: "yes" }).maskInputFn, maskInput);
+  });
+
+  it("maskTextFn keeps whitespace and unmasked subtrees; editable text gets the fixed mask", () => {
     assert.equal(maskText("Jane Doe\n42", element()), "**** ***\n**");
     assert.equal(maskText("Jane Doe", element({ unmasked: true })), "Jane Doe");
+    const editable = { closest: (sel) => (sel === CONTENTEDITABLE_SELECTOR ? {} : null) };
+    assert.equal(maskText("typed into a rich text box", editable), INPUT_MASK);
+    assert.equal(maskText("  ", editable), "  ");
+  });
+});
+
+describe("maskAllText", () => {
+  it("masks every text node, and only Sentiero sees the option", () => {
+    const options = buildRecordOptions({ maskAllText: true, maskTextSelector: ".pii" });
+    assert.equal(options.maskTextSelector, "*");
+    assert.equal("maskAllText" in options, false);
+    assert.equal(isTextHidden({ closest: (sel) => (sel === "*" ? {} : null) }, options), true);
+    const unmasked = { closest: (sel) => (sel === "*" || sel === "[data-sentiero-unmask]" ? {} : null) };
+    assert.equal(isTextHidden(unmasked, options), false);
+    assert.equal(options.maskTextFn("Jane Doe", unmasked), "Jane Doe");
   });
 });
 

@@ -46,7 +46,7 @@ describe("page leave: what rrweb still holds back", () => {
     t.window.dispatch("pagehide"); // synchronous: nothing is awaited on the way out
     const events = beaconed(t);
     assert.deepEqual(events.map((e) => e.type), [4, 2, 3]);
-    assert.deepEqual(events[2].data, { source: 5, text: "***", isChecked: false, id: 7 });
+    assert.deepEqual(events[2].data, { source: 5, text: "********", isChecked: false, id: 7 });
     assert.equal(events[2].timestamp, t.clock.now);
   });
 
@@ -81,7 +81,7 @@ describe("page leave: what rrweb still holds back", () => {
     }
     t.window.dispatch("pagehide");
     const inputs = beaconed(t).filter(isInput).map((e) => [e.data.id, e.data.text]);
-    assert.deepEqual(inputs, [[10, "visible"], [11, "*******"]]);
+    assert.deepEqual(inputs, [[10, "visible"], [11, "********"]]);
   });
 
   it("emits the last scroll position rrweb's throttle may still hold", async () => {
@@ -112,11 +112,11 @@ describe("page leave: what rrweb still holds back", () => {
   it("inputText masks like rrweb: revealed passwords stay masked, unmask shows text", () => {
     const options = buildRecordOptions({ maskAllInputs: false });
     const revealed = field({ "data-rr-is-password": "" }, "hunter2");
-    assert.equal(inputText(revealed, options), "*******");
+    assert.equal(inputText(revealed, options), "********");
     const all = buildRecordOptions({});
     const unmasked = h("div", { "data-sentiero-unmask": "" });
     const inside = unmasked.append(field({}, "shown"));
     assert.equal(inputText(inside, all), "shown");
-    assert.equal(inputText(field({ tag: "textarea" }, "notes"), all), "*****");
+    assert.equal(inputText(field({ tag: "textarea" }, "notes"), all), "********");
   });
 });

@@ -124,6 +124,10 @@ class Settings:
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     session_max_age_s: float = DEFAULT_SESSION_MAX_AGE_S
     mask_all_inputs: bool = True
+    mask_preserve_length: bool = False
+    """Masked non-password values keep one ``*`` per character instead of the fixed
+    eight-``*`` mask: replays show how long each answer was, which is what it leaks (a name's
+    or an email's length narrows who typed it). Passwords get the fixed mask always."""
     mask_input_options: dict[str, bool] = field(default_factory=dict)
     block_selector: str | None = "[data-rr-block]"
     mask_text_selector: str | None = "[data-rr-mask]"
@@ -170,7 +174,8 @@ class Settings:
         for name in ("capture_metadata", "track_navigation", "track_custom_events",
                      "capture_clicks", "track_forms", "capture_web_vitals", "capture_errors",
                      "allow_open_dashboard", "respect_gpc", "user_opt_out",
-                     "cross_tab_sessions", "anonymize_ip", "trust_forwarded_for"):
+                     "cross_tab_sessions", "anonymize_ip", "trust_forwarded_for",
+                     "mask_preserve_length"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         if self.auth is not None and not callable(self.auth):
@@ -248,6 +253,8 @@ class Settings:
         options: dict[str, Any] = dict(self.recorder_options)
         options["maskAllInputs"] = self.mask_all_inputs
         options["maskInputOptions"] = {**self.mask_input_options, "password": True}
+        if self.mask_preserve_length:
+            options["preserveInputLength"] = True
         for key, value in (
             ("blockSelector", self.block_selector),
             ("maskTextSelector", self.mask_text_selector),

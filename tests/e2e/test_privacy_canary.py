@@ -217,3 +217,33 @@ def test_unmasked_inputs_are_stored_but_passwords_never(
             assert canary.encode() not in blob, f"password {canary} leaked into {where}"
     for element_id, values in select_texts(sentiero).items():
         assert values[-1] == SELECTS[element_id]
+
+
+LONG_PASSWORD = "Tr0ub4dor-Xq-Lmnop9"  # 19 characters
+LONG_EMAIL = "ann.quokka.wombat@numbat.io"  # 27 characters
+
+
+def test_typed_lengths_are_not_stored(tmp_path: Path, live_server: Any, page: Any) -> None:
+    """A 19-character password and a 27-character email are stored as the same fixed mask as
+    a 1-character answer: no stored value has their length."""
+    assert (len(LONG_PASSWORD), len(LONG_EMAIL)) == (19, 27)
+    sentiero = Sentiero(store=SQLStore(f"sqlite:///{tmp_path}/canary.db"),
+                        allow_open_dashboard=True, flush_interval_ms=500)
+    server = live_server(canary_site(sentiero, unmask=False))
+    page.goto(f"{server.url}/signup.html")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
+    for selector, value in (("#password", LONG_PASSWORD), ("#email", LONG_EMAIL),
+                            ("#name", "A")):
+        page.locator(selector).press_sequentially(value, delay=5)
+        page.keyboard.press("Tab")
+    page.goto("about:blank")
+    wait_for(lambda: typed_fields(sentiero.store) >= 3, timeout=10)
+    texts = storage_texts(sentiero, tmp_path)
+    for where, blob in texts.items():
+        for value in (LONG_PASSWORD, LONG_EMAIL):
+            assert value.encode() not in blob, f"{value} leaked into {where}"
+    assert b"*" * 19 not in texts["events"] and b"*" * 27 not in texts["events"]
+    load = page_loads(sentiero.store)[0]
+    masks = {node_id(load, name): None for name in ("password", "email", "name")}
+    stored = [e["data"]["text"] for e in load if is_input(e) and e["data"]["id"] in masks]
+    assert stored and set(stored) == {"********"}, stored

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sentiero.privacy.scrub import PasswordScrubber, ScrubState
+from sentiero.privacy.scrub import INPUT_MASK, PasswordScrubber, ScrubState
 from tests.fixtures import RRWEB_DIR
 
 FIXTURE = RRWEB_DIR / "signup-b.json.gz"
@@ -75,7 +75,7 @@ def test_everything_typed_is_masked_except_unmasked_fields(events: list[dict]) -
     assert PASSWORD in state.password_ids
     assert SEARCH in state.unmasked_ids
     masked = [e["data"]["text"] for e in out if e["type"] == 3 and e["data"].get("source") == 5]
-    assert "*" * len(TYPED[PASSWORD]) in masked
+    assert set(masked) - {"walking shoes"} == {INPUT_MASK}, "one mask, whatever the length"
 
 
 def test_state_carries_across_batches(events: list[dict]) -> None:
@@ -111,7 +111,7 @@ def test_password_set_state_round_trip(events: list[dict]) -> None:
 def test_input_events_without_any_snapshot_are_masked() -> None:
     evs = [input_event(7, "typed secret"), input_event(8, "***"), input_event(9, 123)]  # type: ignore[arg-type]
     out, _ = PasswordScrubber().scrub_events(evs)
-    assert [e["data"]["text"] for e in out] == ["************", "***", ""]
+    assert [e["data"]["text"] for e in out] == [INPUT_MASK, INPUT_MASK, ""]
 
 
 def test_mutation_adds_and_show_password_toggle() -> None:
@@ -272,7 +272,7 @@ def test_unmask_subtree_in_mutations_and_reset_on_new_page() -> None:
     # a new page: earlier unmask information no longer applies, passwords stay known
     blank = {"type": 2, "timestamp": 3, "data": {"node": {"type": 0, "id": 1, "childNodes": []}}}
     out, state = scrubber.scrub_events([blank, input_event(3, "typed later")], state)
-    assert out[1]["data"]["text"] == "*" * len("typed later")
+    assert out[1]["data"]["text"] == INPUT_MASK
     assert state.unmasked_ids == set() and 4 in state.password_ids
 
 
@@ -311,7 +311,7 @@ def test_hostile_shapes_do_not_crash() -> None:
     leaf = out[2]["data"]["node"]
     while leaf.get("childNodes"):
         leaf = leaf["childNodes"][0]
-    assert leaf["attributes"]["value"] == "*" * len("deep-pw")
+    assert leaf["attributes"]["value"] == INPUT_MASK
     assert "secret" not in dump(out[3:])
     assert 1 in state.password_ids
 
@@ -324,3 +324,26 @@ def test_state_serialization_is_tolerant() -> None:
         {"password_ids": [1, "x", None], "unmasked_ids": "bad"}
     ) == ScrubState(password_ids={1})
     assert ScrubState.from_dict(None) == ScrubState()
+
+
+@pytest.mark.parametrize("password", ["a", "hunter2-Secret", "x" * 19, "y" * 64])
+def test_a_password_of_any_length_is_stored_as_the_same_mask(password: str) -> None:
+    """Whatever the client sent (its own stars of the right length, or the clear text)."""
+    snapshot_value = {"type": 2, "timestamp": 0, "data": {"node": {
+        "type": 2, "id": 1, "tagName": "input", "childNodes": [],
+        "attributes": {"type": "password", "value": password}}}}
+    sent = [snapshot_value, input_event(1, password), input_event(1, "*" * len(password))]
+    for scrubber in (PasswordScrubber(), PasswordScrubber(preserve_length=True),
+                     PasswordScrubber(mask_all_inputs=False)):
+        out, _ = scrubber.scrub_events(copy.deepcopy(sent))
+        assert out[0]["data"]["node"]["attributes"]["value"] == INPUT_MASK
+        assert [e["data"]["text"] for e in out[1:]] == [INPUT_MASK, INPUT_MASK]
+
+
+def test_preserve_length_keeps_stars_per_character_for_other_fields_only() -> None:
+    out, _ = PasswordScrubber(preserve_length=True).scrub_events(
+        [input_event(7, "ann@ex.org"), input_event(8, "*" * 27), input_event(9, "")])
+    assert [e["data"]["text"] for e in out] == ["*" * 10, "*" * 27, ""]
+    # the default: a 27-star mask from an old recorder is cut to the fixed mask
+    out, _ = PasswordScrubber().scrub_events([input_event(8, "*" * 27), input_event(9, "")])
+    assert [e["data"]["text"] for e in out] == [INPUT_MASK, ""]

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from sentiero.privacy.scrub import INPUT_MASK
 from sentiero.stores.base import SessionQuery, Store, StoreError, WindowRef
 from sentiero.stores.files import FileStore
 from sentiero.stores.memory import MemoryStore
@@ -171,11 +172,10 @@ def test_hostile_payload_leaves_no_secret_in_any_store(
     events = store.get_events(ref)
     assert len(events) == len(first["events"]) + len(later["events"])
     snapshot = [e for e in events if e["type"] == 2][-1]
-    assert _find(snapshot["data"]["node"], PASSWORD_ID)["attributes"]["value"] == "*" * len(
-        PASSWORD)
+    assert _find(snapshot["data"]["node"], PASSWORD_ID)["attributes"]["value"] == INPUT_MASK
     typed = [e for e in events if e["type"] == 3 and e["data"].get("source") == 5
              and e["data"].get("id") == PASSWORD_ID]
-    assert typed[-1]["data"]["text"] == "*" * len(TYPED)
+    assert typed[-1]["data"]["text"] == INPUT_MASK
     assert {e["data"]["href"] for e in events if e["type"] == 4} == {"https://shop.test/reset"}
     custom = next(e for e in events if e["type"] == 5 and e["data"]["tag"] == "signup")
     assert custom["data"]["payload"] == {"contact": "[redacted]", "nested": {"to": ["[redacted]"]}}

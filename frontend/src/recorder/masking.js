@@ -3,6 +3,13 @@
 // always (even inside data-sentiero-unmask), and data-sentiero-unmask as the only way to show
 // an input's or a masked text's real value. While inputs are masked, text typed into
 // contenteditable elements is masked too (rrweb records it as DOM text, not as input).
+//
+// A masked input value becomes INPUT_MASK, eight `*` whatever its length, so no length leaves
+// the browser; an empty field stays empty, so the replay still shows whether something was
+// typed. `preserveInputLength: true` (Settings.mask_preserve_length) keeps one `*` per
+// character instead, for non-password fields only. `maskAllText: true` (Settings.mask_all_text)
+// masks every text node of the page (rrweb's maskTextSelector "*"), except inside
+// data-sentiero-unmask. Both are Sentiero keys of recorderOptions, removed before rrweb sees them.
 
 export const UNMASK_ATTRIBUTE = "data-sentiero-unmask";
 const UNMASK_SELECTOR = "[" + UNMASK_ATTRIBUTE + "]";
@@ -45,20 +52,53 @@ export function isInsideUnmask(el) {
   }
 }
 
+/** What every masked non-empty input value becomes (twin of scrub.py's INPUT_MASK). */
+export const INPUT_MASK = "********";
+
 function stars(text) {
   return "*".repeat(String(text == null ? "" : text).length);
 }
 
-/** rrweb maskInputFn: called for every input type rrweb was told to mask. */
+function fixedMask(value) {
+  return value ? INPUT_MASK : "";
+}
+
+function isInsideEditable(el) {
+  try {
+    return !!(el && typeof el.closest === "function" && el.closest(CONTENTEDITABLE_SELECTOR));
+  } catch (_err) {
+    return false;
+  }
+}
+
+/** rrweb maskInputFn for the default fixed-length masks: called for every masked input. */
 export function maskInput(text, element) {
   const value = text == null ? "" : String(text);
-  if (isPasswordField(element)) return stars(value);
+  if (isPasswordField(element)) return fixedMask(value);
+  if (isInsideUnmask(element)) return value;
+  return fixedMask(value);
+}
+
+/** maskInputFn with preserveInputLength: one `*` per character, passwords still fixed. */
+export function maskInputKeepingLength(text, element) {
+  const value = text == null ? "" : String(text);
+  if (isPasswordField(element)) return fixedMask(value);
   if (isInsideUnmask(element)) return value;
   return stars(value);
 }
 
-/** rrweb maskTextFn: called for text under maskTextSelector; keeps whitespace for layout. */
+/**
+ * rrweb maskTextFn: called for text under maskTextSelector; page text keeps its whitespace
+ * for layout. Text typed into a contenteditable region is input: it gets the fixed mask.
+ */
 export function maskText(text, element) {
+  const value = text == null ? "" : String(text);
+  if (isInsideUnmask(element)) return value;
+  if (isInsideEditable(element)) return /\S/.test(value) ? INPUT_MASK : value;
+  return value.replace(/\S/g, "*");
+}
+
+function maskTextKeepingLength(text, element) {
   const value = text == null ? "" : String(text);
   if (isInsideUnmask(element)) return value;
   return value.replace(/\S/g, "*");
@@ -68,6 +108,10 @@ export function maskText(text, element) {
 export function buildRecordOptions(userOptions) {
   const user = userOptions && typeof userOptions === "object" ? userOptions : {};
   const options = Object.assign({}, DEFAULT_OPTIONS, user);
+  const keepLength = user.preserveInputLength === true;
+  const maskAllText = user.maskAllText === true;
+  delete options.preserveInputLength;
+  delete options.maskAllText;
   options.sampling = Object.assign(
     {},
     DEFAULT_SAMPLING,
@@ -80,9 +124,11 @@ export function buildRecordOptions(userOptions) {
       : {};
   maskInputOptions.password = true;
   options.maskInputOptions = maskInputOptions;
-  options.maskInputFn = maskInput;
-  options.maskTextFn = maskText;
-  if (options.maskAllInputs) {
+  options.maskInputFn = keepLength ? maskInputKeepingLength : maskInput;
+  options.maskTextFn = keepLength ? maskTextKeepingLength : maskText;
+  if (maskAllText) {
+    options.maskTextSelector = "*"; // every text node; data-sentiero-unmask reveals a region
+  } else if (options.maskAllInputs) {
     const selector = typeof options.maskTextSelector === "string" ? options.maskTextSelector : "";
     options.maskTextSelector = selector
       ? selector + ", " + CONTENTEDITABLE_SELECTOR

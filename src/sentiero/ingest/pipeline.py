@@ -79,7 +79,9 @@ def scrub_events(
     events: list[dict[str, Any]], settings: Settings, state: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Mask form values in place; returns the window's updated scrubber state (as a dict)."""
-    scrubber = PasswordScrubber(mask_all_inputs=settings.mask_all_inputs)
+    scrubber = PasswordScrubber(
+        mask_all_inputs=settings.mask_all_inputs, preserve_length=settings.mask_preserve_length
+    )
     _, updated = scrubber.scrub_events(events, ScrubState.from_dict(state))
     return updated.to_dict()
 

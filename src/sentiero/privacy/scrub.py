@@ -2,7 +2,10 @@
 
 The recorder masks inputs before sending, but an event stream can come from an old, patched or
 hostile client. :class:`PasswordScrubber` re-applies the masking on ingest. Masking replaces a
-value with one ``*`` per character, as the recorder does, so replays keep the field's length.
+non-empty value with :data:`INPUT_MASK` (eight ``*`` whatever its length, as the recorder does),
+so no length is stored and the replay still shows that something was typed; an empty value stays
+empty. With ``preserve_length`` (``Settings.mask_preserve_length``) non-password values keep one
+``*`` per character instead; passwords get the fixed mask always.
 
 What is covered, exactly:
 
@@ -49,8 +52,14 @@ def _node_id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _masked(value: str) -> str:
-    return "*" * len(value)
+INPUT_MASK = "********"
+"""What every masked, non-empty form value is stored as (twin of masking.js's INPUT_MASK)."""
+
+
+def _masked(value: str, preserve_length: bool = False) -> str:
+    if not value:
+        return ""
+    return "*" * len(value) if preserve_length else INPUT_MASK
 
 
 @dataclass
@@ -92,8 +101,13 @@ class ScrubState:
 class PasswordScrubber:
     """Masks password values always, and every form value when ``mask_all_inputs``."""
 
-    def __init__(self, mask_all_inputs: bool = True) -> None:
+    def __init__(self, mask_all_inputs: bool = True, *, preserve_length: bool = False) -> None:
         self.mask_all_inputs = mask_all_inputs
+        self.preserve_length = preserve_length
+
+    def _mask(self, value: str, password: bool) -> str:
+        """The stored form of a masked value; passwords never keep their length."""
+        return _masked(value, self.preserve_length and not password)
 
     @overload
     def scrub_events(
@@ -157,8 +171,9 @@ class PasswordScrubber:
             return
         text = data.get("text")
         if isinstance(text, str):
-            if node_id in st.password_ids or text.strip("*"):
-                data["text"] = _masked(text)
+            password = node_id is not None and node_id in st.password_ids
+            if password or not self.preserve_length or text.strip("*"):
+                data["text"] = self._mask(text, password)
         elif "text" in data:
             data["text"] = ""
 
@@ -191,7 +206,7 @@ class PasswordScrubber:
                     and isinstance(value, str)
                     and self._masks_field(node_id, st)
                 ):
-                    attrs["value"] = _masked(value)
+                    attrs["value"] = self._mask(value, node_id in st.password_ids)
         texts = data.get("texts")
         if isinstance(texts, list):
             for change in texts:
@@ -205,7 +220,7 @@ class PasswordScrubber:
                     and isinstance(value, str)
                     and self._masks_field_text(node_id, st)
                 ):
-                    change["value"] = _masked(value)
+                    change["value"] = self._mask(value, False)
 
     def _masks_field_text(self, node_id: int, st: ScrubState) -> bool:
         return self.mask_all_inputs and node_id not in st.unmasked_ids
@@ -229,7 +244,7 @@ class PasswordScrubber:
                             st.unmasked_ids.add(node_id)
                     text = node.get("textContent")
                     if isinstance(text, str) and self.mask_all_inputs and not unmasked:
-                        node["textContent"] = _masked(text)
+                        node["textContent"] = self._mask(text, False)
                 continue
             attrs = node.get("attributes")
             attrs = attrs if isinstance(attrs, dict) else {}
@@ -272,4 +287,4 @@ class PasswordScrubber:
         password = password or (node_id is not None and node_id in st.password_ids)
         value = attrs.get("value")
         if isinstance(value, str) and (password or (self.mask_all_inputs and not unmasked)):
-            node["attributes"]["value"] = _masked(value)
+            node["attributes"]["value"] = self._mask(value, password)
