@@ -144,17 +144,23 @@ describe("captureErrors", () => {
 });
 
 describe("redaction before anything leaves the browser", () => {
-  it("redacts custom payloads, Meta hrefs and metadata; DOM events pass unchanged", async () => {
+  it("redacts custom payloads, Meta hrefs, metadata and page content", async () => {
     const { recorder, calls, requests } = boot({ config: Object.assign({}, CONFIG, { flushEventThreshold: 3 }) });
     recorder.api.setMetadata({ url: "https://shop.example/a?token=abc", note: "mail jane@example.com" });
     calls.options.emit({ type: 4, timestamp: 1, data: { href: "https://shop.example/p?email=x@y.io#h", width: 1, height: 1 } });
     recorder.api.addCustomEvent("signup", { who: "jane@example.com" });
-    calls.options.emit({ type: 3, timestamp: 3, data: { source: 5, text: "jane@example.com" } });
+    const link = { type: 2, id: 2, tagName: "a", attributes: { href: "https://shop.example/reset?token=t1" },
+      childNodes: [{ type: 3, id: 3, textContent: "Hi jane@example.com" }] };
+    const snapshot = { type: 2, timestamp: 3, data: { node: { type: 0, id: 1, childNodes: [link] } } };
+    calls.options.emit(snapshot);
     await settle();
-    const [meta, custom, input] = requests[0].payload.events;
+    const [meta, custom, full] = requests[0].payload.events;
     assert.equal(meta.data.href, "https://shop.example/p");
     assert.equal(custom.data.payload.who, "[redacted]");
-    assert.equal(input.data.text, "jane@example.com", "DOM events are masked by rrweb, not pattern-redacted");
+    const sentLink = full.data.node.childNodes[0];
+    assert.equal(sentLink.attributes.href, "https://shop.example/reset");
+    assert.equal(sentLink.childNodes[0].textContent, "Hi [redacted]");
+    assert.equal(link.attributes.href, "https://shop.example/reset?token=t1", "rrweb's own nodes untouched");
     assert.equal(requests[0].payload.metadata.url, "https://shop.example/a");
     assert.equal(requests[0].payload.metadata.note, "mail [redacted]");
   });

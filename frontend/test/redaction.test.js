@@ -25,6 +25,7 @@ function toClient(cfg) {
     urlParamDenylist: (cfg.url_param_denylist || []).map((s) => s.toLowerCase()),
     disabledPatterns: BUILTIN_PATTERNS.filter((p) => (cfg.disabled_patterns || []).includes(p)),
     customPatterns: cfg.custom_patterns || [],
+    scanDom: cfg.scan_dom !== false,
   };
 }
 
@@ -46,7 +47,7 @@ for (const c of cases) {
     }[c.kind];
     const before = JSON.stringify(c.input);
     if (c.server_only) {
-      // DOM pattern redaction is a server-side opt-in: the recorder passes DOM events through.
+      // server-only options: the recorder passes these events through.
       assert.deepEqual(run(c.input), c.input);
       return;
     }
@@ -63,6 +64,7 @@ test("to_client shape is what the recorder reads", () => {
     url_param_denylist: ["utm"],
     disabled_patterns: ["card", "email"],
     custom_patterns: ["x+"],
+    scan_dom: false,
   });
   // Same literal as tests/privacy/test_redaction_config.py::test_to_client
   assert.deepEqual(client, {
@@ -71,6 +73,7 @@ test("to_client shape is what the recorder reads", () => {
     urlParamDenylist: ["utm"],
     disabledPatterns: ["email", "card"],
     customPatterns: ["x+"],
+    scanDom: false,
   });
   assert.deepEqual(normalizeConfig(client, silent.warn), client);
 });

@@ -17,6 +17,7 @@ def test_defaults() -> None:
         "urlParamDenylist": [],
         "disabledPatterns": [],
         "customPatterns": [],
+        "scanDom": True,
     }
 
 
@@ -27,17 +28,18 @@ def test_to_client() -> None:
         url_param_denylist=["utm"],
         disabled_patterns=["card", "email"],
         custom_patterns=["x+"],
-        dom_patterns=["email"],
+        scan_dom=False,
         server_hook=lambda e: e,
     )
     # Same literal as frontend/test/redaction.test.js ("to_client shape ..."); server-only
-    # options (dom_patterns, server_hook) never reach the browser.
+    # options (server_hook) never reach the browser.
     assert cfg.to_client() == {
         "urlMode": "keepFiltered",
         "urlParamAllowlist": ["q"],
         "urlParamDenylist": ["utm"],
         "disabledPatterns": ["email", "card"],
         "customPatterns": ["x+"],
+        "scanDom": False,
     }
 
 
@@ -53,7 +55,7 @@ def test_compiled_patterns_are_accepted_and_sent_as_sources() -> None:
         ({"url_mode": "keepFiltered"}, "url_mode"),
         ({"url_mode": "nope"}, "url_mode"),
         ({"disabled_patterns": ["phone"]}, "unknown pattern"),
-        ({"dom_patterns": ["ssn"]}, "unknown pattern"),
+        ({"scan_dom": "yes"}, "scan_dom"),
         ({"disabled_patterns": "email"}, "list of strings"),
         ({"url_param_allowlist": "token"}, "list of strings"),
         ({"url_param_denylist": [1]}, "hold strings"),

@@ -27,11 +27,12 @@ def test_redact_events_applies_every_rule_and_keeps_order() -> None:
     assert [e["type"] for e in out] == [4, 2, 5, 3]
     assert out[0]["data"]["href"] == "https://a.io/"
     assert out[2]["data"]["payload"] == {"url": "https://a.io/", "text": "[redacted]"}
-    assert out[3]["data"]["text"] == SECRET  # DOM data: only with dom/custom patterns
+    assert out[3]["data"]["text"] == "[redacted]"  # DOM content is scanned by default
+    assert Redactor(RedactionConfig(scan_dom=False)).redact_events(events)[3] == events[3]
 
 
-def test_dom_patterns_reach_input_events_and_deep_snapshots() -> None:
-    redactor = Redactor(RedactionConfig(dom_patterns=["email"]))
+def test_dom_scan_reaches_input_events_and_deep_snapshots() -> None:
+    redactor = Redactor()
     inp = {"type": 3, "timestamp": 1, "data": {"source": 5, "id": 4, "text": SECRET}}
     assert redactor.redact_event(inp)["data"]["text"] == "[redacted]"
     # a hostile, very deep tree is walked without recursion
@@ -47,8 +48,8 @@ def test_dom_patterns_reach_input_events_and_deep_snapshots() -> None:
     assert leaf["textContent"] == SECRET
 
 
-def test_dom_patterns_leave_other_sources_alone() -> None:
-    redactor = Redactor(RedactionConfig(dom_patterns=["email"]))
+def test_dom_scan_leaves_other_sources_alone() -> None:
+    redactor = Redactor()
     mouse = {"type": 3, "timestamp": 1, "data": {"source": 2, "type": 2, "id": 3, "x": 1, "y": 2}}
     assert redactor.redact_event(mouse) == mouse
 

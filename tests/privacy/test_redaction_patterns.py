@@ -153,7 +153,6 @@ def test_linear_time_on_100kb(name: str) -> None:
     redactor = Redactor(
         RedactionConfig(
             url_mode="keep_filtered",
-            dom_patterns=list(("url", "jwt", "email", "long_hex", "card", "bearer")),
         )
     )
     start = time.perf_counter()

@@ -65,6 +65,7 @@ def test_default_tag(dist: Path) -> None:
             "urlParamDenylist": [],
             "disabledPatterns": [],
             "customPatterns": [],
+            "scanDom": True,
         },
     }
 

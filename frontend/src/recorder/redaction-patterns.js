@@ -222,9 +222,33 @@ export function ordered(names) {
  * complete another pattern's match (a card's spaces removed inside a URL), and repeating keeps
  * redaction idempotent, so the server leaves browser-redacted text as it is.
  */
+// What each pattern needs at the very least to match (twin of patterns.py's _NEEDS): text
+// holding none of them skips the patterns. Each piece is bounded, so the search stays linear.
+const NEEDS = {
+  url: "[Hh][Tt][Tt][Pp][Ss]?://",
+  jwt: "eyJ",
+  email: "@",
+  long_hex: "[0-9A-Fa-f]{32}",
+  card: "[0-9](?:[ \\-]?[0-9]){12}",
+  bearer: "[Bb][Ee][Aa][Rr][Ee][Rr]",
+};
+const prefilters = new Map();
+
+function prefilter(builtins) {
+  const key = builtins.join(",");
+  let re = prefilters.get(key);
+  if (re === undefined) {
+    re = builtins.length ? new RegExp(builtins.map((name) => NEEDS[name]).join("|")) : null;
+    prefilters.set(key, re);
+  }
+  return re;
+}
+
 export function redactWith(text, builtins, custom = []) {
   let out = text;
-  for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+  const needs = prefilter(builtins);
+  const passes = needs && !needs.test(text) ? 0 : MAX_PASSES;
+  for (let pass = 0; pass < passes; pass += 1) {
     const before = out;
     for (const name of builtins) out = BUILTIN[name](out);
     if (out === before) break;

@@ -1,16 +1,17 @@
 // Client-side redaction: the same rules as src/sentiero/privacy/redaction.py, run on every event
 // before it leaves the browser. Configured by the server's `redaction` config key
 // (RedactionConfig.to_client()): {urlMode, urlParamAllowlist, urlParamDenylist,
-// disabledPatterns, customPatterns}. The server redacts again on ingest, so a redaction the
+// disabledPatterns, customPatterns, scanDom}. The server redacts again on ingest, so a redaction the
 // browser cannot run is a lost event, never a leak: redactEvent returns null on any failure.
 //
 //   const r = createRedactor(config.redaction);
 //   r.redactText(s); r.redactUrl(u); r.redactValue(v); r.redactMetadata(m);
 //   r.redactEvent(event)  // -> redacted copy, or null to drop it
 //
-// DOM events (full snapshots, mutations, input) pass through unchanged: the recorder masks
-// inputs and text itself, and pattern-scanning the DOM is a server-side opt-in.
+// DOM events (full snapshots, mutations, input): with scanDom (the default) page text and
+// URL-bearing attributes are redacted by redaction-dom.js, as the server does again.
 
+import { createDomRules } from "./redaction-dom.js";
 import { BUILTIN_PATTERNS, REDACTED, luhnValid, ordered, redactWith } from "./redaction-patterns.js";
 import { DEFAULT_PARAM_DENYLIST, URL_MODES, redactUrlWith } from "./redaction-url.js";
 
@@ -81,6 +82,7 @@ export function normalizeConfig(config, warn = defaultWarn) {
     urlParamDenylist: stringList(src.urlParamDenylist).map((n) => n.toLowerCase()),
     disabledPatterns: ordered(stringList(src.disabledPatterns)),
     customPatterns: stringList(src.customPatterns),
+    scanDom: src.scanDom !== false,
   };
 }
 
@@ -110,6 +112,8 @@ export function createRedactor(config, { warn = defaultWarn } = {}) {
     if (typeof url !== "string") return redactValue(url);
     return redactUrlWith(url, cfg.urlMode, redactText, allow, deny);
   }
+
+  const dom = cfg.scanDom ? createDomRules(redactText, redactUrl) : null;
 
   function redactMetadata(metadata) {
     if (!isPlainObject(metadata)) return redactValue(metadata);
@@ -147,7 +151,7 @@ export function createRedactor(config, { warn = defaultWarn } = {}) {
   function redactEventUnsafe(event) {
     if (!isPlainObject(event)) throw new TypeError("event is not an object");
     const { type, data } = event;
-    if (type === 2 || type === 3) return event;
+    if (type === 2 || type === 3) return dom ? dom.redactEvent(event) : event;
     if (type === 4 && isPlainObject(data)) {
       const out = {};
       for (const key of Object.keys(data)) {

@@ -9,8 +9,9 @@ Order (inventory §1.3 steps 4-11):
    every input with ``mask_all_inputs``, using the window's :class:`ScrubState` from earlier
    batches, so typed text in a later batch is masked even when the snapshot that showed the
    field as a password came before;
-3. redact every event (:class:`~sentiero.privacy.redaction.Redactor`, then the fail-closed
-   ``server_hook``); events it cannot redact are dropped;
+   and, in the same walk, redact page text and URL-bearing attributes (``scan_dom``);
+3. redact every other part of every event (:class:`~sentiero.privacy.redaction.Redactor`,
+   then the fail-closed ``server_hook``); events it cannot redact are dropped;
 4. add server geo keys to the metadata and redact it;
 5. derive facts, the page URL and the error flag from the redacted events only.
 
@@ -78,9 +79,12 @@ def redact_metadata(metadata: dict[str, Any], settings: Settings) -> dict[str, A
 def scrub_events(
     events: list[dict[str, Any]], settings: Settings, state: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """Mask form values in place; returns the window's updated scrubber state (as a dict)."""
+    """Mask form values and redact page content (``redaction.scan_dom``) in place, in one walk;
+    returns the window's updated scrubber state (as a dict)."""
     scrubber = PasswordScrubber(
-        mask_all_inputs=settings.mask_all_inputs, preserve_length=settings.mask_preserve_length
+        mask_all_inputs=settings.mask_all_inputs,
+        preserve_length=settings.mask_preserve_length,
+        dom=redactor_for(settings).dom,
     )
     _, updated = scrubber.scrub_events(events, ScrubState.from_dict(state))
     return updated.to_dict()
@@ -119,7 +123,8 @@ def build_batch(
     if load_window_state is not None:
         state = load_window_state(WindowRef(valid.session_id, valid.window_id))
     window_state = scrub_events(valid.events, settings, state)
-    events = redact_events(drop_unknown_keys(valid.events), settings)
+    # the DOM was redacted in the scrubber's walk: the redactor does the rest
+    events = redactor_for(settings).redact_events(drop_unknown_keys(valid.events), dom_done=True)
     metadata = geo.enrich(valid.metadata, settings.geo_source, environ)
     metadata = redact_metadata(metadata, settings)
     fact_state = facts_mod.FactState.from_dict((state or {}).get(FACTS_STATE))

@@ -10,9 +10,10 @@ What :meth:`Redactor.redact_event` does, by rrweb event type:
 - Meta (4): ``data.href`` is URL-redacted, any other string in ``data`` text-redacted.
 - Custom (5): ``data.payload`` by the structural map below; fields not in the map, and every field
   of other tags, are deep-redacted (strings in nested lists and objects, object keys included).
-- FullSnapshot (2) and IncrementalSnapshot (3), the DOM: only when ``dom_patterns`` or
-  ``custom_patterns`` is set, and then with just those patterns, over text nodes'
-  ``textContent``, attribute values, text mutations and input events' ``text``.
+- FullSnapshot (2) and IncrementalSnapshot (3), the DOM: with ``scan_dom`` (the default), text
+  nodes by the text patterns and URL-bearing attributes by ``url_mode``, as
+  :mod:`sentiero.privacy.dom` describes. The ingest pipeline does this inside the scrubber's walk
+  (in place) and tells :meth:`Redactor.redact_events` so; used alone, the Redactor copies.
 - Any other type (plugins, e.g. console records): ``data`` deep-redacted.
 - Then ``server_hook(event)``: a dict return replaces the event, ``True`` keeps it, anything
   else (``None``, ``False``, an exception) drops it. Any failure while redacting also drops the
@@ -29,6 +30,7 @@ from typing import Any
 
 from sentiero.errors import ConfigurationError
 from sentiero.privacy import patterns, urls
+from sentiero.privacy.dom import DomRules
 from sentiero.privacy.patterns import BUILTIN_PATTERNS, REDACTED
 
 __all__ = [
@@ -111,9 +113,10 @@ class RedactionConfig:
     custom_patterns: Sequence[str | re.Pattern[str]] = ()
     """Extra regexes (sources are sent to the recorder too, so keep them JS-compatible); they
     also apply to DOM event data. They must not match the empty string."""
-    dom_patterns: Sequence[str] = ()
-    """Builtin patterns also applied to DOM event data on the server (off by default: page text
-    is masked by the recorder, and pattern-scanning every snapshot costs CPU)."""
+    scan_dom: bool = True
+    """Redact recorded page content too: text nodes by the text patterns, URL-bearing
+    attributes (href, src, srcset, action, poster, data-* URLs, style url()) by ``url_mode``.
+    Off, the DOM is stored as the recorder sent it (form values are still masked)."""
     server_hook: Callable[[dict[str, Any]], Any] | None = None
     """Called with each redacted event; return the event (or a replacement dict, or True) to
     keep it. ``None``, ``False`` or an exception drops it."""
@@ -139,7 +142,8 @@ class RedactionConfig:
             tuple(n.lower() for n in _names(self.url_param_denylist, "url_param_denylist")),
         )
         put(self, "disabled_patterns", _builtin_names(self.disabled_patterns, "disabled_patterns"))
-        put(self, "dom_patterns", _builtin_names(self.dom_patterns, "dom_patterns"))
+        if not isinstance(self.scan_dom, bool):
+            raise ConfigurationError("redaction scan_dom must be True or False")
         if self.custom_patterns is None or isinstance(self.custom_patterns, (str, re.Pattern)):
             raise ConfigurationError("redaction custom_patterns must be a list of regex strings")
         compiled = tuple(_compile(p) for p in self.custom_patterns)
@@ -156,6 +160,7 @@ class RedactionConfig:
             "urlParamDenylist": list(self.url_param_denylist),
             "disabledPatterns": list(self.disabled_patterns),
             "customPatterns": list(self.custom_patterns),
+            "scanDom": self.scan_dom,
         }
 
 
@@ -166,11 +171,14 @@ class Redactor:
         self.config = config or RedactionConfig()
         disabled = set(self.config.disabled_patterns)
         self._text_patterns = tuple(p for p in BUILTIN_PATTERNS if p not in disabled)
-        self._dom_patterns = self.config.dom_patterns
         self._custom = self.config._compiled
-        self._redacts_dom = bool(self._dom_patterns or self._custom)
         self._denylist = urls.DEFAULT_PARAM_DENYLIST | frozenset(self.config.url_param_denylist)
         self._allowlist = frozenset(self.config.url_param_allowlist)
+        self.dom: DomRules | None = (
+            DomRules(self.redact_text, self.redact_url) if self.config.scan_dom else None
+        )
+        """The DOM rules (None with ``scan_dom=False``); the pipeline hands them to the
+        scrubber so masking and DOM redaction share one walk."""
 
     # ---- values ------------------------------------------------------------------------------
 
@@ -220,10 +228,11 @@ class Redactor:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def redact_event(self, event: Any) -> dict[str, Any] | None:
-        """One rrweb event redacted, or None when it must be dropped (hook or failure)."""
+    def redact_event(self, event: Any, *, dom_done: bool = False) -> dict[str, Any] | None:
+        """One rrweb event redacted, or None when it must be dropped (hook or failure).
+        ``dom_done``: its DOM content was already redacted in place with :attr:`dom`."""
         try:
-            redacted = self._redact_event(event)
+            redacted = self._redact_event(event, dom_done)
         except Exception as exc:  # fail closed: an event we cannot redact is not stored
             log.warning(
                 "sentiero: event dropped, redaction failed (%s, type=%r)",
@@ -259,23 +268,25 @@ class Redactor:
             )
         return None
 
-    def redact_events(self, events: Iterable[Any]) -> list[dict[str, Any]]:
+    def redact_events(
+        self, events: Iterable[Any], *, dom_done: bool = False
+    ) -> list[dict[str, Any]]:
         """Every event through :meth:`redact_event`; dropped ones are left out."""
         out = []
         for event in events:
-            redacted = self.redact_event(event)
+            redacted = self.redact_event(event, dom_done=dom_done)
             if redacted is not None:
                 out.append(redacted)
         return out
 
-    def _redact_event(self, event: Any) -> dict[str, Any] | None:
+    def _redact_event(self, event: Any, dom_done: bool = False) -> dict[str, Any] | None:
         if not isinstance(event, dict):
             raise TypeError("event is not an object")
         event_type, payload = event.get("type"), event.get("data")
         if event_type in (2, 3):
-            if not self._redacts_dom or not isinstance(payload, dict):
+            if dom_done or self.dom is None or not isinstance(payload, dict):
                 return event
-            return {**event, "data": self._redact_dom(event_type, payload)}
+            return self.dom.redact_event(event)
         if event_type == 4 and isinstance(payload, dict):
             return {
                 **event,
@@ -314,77 +325,4 @@ class Redactor:
             else:
                 new_key = self.redact_text(key) if isinstance(key, str) else key
                 out[new_key] = self._deep(value, 2)
-        return out
-
-    # ---- DOM (server only, opt-in) -----------------------------------------------------------
-
-    def _dom_text(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return patterns.redact_with(value, self._dom_patterns, self._custom)
-        if isinstance(value, list):  # style diff values: [value, priority]
-            return [self._dom_text(v) if isinstance(v, str) else v for v in value]
-        return value
-
-    def _redact_attributes(self, attributes: Any) -> Any:
-        if not isinstance(attributes, dict):
-            return attributes
-        out = {}
-        for name, value in attributes.items():
-            if isinstance(value, dict):  # style diffs: {property: value | [value, priority]}
-                out[name] = {k: self._dom_text(v) for k, v in value.items()}
-            else:
-                out[name] = self._dom_text(value)
-        return out
-
-    def _redact_node(self, root: Any) -> Any:
-        """A serialized node tree, copied with its texts and attribute values redacted.
-
-        Iterative: a hostile, very deep tree must not exhaust the Python stack."""
-        if not isinstance(root, dict):
-            return root
-        new_root = dict(root)
-        stack = [new_root]
-        while stack:
-            node = stack.pop()
-            if "textContent" in node:
-                node["textContent"] = self._dom_text(node["textContent"])
-            if "attributes" in node:
-                node["attributes"] = self._redact_attributes(node["attributes"])
-            children = node.get("childNodes")
-            if isinstance(children, list):
-                copies = [dict(c) if isinstance(c, dict) else c for c in children]
-                node["childNodes"] = copies
-                stack.extend(c for c in copies if isinstance(c, dict))
-        return new_root
-
-    def _redact_dom(self, event_type: int, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        if event_type == 2:
-            out["node"] = self._redact_node(data.get("node"))
-            return out
-        source = data.get("source")
-        if source == 0:
-            if isinstance(data.get("adds"), list):
-                out["adds"] = [
-                    {**a, "node": self._redact_node(a["node"])}
-                    if isinstance(a, dict) and "node" in a
-                    else a
-                    for a in data["adds"]
-                ]
-            if isinstance(data.get("texts"), list):
-                out["texts"] = [
-                    {**t, "value": self._dom_text(t["value"])}
-                    if isinstance(t, dict) and "value" in t
-                    else t
-                    for t in data["texts"]
-                ]
-            if isinstance(data.get("attributes"), list):
-                out["attributes"] = [
-                    {**a, "attributes": self._redact_attributes(a.get("attributes"))}
-                    if isinstance(a, dict)
-                    else a
-                    for a in data["attributes"]
-                ]
-        elif source == 5 and "text" in data:
-            out["text"] = self._dom_text(data["text"])
         return out

@@ -30,6 +30,9 @@ Not covered: text typed into ``contenteditable`` elements (it arrives as ordinar
 ``data-rr-mask`` on them), an unmask attribute added by a later attribute mutation (ignored, so
 the subtree stays masked), and ``value`` attribute mutations of nodes the scrubber never saw.
 
+With ``dom`` (the Redactor's :class:`~sentiero.privacy.dom.DomRules`), the same walk also
+redacts page text and URL-bearing attributes, in place: one pass over a batch's DOM for both.
+
 Snapshots and input events can arrive in different batches, so the scrubber keeps a small
 :class:`ScrubState` per window that the caller persists between batches (``to_dict`` /
 ``from_dict``). A full snapshot starts a new page: every set but the password ids is rebuilt.
@@ -41,7 +44,10 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from sentiero.privacy.dom import DomRules
 
 UNMASK_ATTRIBUTE = "data-sentiero-unmask"
 _UNMASKED_INPUT_TYPES = frozenset({"checkbox", "radio", "submit", "button", "reset", "image"})
@@ -101,9 +107,16 @@ class ScrubState:
 class PasswordScrubber:
     """Masks password values always, and every form value when ``mask_all_inputs``."""
 
-    def __init__(self, mask_all_inputs: bool = True, *, preserve_length: bool = False) -> None:
+    def __init__(
+        self,
+        mask_all_inputs: bool = True,
+        *,
+        preserve_length: bool = False,
+        dom: DomRules | None = None,
+    ) -> None:
         self.mask_all_inputs = mask_all_inputs
         self.preserve_length = preserve_length
+        self.dom = dom
 
     def _mask(self, value: str, password: bool) -> str:
         """The stored form of a masked value; passwords never keep their length."""
@@ -162,8 +175,13 @@ class PasswordScrubber:
             source = data.get("source")
             if source == 0:
                 self._scrub_mutation(data, st)
-            elif source == 5:
+                if self.dom is not None:
+                    self.dom.mutation(data)
+                return
+            if source == 5:
                 self._scrub_input(data, st)
+            if self.dom is not None:
+                self.dom.incremental(data)
 
     def _scrub_input(self, data: MutableMapping[str, Any], st: ScrubState) -> None:
         node_id = _node_id(data.get("id"))
@@ -245,6 +263,8 @@ class PasswordScrubber:
                     text = node.get("textContent")
                     if isinstance(text, str) and self.mask_all_inputs and not unmasked:
                         node["textContent"] = self._mask(text, False)
+                if self.dom is not None:
+                    self.dom.node(node)
                 continue
             attrs = node.get("attributes")
             attrs = attrs if isinstance(attrs, dict) else {}
@@ -255,6 +275,8 @@ class PasswordScrubber:
             tag = node.get("tagName")
             tag = tag.lower() if isinstance(tag, str) else ""
             self._scrub_field(node, tag, attrs, node_id, unmasked, st)
+            if self.dom is not None:
+                self.dom.node(node)
             children = node.get("childNodes")
             if isinstance(children, list):
                 is_textarea = tag == "textarea"
