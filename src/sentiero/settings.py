@@ -124,6 +124,11 @@ class Settings:
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     session_max_age_s: float = DEFAULT_SESSION_MAX_AGE_S
     mask_all_inputs: bool = True
+    mask_all_text: bool = False
+    """The strictest level: every text node of the page is masked (``*`` for each non-space
+    character) in the recorder and again on the server, except inside ``data-sentiero-unmask``
+    regions; so are titles, alt texts, placeholders and aria labels (on the server), and link
+    texts of ``navigation`` events are dropped."""
     mask_preserve_length: bool = False
     """Masked non-password values keep one ``*`` per character instead of the fixed
     eight-``*`` mask: replays show how long each answer was, which is what it leaks (a name's
@@ -175,7 +180,7 @@ class Settings:
                      "capture_clicks", "track_forms", "capture_web_vitals", "capture_errors",
                      "allow_open_dashboard", "respect_gpc", "user_opt_out",
                      "cross_tab_sessions", "anonymize_ip", "trust_forwarded_for",
-                     "mask_preserve_length"):
+                     "mask_preserve_length", "mask_all_text"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         if self.auth is not None and not callable(self.auth):
@@ -255,6 +260,8 @@ class Settings:
         options["maskInputOptions"] = {**self.mask_input_options, "password": True}
         if self.mask_preserve_length:
             options["preserveInputLength"] = True
+        if self.mask_all_text:
+            options["maskAllText"] = True
         for key, value in (
             ("blockSelector", self.block_selector),
             ("maskTextSelector", self.mask_text_selector),

@@ -347,3 +347,51 @@ def test_preserve_length_keeps_stars_per_character_for_other_fields_only() -> No
     # the default: a 27-star mask from an old recorder is cut to the fixed mask
     out, _ = PasswordScrubber().scrub_events([input_event(8, "*" * 27), input_event(9, "")])
     assert [e["data"]["text"] for e in out] == [INPUT_MASK, ""]
+
+
+def text(node_id: int, value: str, **extra: object) -> dict:
+    return {"type": 3, "id": node_id, "textContent": value, **extra}
+
+
+def element(node_id: int, tag: str, attrs: dict, *children: dict) -> dict:
+    return {"type": 2, "id": node_id, "tagName": tag, "attributes": attrs,
+            "childNodes": list(children)}
+
+
+def test_mask_all_text_masks_what_arrives_unmasked_except_unmasked_regions() -> None:
+    tree = {"type": 0, "id": 1, "childNodes": [element(2, "body", {},
+        element(3, "style", {}, text(4, "a{color:red}", isStyle=True)),
+        element(5, "p", {"title": "Ann Example"}, text(6, "Hello Ann Example")),
+        {"type": 5, "id": 7, "textContent": "user 4711"},
+        element(8, "section", {"data-sentiero-unmask": ""},
+                element(9, "img", {"alt": "Shop front"}), text(10, "Open 9-17")),
+    )]}
+    later = {"type": 3, "timestamp": 2, "data": {"source": 0, "removes": [],
+        "texts": [{"id": 6, "value": "Bye Ann"}, {"id": 10, "value": "Open 9-18"},
+                  {"id": 99, "value": "never seen"}],
+        "attributes": [{"id": 5, "attributes": {"title": "Ann E."}},
+                       {"id": 9, "attributes": {"alt": "Shop at night"}}],
+        "adds": [{"parentId": 8, "nextId": None, "node": text(11, "Closed Sundays")},
+                 {"parentId": 5, "nextId": None, "node": text(12, "Ann again")}]}}
+    nav = {"type": 5, "timestamp": 3, "data": {"tag": "navigation",
+           "payload": {"url": "https://a.test/x", "text": "Ann's profile"}}}
+    snapshot = {"type": 2, "timestamp": 1, "data": {"node": tree}}
+    scrubber = PasswordScrubber(mask_all_text=True)
+    _, state = scrubber.scrub_events([snapshot])
+    persisted = json.loads(json.dumps(state.to_dict()))  # a later batch, state from the store
+    scrubber.scrub_events([later, nav], ScrubState.from_dict(persisted))
+    stored = dump([snapshot, later, nav])
+    for secret in ("Ann", "4711", "never seen"):
+        assert secret not in stored
+    for shown in ("a{color:red}", "Shop front", "Open 9-17", "Open 9-18", "Closed Sundays",
+                  "Shop at night"):
+        assert shown in stored
+    assert find(tree, 6)["textContent"] == "***** *** *******"
+    assert nav["data"]["payload"] == {"url": "https://a.test/x"}
+
+
+def test_page_text_is_left_alone_without_mask_all_text() -> None:
+    snapshot = {"type": 2, "timestamp": 1, "data": {"node": element(1, "p", {"title": "Ann"},
+                                                                     text(2, "Hello Ann"))}}
+    PasswordScrubber().scrub_events([snapshot])
+    assert "Hello Ann" in dump([snapshot]) and '"Ann"' in dump([snapshot])

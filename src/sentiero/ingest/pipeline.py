@@ -84,6 +84,7 @@ def scrub_events(
     scrubber = PasswordScrubber(
         mask_all_inputs=settings.mask_all_inputs,
         preserve_length=settings.mask_preserve_length,
+        mask_all_text=settings.mask_all_text,
         dom=redactor_for(settings).dom,
     )
     _, updated = scrubber.scrub_events(events, ScrubState.from_dict(state))

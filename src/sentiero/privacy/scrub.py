@@ -30,6 +30,13 @@ Not covered: text typed into ``contenteditable`` elements (it arrives as ordinar
 ``data-rr-mask`` on them), an unmask attribute added by a later attribute mutation (ignored, so
 the subtree stays masked), and ``value`` attribute mutations of nodes the scrubber never saw.
 
+3. With ``mask_all_text`` (``Settings.mask_all_text``), all page text too, outside
+   ``[data-sentiero-unmask]`` subtrees: every non-space character of text, CDATA and comment
+   nodes (not ``<style>`` text) becomes ``*`` in snapshots, adds and text mutations (a text
+   node the scrubber never saw is masked), so are the human-readable attributes in
+   :data:`MASKED_TEXT_ATTRIBUTES`, and ``navigation`` custom events lose their link ``text``
+   (the server cannot tell whether the link was inside an unmasked region).
+
 With ``dom`` (the Redactor's :class:`~sentiero.privacy.dom.DomRules`), the same walk also
 redacts page text and URL-bearing attributes, in place: one pass over a batch's DOM for both.
 
@@ -42,6 +49,7 @@ few strings would be waste) and the same list is returned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
@@ -51,6 +59,13 @@ if TYPE_CHECKING:
 
 UNMASK_ATTRIBUTE = "data-sentiero-unmask"
 _UNMASKED_INPUT_TYPES = frozenset({"checkbox", "radio", "submit", "button", "reset", "image"})
+MASKED_TEXT_ATTRIBUTES = frozenset({
+    "title", "alt", "placeholder", "label", "summary", "aria-label", "aria-description",
+    "aria-valuetext", "aria-placeholder", "aria-roledescription",
+})
+"""Attributes whose value is text a person reads; masked like text nodes by mask_all_text."""
+_TEXT_NODE_TYPES = (3, 4, 5)  # rrweb: Text, CDATA, Comment
+_NON_SPACE = re.compile(r"\S")
 _STATE_FIELDS = ("password_ids", "unmasked_ids", "field_ids", "textarea_ids", "field_text_ids")
 
 
@@ -60,6 +75,11 @@ def _node_id(value: Any) -> int | None:
 
 INPUT_MASK = "********"
 """What every masked, non-empty form value is stored as (twin of masking.js's INPUT_MASK)."""
+
+
+def mask_text(value: str) -> str:
+    """Page text masked the way the recorder's maskTextFn does: whitespace kept for layout."""
+    return _NON_SPACE.sub("*", value)
 
 
 def _masked(value: str, preserve_length: bool = False) -> str:
@@ -112,10 +132,12 @@ class PasswordScrubber:
         mask_all_inputs: bool = True,
         *,
         preserve_length: bool = False,
+        mask_all_text: bool = False,
         dom: DomRules | None = None,
     ) -> None:
         self.mask_all_inputs = mask_all_inputs
         self.preserve_length = preserve_length
+        self.mask_all_text = mask_all_text
         self.dom = dom
 
     def _mask(self, value: str, password: bool) -> str:
@@ -182,6 +204,10 @@ class PasswordScrubber:
                 self._scrub_input(data, st)
             if self.dom is not None:
                 self.dom.incremental(data)
+        elif kind == 5 and self.mask_all_text and data.get("tag") == "navigation":
+            payload = data.get("payload")
+            if isinstance(payload, dict):
+                payload.pop("text", None)
 
     def _scrub_input(self, data: MutableMapping[str, Any], st: ScrubState) -> None:
         node_id = _node_id(data.get("id"))
@@ -215,6 +241,8 @@ class PasswordScrubber:
                     continue
                 node_id = _node_id(change.get("id"))
                 attrs = change["attributes"]
+                if self.mask_all_text and (node_id is None or node_id not in st.unmasked_ids):
+                    self._mask_text_attributes(attrs)
                 kind = attrs.get("type")
                 if node_id is not None and isinstance(kind, str) and kind.lower() == "password":
                     st.password_ids.add(node_id)
@@ -233,6 +261,12 @@ class PasswordScrubber:
                 node_id = _node_id(change.get("id"))
                 value = change.get("value")
                 if (
+                    self.mask_all_text
+                    and isinstance(value, str)
+                    and (node_id is None or node_id not in st.unmasked_ids)
+                ):
+                    change["value"] = mask_text(value)
+                if (
                     node_id is not None
                     and node_id in st.field_text_ids
                     and isinstance(value, str)
@@ -242,6 +276,13 @@ class PasswordScrubber:
 
     def _masks_field_text(self, node_id: int, st: ScrubState) -> bool:
         return self.mask_all_inputs and node_id not in st.unmasked_ids
+
+    @staticmethod
+    def _mask_text_attributes(attrs: dict[str, Any]) -> None:
+        for name in MASKED_TEXT_ATTRIBUTES.intersection(attrs):
+            value = attrs[name]
+            if isinstance(value, str):
+                attrs[name] = mask_text(value)
 
     # ---- serialized node trees ---------------------------------------------------------------
 
@@ -254,7 +295,13 @@ class PasswordScrubber:
             if not isinstance(node, dict):
                 continue
             node_id = _node_id(node.get("id"))
-            if node.get("type") == 3:  # text node
+            if node.get("type") in _TEXT_NODE_TYPES:
+                if self.mask_all_text and not node.get("isStyle"):
+                    if unmasked:
+                        if node_id is not None:
+                            st.unmasked_ids.add(node_id)
+                    elif isinstance(node.get("textContent"), str):
+                        node["textContent"] = mask_text(node["textContent"])
                 if in_textarea:
                     if node_id is not None:
                         st.field_text_ids.add(node_id)
@@ -272,6 +319,8 @@ class PasswordScrubber:
                 unmasked = True
             if unmasked and node_id is not None:
                 st.unmasked_ids.add(node_id)
+            if self.mask_all_text and not unmasked and attrs:
+                self._mask_text_attributes(attrs)
             tag = node.get("tagName")
             tag = tag.lower() if isinstance(tag, str) else ""
             self._scrub_field(node, tag, attrs, node_id, unmasked, st)
