@@ -1,5 +1,5 @@
 """The ``sentiero`` command: demo, serve, migrate, and the maintenance commands purge,
-erase, export and import."""
+erase, export, import and scan."""
 
 from __future__ import annotations
 
@@ -417,3 +417,79 @@ def _build(cls, **kwargs):  # type: ignore[no-untyped-def]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.command()
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.option("--json", "as_json", is_flag=True, default=False,
+              help="Print the report as JSON (counts, per-session counts, every finding).")
+@click.option("--pattern", "custom_patterns", multiple=True, metavar="REGEX",
+              help="Also report matches of this regex (kind custom). Repeat for several; "
+                   "SENTIERO_REDACTION's custom_patterns are added.")
+@click.option("--base-url", default="/sentiero", show_default=True,
+              help="The dashboard's URL, for the links to each place.")
+@click.option("--show", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Findings listed one by one in the text report (all of them in --json).")
+def scan(store_url: str, as_json: bool, custom_patterns: tuple[str, ...], base_url: str,
+         show: int) -> None:
+    """Report candidate personal data in what the store holds (recordings, metadata, facts):
+    emails, Luhn-valid card numbers, phone numbers, JWTs, bearer tokens, IBANs, long hex
+    secrets and custom patterns, with counts per session and a link to each place. Values are
+    never printed in full. Exits 1 when something is found, so it can gate a deployment."""
+    import json
+    import re as regex
+
+    from sentiero.privacy.scan import Scanner, scan_store
+
+    try:
+        env_patterns = Settings.from_env().redaction.custom_patterns
+        scanner = Scanner([*custom_patterns, *env_patterns])
+    except regex.error as exc:
+        raise click.BadParameter(f"invalid regex: {exc}", param_hint="--pattern") from None
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    base = base_url.rstrip("/")
+
+    def link(finding: Any) -> str:
+        if finding.window_id and finding.ts_ms is not None:
+            return f"{base}/sessions/{finding.session_id}/windows/{finding.window_id}" \
+                   f"?t={finding.ts_ms}"
+        return f"{base}/sessions/{finding.session_id}"
+
+    store = _open_store(store_url)
+    progress = _Progress("Scanning")
+    try:
+        with _store_errors():
+            report = scan_store(store, scanner, progress=progress)
+    finally:
+        progress.close()
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(link), indent=2))
+    else:
+        _print_scan(report, link, show)
+    if report.findings:
+        sys.exit(1)
+
+
+def _print_scan(report: Any, link: Any, show: int) -> None:
+    click.echo(f"Scanned {_plural(report.sessions)}, {_plural(report.windows, 'window')}, "
+               f"{_plural(report.events, 'event')}, {_plural(report.facts, 'fact')}.")
+    if not report.findings:
+        click.echo("No candidate personal data found.")
+        return
+    counts = ", ".join(f"{kind} {n:,}" for kind, n in report.counts().items())
+    sessions = report.per_session()
+    click.echo(f"Found {len(report.findings):,} candidates of personal data in "
+               f"{_plural(len(sessions))}: {counts}.")
+    click.echo("\nPer session:")
+    for session_id, kinds in sorted(sessions.items(), key=lambda kv: -sum(kv[1].values())):
+        click.echo(f"  {session_id}  " + ", ".join(f"{k} {n}" for k, n in kinds.items()))
+    click.echo("\nFindings (values masked):")
+    for finding in report.findings[:show]:
+        click.echo(f"  {finding.kind:<9}{finding.place:<9}{finding.excerpt:<12}"
+                   f"{link(finding)}  {finding.path}")
+    if len(report.findings) > show:
+        click.echo(f"  ... and {len(report.findings) - show:,} more (--show N, or --json).")
+

@@ -44,6 +44,7 @@ class Sent:
 
 def record_account_page(tmp_path: Path, live_server: Any, page: Any,
                         **settings: Any) -> tuple[Sentiero, Sent]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     sentiero = Sentiero(store=SQLStore(f"sqlite:///{tmp_path}/canary.db"),
                         allow_open_dashboard=True, flush_interval_ms=300, **settings)
     sent = Sent(canary_site(sentiero, unmask=False))
@@ -117,3 +118,18 @@ def test_mask_all_text_stores_only_unmasked_regions(
     for text in UNMASKED_TEXT:  # data-sentiero-unmask reveals its region
         assert text.encode() in texts["events"], text
     assert b"**** ** ****" in texts["events"], "page text is there, masked"
+
+
+def test_scan_finds_the_page_pii_only_when_scrubbing_is_off(
+    tmp_path: Path, live_server: Any, page: Any
+) -> None:
+    from sentiero.privacy.redaction import BUILTIN_PATTERNS
+    from sentiero.privacy.scan import scan_store
+
+    defaults, _ = record_account_page(tmp_path / "defaults", live_server, page)
+    assert scan_store(defaults.store).findings == []
+    off, _ = record_account_page(tmp_path / "off", live_server, page, redaction=RedactionConfig(
+        scan_dom=False, url_mode="keep_all", disabled_patterns=list(BUILTIN_PATTERNS)))
+    report = scan_store(off.store)
+    assert {"email", "card", "jwt"} <= set(report.counts()), report.counts()
+    assert all("ann.canary" not in f.excerpt for f in report.findings)
