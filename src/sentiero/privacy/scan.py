@@ -221,11 +221,13 @@ def scan_store(
     store: Store,
     scanner: Scanner | None = None,
     progress: Callable[[int, int], None] | None = None,
+    session_ids: Sequence[str] | None = None,
 ) -> ScanReport:
-    """Scan every session of ``store``; ``progress(done, total)`` after each session."""
+    """Scan every session of ``store`` (or just ``session_ids``); ``progress(done, total)``
+    after each session."""
     scanner = scanner or Scanner()
     report = ScanReport()
-    ids = list(store.iter_session_ids())
+    ids = list(store.iter_session_ids()) if session_ids is None else list(session_ids)
     for done, session_id in enumerate(ids, start=1):
         _scan_session(store, session_id, scanner, report)
         if progress is not None:

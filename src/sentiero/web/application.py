@@ -163,9 +163,9 @@ class Web:
 
 
 def _route_modules() -> list[Any]:
-    from sentiero.web import analytics, api, client_errors, dashboard, events
+    from sentiero.web import analytics, api, client_errors, dashboard, events, privacy_scan
 
-    return [events, dashboard, api, analytics, client_errors]
+    return [events, dashboard, api, analytics, client_errors, privacy_scan]
 
 
 class Application:
