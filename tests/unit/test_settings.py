@@ -232,3 +232,12 @@ def test_from_env_rejects_malformed_privacy_values() -> None:
         Settings.from_env({"SENTIERO_REDACTION": "[1]"})
     with pytest.raises(ConfigurationError, match="geo_source"):
         Settings.from_env({"SENTIERO_GEO_SOURCE": "maxmind"})
+
+
+def test_privacy_levels_reach_the_recorder_only_when_on() -> None:
+    default = Settings().effective_recorder_options()
+    assert "maskAllText" not in default and "preserveInputLength" not in default
+    strict = Settings(mask_all_text=True, mask_preserve_length=True).effective_recorder_options()
+    assert strict["maskAllText"] is True and strict["preserveInputLength"] is True
+    with pytest.raises(ConfigurationError, match="mask_all_text"):
+        Settings(mask_all_text="yes")  # type: ignore[arg-type]
