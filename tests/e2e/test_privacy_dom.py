@@ -42,8 +42,8 @@ class Sent:
         return self.app(environ, start_response)
 
 
-def record_account_page(tmp_path: Path, live_server: Any, page: Any,
-                        **settings: Any) -> tuple[Sentiero, Sent]:
+def record_account_page(tmp_path: Path, live_server: Any, page: Any, *,
+                        wait: str = "mutation", **settings: Any) -> tuple[Sentiero, Sent]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     sentiero = Sentiero(store=SQLStore(f"sqlite:///{tmp_path}/canary.db"),
                         allow_open_dashboard=True, flush_interval_ms=300, **settings)
@@ -52,7 +52,8 @@ def record_account_page(tmp_path: Path, live_server: Any, page: Any,
     page.goto(f"{server.url}/account.html")
     page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
     page.wait_for_function("() => document.querySelector('#later a')")
-    wait_for(lambda: mutations_stored(sentiero), timeout=30)  # flushed while the page is open
+    stored = mutations_stored if wait == "mutation" else snapshot_stored
+    wait_for(lambda: stored(sentiero), timeout=30)  # flushed while the page is open
     page.goto("about:blank")
     return sentiero, sent
 
@@ -62,6 +63,11 @@ def mutations_stored(sentiero: Sentiero) -> bool:
     return any(add["node"].get("tagName") == "a"  # the link the page adds after 400 ms
                for e in events if e["type"] == 3 and e["data"].get("source") == 0
                for add in e["data"].get("adds") or ())
+
+
+def snapshot_stored(sentiero: Sentiero) -> bool:
+    return any(e["type"] == 2 for _r, chunks in stored_windows(sentiero.store)
+               for ev in chunks for e in ev)
 
 
 def all_stored(sentiero: Sentiero, tmp_path: Path) -> dict[str, bytes]:
@@ -121,15 +127,21 @@ def test_mask_all_text_stores_only_unmasked_regions(
 
 
 def test_scan_finds_the_page_pii_only_when_scrubbing_is_off(
-    tmp_path: Path, live_server: Any, page: Any
+    tmp_path: Path, live_server: Any, page: Any, browser: Any
 ) -> None:
     from sentiero.privacy.redaction import BUILTIN_PATTERNS
     from sentiero.privacy.scan import scan_store
 
     defaults, _ = record_account_page(tmp_path / "defaults", live_server, page)
     assert scan_store(defaults.store).findings == []
-    off, _ = record_account_page(tmp_path / "off", live_server, page, redaction=RedactionConfig(
-        scan_dom=False, url_mode="keep_all", disabled_patterns=list(BUILTIN_PATTERNS)))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        off, _ = record_account_page(
+            tmp_path / "off", live_server, context.new_page(), wait="snapshot",
+            redaction=RedactionConfig(scan_dom=False, url_mode="keep_all",
+                                      disabled_patterns=list(BUILTIN_PATTERNS)))
+    finally:
+        context.close()
     report = scan_store(off.store)
     assert {"email", "card", "jwt"} <= set(report.counts()), report.counts()
     assert all("ann.canary" not in f.excerpt for f in report.findings)
