@@ -51,16 +51,17 @@ def record_account_page(tmp_path: Path, live_server: Any, page: Any, *,
     server = live_server(sent)
     page.goto(f"{server.url}/account.html")
     page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
-    page.wait_for_function("() => document.querySelector('#later a')")
-    stored = mutations_stored if wait == "mutation" else snapshot_stored
-    wait_for(lambda: stored(sentiero), timeout=30)  # flushed while the page is open
+    wait_for(lambda: snapshot_stored(sentiero), timeout=30)
+    if wait == "mutation":
+        page.evaluate("() => window.addLater()")
+        wait_for(lambda: mutations_stored(sentiero), timeout=30)  # sent while the page is open
     page.goto("about:blank")
     return sentiero, sent
 
 
 def mutations_stored(sentiero: Sentiero) -> bool:
     events = [e for _r, chunks in stored_windows(sentiero.store) for ev in chunks for e in ev]
-    return any(add["node"].get("tagName") == "a"  # the link the page adds after 400 ms
+    return any(add["node"].get("tagName") == "a"  # the link window.addLater() adds
                for e in events if e["type"] == 3 and e["data"].get("source") == 0
                for add in e["data"].get("adds") or ())
 
