@@ -149,16 +149,23 @@ ADVERSARIAL = {
 
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
 def test_linear_time_on_100kb(name: str) -> None:
+    """Redaction time grows linearly with hostile input: four times the text costs far less
+    than the sixteen times a quadratic pattern would (a ratio, so a loaded machine that is
+    slow on both sizes does not fail it; best of three runs of each)."""
     text = ADVERSARIAL[name]
-    redactor = Redactor(
-        RedactionConfig(
-            url_mode="keep_filtered",
-        )
-    )
-    start = time.perf_counter()
-    redactor.redact_text(text)
-    redactor.redact_url(text)
-    assert time.perf_counter() - start < 1.0
+    redactor = Redactor(RedactionConfig(url_mode="keep_filtered"))
+
+    def cost(sample: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            redactor.redact_text(sample)
+            redactor.redact_url(sample)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small, large = cost(text[: len(text) // 4]), cost(text)
+    assert large < 10 * max(small, 1e-3)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
