@@ -18,7 +18,7 @@ from sentiero.analytics.query import Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES
 from sentiero.stores.base import ID_PATTERN, SORT_KEYS, SessionQuery, SessionSummary, WindowRef
 from sentiero.web import security
-from sentiero.web.application import Route, Web, invalid_id, text_response, valid_ids
+from sentiero.web.routing import Route, Web, invalid_id, text_response, valid_ids
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
