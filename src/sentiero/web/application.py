@@ -37,9 +37,9 @@ logger = logging.getLogger("sentiero.web")
 
 
 def _route_modules() -> list[Any]:
-    from sentiero.web import analytics, api, client_errors, dashboard, events
+    from sentiero.web import activity, analytics, api, client_errors, dashboard, events
 
-    return [events, dashboard, api, analytics, client_errors]
+    return [events, dashboard, api, analytics, client_errors, activity]
 
 
 class Application:
