@@ -37,9 +37,20 @@ logger = logging.getLogger("sentiero.web")
 
 
 def _route_modules() -> list[Any]:
-    from sentiero.web import activity, analytics, api, client_errors, dashboard, events
+    from sentiero.web import (
+        activity,
+        analytics,
+        api,
+        client_errors,
+        dashboard,
+        downloads,
+        events,
+        maintenance,
+        share,
+    )
 
-    return [events, dashboard, api, analytics, client_errors, activity]
+    return [events, dashboard, api, analytics, client_errors, activity, downloads,
+            maintenance, share]
 
 
 class Application:
