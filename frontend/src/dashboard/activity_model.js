@@ -227,6 +227,7 @@ export function pagePath(url) {
 const META = 4;
 const INCREMENTAL = 3;
 const CUSTOM = 5;
+const SOURCE_MUTATION = 0;
 const SOURCE_SCROLL = 3;
 const SOURCE_INPUT = 5;
 const SOURCE_MOUSE = 2;
@@ -246,7 +247,8 @@ export function newDerivation() {
     vitals: new Map(), // `${metric}` -> {ts, value, rating}
     errors: new Map(), // ts -> {stack}
     customs: new Map(), // ts -> payload
-    clicks: new Map(), // ts -> {x, y}
+    clicks: new Map(), // `${ts}:${id}` -> {ts, x, y}
+    responses: [], // timestamps of page changes, DOM mutations and inputs (dead-click check)
   };
 }
 
@@ -256,6 +258,10 @@ export function deriveFromEvents(acc, events) {
     const data = event.data && typeof event.data === "object" ? event.data : {};
     const ts = Number(event.timestamp);
     if (!Number.isFinite(ts)) continue;
+    if (event.type === META || (event.type === INCREMENTAL &&
+        (data.source === SOURCE_MUTATION || data.source === SOURCE_INPUT))) {
+      acc.responses.push(ts);
+    }
     if (event.type === META && typeof data.href === "string") {
       acc.pages.set(ts, { ts, href: data.href, width: data.width, height: data.height });
       if (!acc.viewport && data.width > 0 && data.height > 0) {
@@ -497,4 +503,73 @@ export function bursts(timestamps, threshold = IDLE_GAP_MS) {
     else out.push([ts, ts]);
   }
   return out;
+}
+
+export const RAGE_CLICKS = 3;
+export const RAGE_WINDOW_MS = 500;
+export const RAGE_RADIUS_PX = 10;
+export const DEAD_CLICK_MS = 500;
+export const RAGE_RULE = "3 or more clicks within 500 ms of each other and within 10 px of the " +
+  "first click";
+export const DEAD_RULE = "no page change, DOM change or input within 500 ms after the click";
+
+/**
+ * Rage and dead clicks found in loaded events (the facts carry them once ingest derives them):
+ * a rage click is >= 3 clicks, each <= 500 ms after the previous and after the first, within
+ * 10 px (x and y) of the first; a dead click is a click followed by no Meta, mutation or input
+ * event within 500 ms. Clicks of a rage burst are not also dead.
+ */
+function firstAfter(sorted, ts) {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid] <= ts) low = mid + 1;
+    else high = mid;
+  }
+  return low < sorted.length ? sorted[low] : null;
+}
+
+export function derivedFrustrationItems(acc, firstMs, pageAt) {
+  const clicks = Array.from(acc.clicks.values()).sort((a, b) => a.ts - b.ts);
+  const responses = acc.responses.slice().sort((a, b) => a - b);
+  const items = [];
+  const inRage = new Set();
+  for (let i = 0; i < clicks.length; i++) {
+    if (inRage.has(i)) continue;
+    const first = clicks[i];
+    const burst = [i];
+    for (let j = i + 1; j < clicks.length; j++) {
+      const c = clicks[j];
+      const prev = clicks[burst[burst.length - 1]];
+      if (c.ts - prev.ts > RAGE_WINDOW_MS || c.ts - first.ts > RAGE_WINDOW_MS) break;
+      if (Math.abs(c.x - first.x) > RAGE_RADIUS_PX || Math.abs(c.y - first.y) > RAGE_RADIUS_PX) {
+        continue;
+      }
+      burst.push(j);
+    }
+    if (burst.length >= RAGE_CLICKS) {
+      for (const k of burst) inRage.add(k);
+      items.push({ kind: "rage_click", ts_ms: first.ts, offset_ms: Math.max(0, first.ts - firstMs),
+        url: pageAt ? pageAt(first.ts) : "", derived: true,
+        label: "Rage click (" + Math.round(first.x) + ", " + Math.round(first.y) + ") · " +
+          burst.length + " clicks",
+        detail: { clicks: burst.length, x: first.x, y: first.y, rule: RAGE_RULE } });
+    }
+  }
+  for (let i = 0; i < clicks.length; i++) {
+    if (inRage.has(i)) continue;
+    const click = clicks[i];
+    const next = firstAfter(responses, click.ts);
+    const answered = next !== null && next <= click.ts + DEAD_CLICK_MS;
+    if (answered) continue;
+    const error = Array.from(acc.errors.values()).some((e) => e.ts > click.ts &&
+      e.ts <= click.ts + DEAD_CLICK_MS);
+    items.push({ kind: "dead_click", ts_ms: click.ts, offset_ms: Math.max(0, click.ts - firstMs),
+      url: pageAt ? pageAt(click.ts) : "", derived: true,
+      label: "Dead click (" + Math.round(click.x) + ", " + Math.round(click.y) + ")" +
+        (error ? " (an error followed)" : ""),
+      detail: { x: click.x, y: click.y, error, rule: DEAD_RULE } });
+  }
+  return items.sort((a, b) => a.offset_ms - b.offset_ms);
 }

@@ -6,6 +6,7 @@ import {
   activeTime,
   bursts,
   derivedEventItems,
+  derivedFrustrationItems,
   derivedInputItems,
   derivedPageItems,
   deriveFromEvents,
@@ -110,7 +111,9 @@ export class ReplayView {
     const pageAt = (ts) => pageAtOffset(pages, ts - firstMs);
     const derived = derivedPageItems(this.acc, firstMs)
       .concat(derivedInputItems(this.acc, firstMs, pageAt))
-      .concat(derivedEventItems(this.acc, firstMs, pageAt));
+      .concat(derivedEventItems(this.acc, firstMs, pageAt))
+      // judged only over the whole recording: a click at the edge of a loaded stretch is not dead
+      .concat(player.loadingDone ? derivedFrustrationItems(this.acc, firstMs, pageAt) : []);
     this.items = mergeItems(facts, derived);
     this.pages = this.items.filter((i) => i.kind === "page_view");
 

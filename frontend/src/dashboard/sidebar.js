@@ -135,6 +135,7 @@ export class Sidebar {
     this.count.textContent = " " + (this.shown.length === total ? String(total)
       : this.shown.length + " of " + total);
     let previous = null;
+    this.previousPage = null;
     for (const item of this.shown.slice(0, MAX_RENDERED)) {
       if (previous && item.offset_ms - previous.offset_ms > IDLE_GAP_MS && !this.query &&
           !this.category) {
@@ -171,10 +172,13 @@ export class Sidebar {
     );
     seek.addEventListener("click", () => this.onSeek(item.offset_ms));
     row.appendChild(seek);
+    // the page is shown where it changes, not repeated on every entry
     const page = pagePath(item.url);
-    if (page && item.kind !== "page_view") {
-      row.appendChild(el(doc, "span", { className: "activity__page", title: item.url }, page));
+    if (page && item.kind !== "page_view" && page !== this.previousPage) {
+      row.appendChild(el(doc, "span", { className: "activity__page", title: item.url },
+        "on " + page));
     }
+    if (page) this.previousPage = page;
     const lines = this.detailLines(item);
     if (lines.length) {
       const details = el(doc, "details", { className: "activity__details" });
@@ -219,8 +223,11 @@ export class Sidebar {
       }
       lines.push(["Values", "never recorded"]);
     }
+    const coordinatesInLabel = /\(\d+, \d+\)/.test(item.label);
     for (const [key, value] of Object.entries(detail)) {
       if (HIDDEN_DETAIL.has(key) || value == null || value === "") continue;
+      if (coordinatesInLabel && (key === "x" || key === "y")) continue;
+      if (item.kind === "click" && (key === "id" || key === "vw" || key === "vh")) continue;
       if (item.kind === "form_field" && key === "inputs") {
         lines.push(["Inputs in this run", String(value)]);
         continue;
