@@ -12,6 +12,7 @@ const RATING_TEXT = { good: "good", "needs-improvement": "needs improvement", po
 export class UrlBar {
   constructor(doc, root) {
     this.root = root;
+    clear(root);
     root.classList.add("replay-url");
     root.append(el(doc, "span", { className: "replay-url__label" }, "Page"));
     this.value = el(doc, "span", { className: "replay-url__value", "data-testid": "current-url" });
@@ -79,7 +80,8 @@ export class ClickOverlay {
     this.on = false;
     this.clicks = [];
     this.viewport = null;
-    if (button) button.addEventListener("click", () => this.toggle());
+    // a property, not a listener: the overlay of a newly shown tab replaces the previous one's
+    if (button) button.onclick = () => this.toggle();
   }
 
   toggle(force) {

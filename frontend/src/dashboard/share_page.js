@@ -47,6 +47,10 @@ export function initSharePage(win, doc, Replayer) {
     events: Array.isArray(data.events && data.events[w.id]) ? data.events[w.id] : [],
     items: Array.isArray(data.activity && data.activity[w.id]) ? data.activity[w.id] : [],
   }));
-  switchableReplay(win, doc, Replayer, windows, doc.getElementById("share-tabs"),
-    data.mainWindow);
+  // rrweb keeps its iframe's document open; created before the page's load event it would
+  // hold that event back for good, so the replay starts once the file has loaded.
+  const start = () => switchableReplay(win, doc, Replayer, windows,
+    doc.getElementById("share-tabs"), data.mainWindow);
+  if (doc.readyState === "complete") start();
+  else win.addEventListener("load", start, { once: true });
 }
