@@ -381,12 +381,14 @@ export function formInteraction(items) {
     const last = Number(detail.last_ms) || first;
     field.timeMs += Math.max(0, last - first);
     field.lastMs = Math.max(field.lastMs, last);
+    if (field.leftMs == null) field.leftMs = last; // the end of the first visit
   }
   for (let i = 0; i < order.length; i++) {
     order[i].total = order.length;
     order[i].refills = Math.max(0, order[i].touches - 1);
     const next = order[i + 1];
-    order[i].toNextMs = next ? Math.max(0, next.firstMs - order[i].lastMs) : null;
+    // from leaving this field the first time to first touching the next one
+    order[i].toNextMs = next ? Math.max(0, next.firstMs - order[i].leftMs) : null;
   }
   return fields;
 }
