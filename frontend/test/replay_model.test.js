@@ -60,6 +60,9 @@ describe("time axis", () => {
     assert.equal(groups[2].x, 0.99);
     assert.deepEqual(groupMarkers(items, axis, new Set(["click"])).map((g) => g.items[0].kind),
       ["error", "page_view"]);
+    const flagged = [item("click", 40000), item("dead_click", 40000), item("click", 70000)];
+    assert.deepEqual(groupMarkers(flagged, axis).map((g) => g.items.map((i) => i.kind)),
+      [["dead_click"], ["click"]], "a dead click's own click is not drawn twice");
   });
 
   it("formats durations", () => {

@@ -153,6 +153,10 @@ export function buildAxis(totalMs, gaps) {
  */
 export function groupMarkers(items, axis, hidden = new Set(), groupWidth = GROUP_WIDTH) {
   let shown = items.filter((item) => !hidden.has(categoryOf(item.kind).id));
+  // a rage/dead click marker stands for its click: the bar shows one dot, not two
+  const flagged = new Set(shown.filter((i) => categoryOf(i.kind).id === "frustration")
+    .map((i) => i.ts_ms));
+  if (flagged.size) shown = shown.filter((i) => !(i.kind === "click" && flagged.has(i.ts_ms)));
   if (shown.length > MAX_MARKERS) shown = shown.filter((i) => categoryOf(i.kind).id !== "input");
   const groups = [];
   for (const item of shown) {

@@ -3,9 +3,9 @@
 
 import "rrweb/dist/style.css";
 import "./player.css";
-import "./replay.css";
 import "./dashboard.css";
 import "./analytics.css";
+import "./replay.css";
 
 import { Replayer } from "rrweb";
 import { initImportPage } from "./import_page.js";

@@ -111,6 +111,8 @@ export class Timeline {
         wrap.appendChild(marker);
       } else {
         const hasError = group.items.some((i) => i.kind === "error" || i.kind === "server_error");
+        const categories = new Set(group.items.map((i) => categoryOf(i.kind)));
+        const single = categories.size === 1 ? categories.values().next().value : null;
         const text = group.items.length + " events from " +
           formatTime(group.items[0].offset_ms) + ": " +
           group.items.slice(0, 3).map((i) => kindLabel(i.kind)).join(", ") +
@@ -119,6 +121,7 @@ export class Timeline {
           type: "button",
           className: "timeline__group" + (hasError ? " timeline__group--error" : ""),
           "data-offset": Math.round(group.items[0].offset_ms),
+          style: single && !hasError ? "background:" + single.color : null,
           title: text,
           "aria-label": text,
           "aria-haspopup": "dialog",

@@ -149,6 +149,7 @@ class Web:
             js_url=js_url,
             assets_error=assets_error,
             request_path=request.path,
+            show_import=self.settings.shareable_replays,
             **context,
         )
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
