@@ -29,6 +29,9 @@ def seeded_store() -> MemoryStore:
              {"message": "TypeError: x is undefined", "source": "https://shop.test/app.js",
               "line": 3, "column": 9}),
     ]))
+    store.save_batch(Batch(SID, WID, events(T0 + 300), seq=1, facts=[
+        Fact("page_time", SID, WID, T0, "https://shop.test/cart?x=1", {}, str(T0), 250.0),
+    ]))
     store.save_batch(Batch(SID, OTHER, events(T0 + 50), seq=0, facts=[
         Fact("click", SID, OTHER, T0 + 60, "https://shop.test/other", {"x": 1, "y": 2}),
     ]))

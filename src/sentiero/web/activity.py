@@ -247,6 +247,8 @@ ITEM_BUILDERS = {
     "dead_click": _dead_click,
 }
 KINDS = (*ITEM_BUILDERS, "server_error")
+NOT_SHOWN = frozenset({"page_time", "page_leave"})
+"""Bookkeeping facts for analytics (time on page): nothing the visitor did, so no item."""
 
 
 def fact_item(fact: Fact, first_ms: int, first_page: bool) -> dict[str, Any]:
@@ -288,6 +290,8 @@ def build_activity(store: Store, session: SessionSummary, window: WindowSummary
     truncated = False
     seen_page = False
     for fact in window_facts(store, session.session_id, window.window_id):
+        if fact.kind in NOT_SHOWN:
+            continue
         if len(items) >= MAX_ITEMS:
             truncated = True
             break
