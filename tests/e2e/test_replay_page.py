@@ -148,7 +148,7 @@ def test_session_opens_on_its_main_window(live_server: Any, page: Any) -> None:
     page.goto(server.url + "/sentiero/sessions/s-main")
     wait_for_replay(page)
     assert page.url.split("?")[0].endswith("/sessions/s-main/windows/busy")
-    tabs = page.locator("nav.tabs .tab")
+    tabs = page.locator("nav.window-tabs .tab")
     assert tabs.first.inner_text().startswith("Tab 1 ·")
     assert "aria-current" in (tabs.first.evaluate("e => e.getAttributeNames().join(' ')"))
     assert "This tab" in page.locator(".replay-badges").first.inner_text()

@@ -111,3 +111,5 @@ def test_every_fact_kind_of_the_contract_has_a_readable_label():
     cls = fact_item(fact("vital", {"rating": "good"}, "CLS", 0.0123), T0, False)
     assert cls["label"] == "CLS 0.012 (good)"
     assert fact_item(fact("something_new", {}), T0, False)["label"] == "something_new"
+    anywhere = fact_item(fact("dead_click", {"x": 5.4, "y": 6}), T0, False)
+    assert anywhere["label"] == "Dead click (5, 6)"

@@ -227,7 +227,7 @@ export class Sidebar {
     for (const [key, value] of Object.entries(detail)) {
       if (HIDDEN_DETAIL.has(key) || value == null || value === "") continue;
       if (coordinatesInLabel && (key === "x" || key === "y")) continue;
-      if (item.kind === "click" && (key === "id" || key === "vw" || key === "vh")) continue;
+      if (item.kind === "click" && ["id", "vw", "vh", "page_y"].includes(key)) continue;
       if (item.kind === "form_field" && key === "inputs") {
         lines.push(["Inputs in this run", String(value)]);
         continue;

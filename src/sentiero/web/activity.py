@@ -197,6 +197,15 @@ def _vital(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: bool
     return f"{metric} {shown}" + (f" ({rating})" if rating else ""), detail
 
 
+def _where(key: Any, detail: dict[str, Any]) -> str:
+    """`` on <selector>``, else `` (x, y)``, else nothing."""
+    if isinstance(key, str) and key:
+        return f" on {_short(key, 60)}"
+    if "x" in detail and "y" in detail:
+        return f" ({round(detail['x'])}, {round(detail['y'])})"
+    return ""
+
+
 def _rage_click(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: bool
                 ) -> tuple[str, dict[str, Any]]:
     clicks = _number(value)
@@ -209,9 +218,8 @@ def _rage_click(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: b
         number = _number(data.get(name))
         if number is not None:
             detail[name] = number
-    where = f" on {_short(key, 60)}" if isinstance(key, str) and key else ""
     count = f" · {int(clicks)} clicks" if clicks is not None else ""
-    return f"Rage click{where}{count}", detail
+    return f"Rage click{_where(key, detail)}{count}", detail
 
 
 def _dead_click(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: bool
@@ -223,9 +231,8 @@ def _dead_click(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: b
         number = _number(data.get(name))
         if number is not None:
             detail[name] = number
-    where = f" on {_short(key, 60)}" if isinstance(key, str) and key else ""
     followed = " (an error followed)" if detail["error"] else ""
-    return f"Dead click{where}{followed}", detail
+    return f"Dead click{_where(key, detail)}{followed}", detail
 
 
 def _unknown(fact: Fact, data: dict[str, Any], key: Any, value: Any, first: bool
