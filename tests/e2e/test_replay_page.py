@@ -179,3 +179,24 @@ def test_far_seek_downloads_only_the_chunks_it_needs(live_server: Any, page: Any
     assert not set(loaded) & set(range(4, 46)), loaded
     assert len(requested) - first_requests <= 3, requested
     assert page.evaluate("document.body.dataset.replayState") == "paused"
+
+
+def test_playback_downloads_what_comes_next_and_keeps_going(live_server: Any, page: Any) -> None:
+    sentiero = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
+    app = mounted(sentiero)
+    post_batches(app, "s-play", "w", long_recording(T0, 40))
+    server = live_server(app)
+    page.goto(server.url + "/sentiero/sessions/s-play/windows/w?t=0")
+    wait_for_replay(page)
+    frame = page.frame_locator("#sentiero-player iframe")
+    # seek into the middle (snapshot at minute 20), then play across into chunks not loaded yet
+    page.evaluate("t => window.__sentieroPlayer.player.seek(t, false)", 21 * 60_000 + 10_000)
+    frame.locator("#where").filter(has_text="minute 21").wait_for(timeout=15_000)
+    page.wait_for_timeout(500)
+    # paused, the player keeps 30 s ahead downloaded: minute 22 is not fetched yet
+    assert 22 not in page.evaluate("() => window.__sentieroPlayer.loadedChunks")
+    page.evaluate("() => { window.__sentieroPlayer.player.setSpeed(16);"
+                  " window.__sentieroPlayer.player.play(); }")
+    frame.locator("#where").filter(has_text="minute 22").wait_for(timeout=20_000)
+    assert page.evaluate("document.body.dataset.replayState") == "playing"
+    assert 22 in page.evaluate("() => window.__sentieroPlayer.loadedChunks")

@@ -418,3 +418,16 @@ def test_session_deep_link_keeps_its_moment_through_the_redirect(
     assert response.headers["Location"].endswith("/sessions/s1/windows/w1?t=2500")
     hostile = client.get("/sessions/s1?t=1%0d%0aSet-Cookie:x")
     assert hostile.headers["Location"].endswith("/sessions/s1/windows/w1")
+
+
+def test_many_tabs_show_five_and_the_rest_behind_more(client: Any, store: MemoryStore) -> None:
+    for n in range(1, 8):  # w1 has 2 events ... w7 has 8: the later ones are busier
+        save(store, "s1", f"w{n}", events(n * 1000, n + 1))
+    body = page(client, "/sessions/s1/windows/w1")
+    inline = body.split('<details class="menu tabs-more">')[0]
+    assert "+2 more" in body
+    # the five busiest are inline, but the open tab is always shown: w1 replaces the fifth
+    for wid in ("w7", "w6", "w5", "w4", "w1"):
+        assert f'title="{wid}"' in inline
+    for wid in ("w3", "w2"):
+        assert f'title="{wid}"' not in inline and f'title="{wid}"' in body
