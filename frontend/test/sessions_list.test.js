@@ -60,3 +60,23 @@ describe("sessions list", () => {
     assert.equal(prevented, 1);
   });
 });
+
+describe("bulk delete bar", () => {
+  it("shows the selection count and hides while nothing is selected", async () => {
+    const { updateBulkBar } = await import("../src/dashboard/sessions_list.js");
+    const count = { textContent: "" };
+    const attrs = {};
+    const form = { hidden: false, querySelector: () => count,
+      setAttribute: (k, v) => { attrs[k] = v; } };
+    const boxes = [checkbox("session_ids[]"), checkbox("session_ids[]"), checkbox("session_ids[]")];
+    const doc = { getElementById: () => form, querySelectorAll: () => boxes };
+    updateBulkBar(doc);
+    assert.equal(form.hidden, true);
+    boxes[0].checked = true;
+    boxes[2].checked = true;
+    updateBulkBar(doc);
+    assert.equal(form.hidden, false);
+    assert.equal(count.textContent, "2 selected");
+    assert.equal(attrs["data-confirm"], "Delete the 2 selected sessions?");
+  });
+});

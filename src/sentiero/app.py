@@ -14,8 +14,9 @@ from markupsafe import Markup, escape
 
 from sentiero.settings import Settings
 from sentiero.stores.base import Store
-from sentiero.web.application import Application, json_for_script
+from sentiero.web.application import Application
 from sentiero.web.assets import Assets
+from sentiero.web.routing import json_for_script
 
 _log = logging.getLogger("sentiero")
 

@@ -51,6 +51,9 @@ class Settings:
     """(user, password) for HTTP Basic; takes precedence over ``auth``."""
     allow_open_dashboard: bool = False
     """Serve the dashboard with no auth at all. Without auth and without this, it answers 403."""
+    shareable_replays: bool = False
+    """Offer a self-contained HTML file per session (plays offline, from ``file://``) and the
+    import page that replays a JSON file in the browser. Off: both answer 404."""
 
     # --- ingest
     cors_origins: list[str] = field(default_factory=list)
@@ -178,7 +181,7 @@ class Settings:
             self.assets_dir = os.fspath(self.assets_dir)
         for name in ("capture_metadata", "track_navigation", "track_custom_events",
                      "capture_clicks", "track_forms", "capture_web_vitals", "capture_errors",
-                     "allow_open_dashboard", "respect_gpc", "user_opt_out",
+                     "allow_open_dashboard", "shareable_replays", "respect_gpc", "user_opt_out",
                      "cross_tab_sessions", "anonymize_ip", "trust_forwarded_for",
                      "mask_preserve_length", "mask_all_text"):
             if not isinstance(getattr(self, name), bool):

@@ -249,13 +249,15 @@ def test_unexpected_error_is_500_without_details(make_app: Any, client_for: Any)
 # --- session redirect and replay page --------------------------------------------------------
 
 
-def test_session_redirects_to_latest_window(client: Any, store: MemoryStore) -> None:
-    save(store, "s1", "early", events(1000))
-    save(store, "s1", "late", events(5000))
-    save(store, "s1", "middle", events(3000))
+def test_session_opens_on_its_main_window(client: Any, store: MemoryStore) -> None:
+    # the main window has the most activity (events); ties go to the earliest
+    save(store, "s1", "early", events(1000, 2))
+    save(store, "s1", "busy", events(5000, 6))
+    save(store, "s1", "middle", events(3000, 6))
+    save(store, "s1", "late", events(9000, 3))
     response = client.get("/sessions/s1")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/sentiero/sessions/s1/windows/late")
+    assert response.headers["Location"].endswith("/sentiero/sessions/s1/windows/middle")
 
 
 def test_unknown_session_is_404(client: Any) -> None:
@@ -293,6 +295,7 @@ def test_replay_page(client: Any, store: MemoryStore) -> None:
         "windowId": "w1",
         "chunksUrl": "/sentiero/api/sessions/s1/windows/w1/chunks",
         "eventsUrl": "/sentiero/api/sessions/s1/windows/w1/events",
+        "activityUrl": "/sentiero/api/sessions/s1/windows/w1/activity",
         "startAt": 2500,
         "windows": [{"id": "w1", "label": "Tab 1", "url": "/sentiero/sessions/s1/windows/w1",
                      "active": True, "eventCount": 3}],
@@ -314,7 +317,10 @@ def test_tab_switcher_with_several_windows(client: Any, store: MemoryStore) -> N
     assert "Tab 1 · 2 events" in body and "Tab 2 · 4 events" in body
     assert 'href="/sentiero/sessions/s1/windows/wa" title="wa"' in body
     data = replay_data(body)
-    assert [(w["id"], w["active"]) for w in data["windows"]] == [("wa", False), ("wb", True)]
+    # most active first; labels number the tabs by when they started
+    assert [(w["id"], w["label"], w["active"]) for w in data["windows"]] == [
+        ("wb", "Tab 2", True), ("wa", "Tab 1", False)]
+    assert "This tab: 3s" in body and "Whole session: 4s" in body
     assert 'action="/sentiero/sessions/s1/windows/wb/delete"' in body
 
 
@@ -328,10 +334,10 @@ def test_replay_island_is_escaped_for_script_context(client: Any, store: MemoryS
 # --- deletes ---------------------------------------------------------------------------------
 
 
-def test_delete_window_redirects_to_the_remaining_latest(client: Any, store: MemoryStore) -> None:
-    save(store, "s1", "w1", events(1000))
-    save(store, "s1", "w2", events(9000))
-    save(store, "s1", "w3", events(5000))
+def test_delete_window_redirects_to_the_remaining_main(client: Any, store: MemoryStore) -> None:
+    save(store, "s1", "w1", events(1000, 2))
+    save(store, "s1", "w2", events(9000, 5))
+    save(store, "s1", "w3", events(5000, 4))
     token = csrf_from(client)
     response = client.post("/sessions/s1/windows/w2/delete", data={"csrf_token": token})
     assert response.status_code == 302
@@ -353,7 +359,8 @@ def test_delete_session(client: Any, store: MemoryStore) -> None:
     save(store, "s2", "w1", events(1000))
     token = csrf_from(client)
     response = client.post("/sessions/s1/delete", data={"csrf_token": token})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/sentiero/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/sentiero/?deleted=1")
     assert [s.session_id for s in stored_sessions(store)] == ["s2"]
 
 
@@ -363,8 +370,11 @@ def test_bulk_delete_skips_invalid_ids(client: Any, store: MemoryStore) -> None:
     token = csrf_from(client)
     response = client.post("/sessions/bulk_delete", data={
         "csrf_token": token, "session_ids[]": ["s1", "s3", "../etc", "a b", "unknown"]})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/sentiero/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/sentiero/?deleted=2")
     assert [s.session_id for s in stored_sessions(store)] == ["s2"]
+    flash = client.get("/?deleted=2").get_data(as_text=True)
+    assert "Deleted 2 sessions." in flash
 
 
 def test_bulk_delete_needs_csrf(client: Any, store: MemoryStore) -> None:
@@ -408,3 +418,16 @@ def test_session_deep_link_keeps_its_moment_through_the_redirect(
     assert response.headers["Location"].endswith("/sessions/s1/windows/w1?t=2500")
     hostile = client.get("/sessions/s1?t=1%0d%0aSet-Cookie:x")
     assert hostile.headers["Location"].endswith("/sessions/s1/windows/w1")
+
+
+def test_many_tabs_show_five_and_the_rest_behind_more(client: Any, store: MemoryStore) -> None:
+    for n in range(1, 8):  # w1 has 2 events ... w7 has 8: the later ones are busier
+        save(store, "s1", f"w{n}", events(n * 1000, n + 1))
+    body = page(client, "/sessions/s1/windows/w1")
+    inline = body.split('<details class="menu tabs-more">')[0]
+    assert "+2 more" in body
+    # the five busiest are inline, but the open tab is always shown: w1 replaces the fifth
+    for wid in ("w7", "w6", "w5", "w4", "w1"):
+        assert f'title="{wid}"' in inline
+    for wid in ("w3", "w2"):
+        assert f'title="{wid}"' not in inline and f'title="{wid}"' in body

@@ -5,46 +5,19 @@ import "rrweb/dist/style.css";
 import "./player.css";
 import "./dashboard.css";
 import "./analytics.css";
+import "./replay.css";
 
 import { Replayer } from "rrweb";
-import { Player } from "./player.js";
+import { initImportPage } from "./import_page.js";
+import { initReplayPage } from "./replay_page.js";
 import { initSessionsList } from "./sessions_list.js";
-
-const DATA_ELEMENT_ID = "sentiero-replay-data";
-const PLAYER_ELEMENT_ID = "sentiero-player";
-
-function readJsonIsland(doc, id) {
-  const node = doc.getElementById(id);
-  if (!node) return null;
-  try {
-    return JSON.parse(node.textContent || "null");
-  } catch (_err) {
-    return null;
-  }
-}
-
-function initReplayPage(win, doc) {
-  const root = doc.getElementById(PLAYER_ELEMENT_ID);
-  if (!root) return;
-  const data = readJsonIsland(doc, DATA_ELEMENT_ID);
-  const player = new Player({
-    root,
-    data: data || {},
-    Replayer,
-    fetch: (url, init) => win.fetch(url, init),
-    win,
-    doc,
-  });
-  if (!data) {
-    player.fail(new Error("the page has no replay data"));
-    return;
-  }
-  player.load();
-}
+import { initSharePage } from "./share_page.js";
 
 function init() {
   initSessionsList(document, window);
-  initReplayPage(window, document);
+  initReplayPage(window, document, Replayer);
+  initSharePage(window, document, Replayer);
+  initImportPage(window, document, Replayer);
 }
 
 if (document.readyState === "loading") {

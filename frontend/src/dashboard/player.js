@@ -3,6 +3,8 @@
 // appended while it plays. The seek bar spans the whole window from the start because the chunk
 // index already knows first_ms/last_ms.
 
+import { el } from "./dom.js";
+import { byTime, loadedUntil, planAhead, planSeek, runs } from "./chunk_plan.js";
 import {
   SPEEDS,
   computeScale,
@@ -17,6 +19,8 @@ import {
 const CHUNKS_PER_PAGE = 4;
 const SEEK_STEP_MS = 5000;
 const UI_TICK_MS = 200;
+const AHEAD_MS = 30000; // keep this much recording time ahead of the playhead downloaded
+const STALL_MARGIN_MS = 50;
 
 export const MESSAGES = {
   loading: "Loading…",
@@ -24,6 +28,7 @@ export const MESSAGES = {
   single: "Only one event was recorded for this window; there is nothing to replay.",
   failed: "Failed to load session events: ",
   more: "Loading more events…",
+  seeking: "Loading the events of this moment…",
 };
 
 /** fetch + JSON with a readable error (`HTTP 404: window not found`). */
@@ -50,16 +55,6 @@ export async function fetchJson(fetchFn, url) {
   return response.json();
 }
 
-function el(doc, tag, attrs, text) {
-  const node = doc.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "className") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  if (text != null) node.textContent = text;
-  return node;
-}
-
 export class Player {
   /**
    * @param {object} o root (#sentiero-player), data (the replay-data island), Replayer (rrweb),
@@ -76,7 +71,11 @@ export class Player {
     this.firstMs = 0;
     this.totalMs = 0;
     this.loadedEvents = 0;
-    this.loadedUntilMs = 0; // offset of the latest loaded event
+    this.chunks = []; // the chunk index, in time order
+    this.loaded = new Set(); // indices of downloaded chunks
+    this.inflight = new Set();
+    this.snapshotTimes = []; // timestamps of loaded Meta events (where rrweb can rebuild from)
+    this.listeners = {};
     this.loadingDone = false;
     this.pendingSeek = null; // {offset, play}
     this.stalled = false; // playback reached the end of what is loaded while more is coming
@@ -159,6 +158,9 @@ export class Player {
       get loadingDone() {
         return player.loadingDone;
       },
+      get loadedChunks() {
+        return Array.from(player.loaded).sort((a, b) => a - b);
+      },
       currentTime() {
         return player.currentTime();
       },
@@ -167,12 +169,44 @@ export class Player {
 
   // ---- loading ------------------------------------------------------------------------------
 
-  pageUrl(cursor) {
-    return withParams(this.data.eventsUrl, { cursor, chunks: CHUNKS_PER_PAGE });
+  pageUrl(cursor, chunks) {
+    return withParams(this.data.eventsUrl, { cursor, chunks: chunks || CHUNKS_PER_PAGE });
   }
 
   fetchJson(url) {
     return fetchJson(this.fetchFn, url);
+  }
+
+  /** Listen to "events" (a list of newly loaded events), "time" (the playhead, ms) or "ready". */
+  on(name, fn) {
+    (this.listeners[name] = this.listeners[name] || []).push(fn);
+  }
+
+  emit(name, value) {
+    for (const fn of this.listeners[name] || []) {
+      try {
+        fn(value);
+      } catch (err) {
+        if (this.win.console) this.win.console.error(err);
+      }
+    }
+  }
+
+  /** Chunks [start, start + count) answered by an events page that said `nextCursor`. */
+  markLoaded(start, count, nextCursor) {
+    for (const chunk of this.chunks) {
+      if (chunk.index < start || chunk.index >= start + count) continue;
+      if (nextCursor != null && chunk.index >= nextCursor) continue;
+      this.loaded.add(chunk.index);
+    }
+    this.loadingDone = this.chunks.every((c) => this.loaded.has(c.index));
+  }
+
+  noteEvents(events) {
+    for (const event of events) {
+      if (event && event.type === 4) this.snapshotTimes.push(event.timestamp);
+    }
+    this.emit("events", events);
   }
 
   async load() {
@@ -188,14 +222,18 @@ export class Player {
         this.fetchJson(this.pageUrl(0)),
       ]);
       index = chunkIndex || {};
+      this.chunks = byTime(Array.isArray(index.chunks) ? index.chunks : []);
       events = Array.isArray(firstPage && firstPage.events) ? firstPage.events.slice() : [];
       cursor = firstPage ? firstPage.next_cursor : null;
+      this.markLoaded(0, CHUNKS_PER_PAGE, cursor);
       // rrweb needs two events to start; a first page that small is unusual but possible.
       while (events.length < 2 && cursor != null) {
         const page = await this.fetchJson(this.pageUrl(cursor));
         if (Array.isArray(page.events)) events.push(...page.events);
+        this.markLoaded(cursor, CHUNKS_PER_PAGE, page.next_cursor);
         cursor = page.next_cursor;
       }
+      if (cursor == null) this.loadingDone = true;
     } catch (err) {
       this.fail(err);
       return;
@@ -212,13 +250,12 @@ export class Player {
     }
     // Stable sort: the replay baseline is the earliest event, as rrweb assumes.
     events.sort((a, b) => a.timestamp - b.timestamp);
-    this.firstMs = events[0].timestamp;
+    this.firstMs = Math.min(events[0].timestamp,
+      Number.isFinite(index.first_ms) ? index.first_ms : Infinity);
     const lastLoaded = events[events.length - 1].timestamp;
     const lastMs = Math.max(Number(index.last_ms) || 0, lastLoaded);
     this.totalMs = Math.max(0, lastMs - this.firstMs);
-    this.loadedUntilMs = lastLoaded - this.firstMs;
     this.loadedEvents = events.length;
-    this.loadingDone = cursor == null;
     this.viewport = firstViewport(events);
 
     try {
@@ -227,7 +264,8 @@ export class Player {
       this.fail(err);
       return;
     }
-    this.loadRest(cursor);
+    this.noteEvents(events);
+    this.emit("ready", this);
   }
 
   fail(err) {
@@ -236,50 +274,60 @@ export class Player {
     this.controlsEl.hidden = true;
   }
 
-  async loadRest(cursor) {
-    let next = cursor;
-    try {
-      while (next != null) {
-        const page = await this.fetchJson(this.pageUrl(next));
+  /** Download the given chunks (in as few requests as their index runs allow). */
+  async fetchChunks(indices) {
+    const wanted = indices.filter((i) => !this.loaded.has(i) && !this.inflight.has(i));
+    const requests = runs(wanted).map(async ([start, count]) => {
+      for (let i = start; i < start + count; i++) this.inflight.add(i);
+      try {
+        const page = await this.fetchJson(this.pageUrl(start, count));
         const events = Array.isArray(page.events) ? page.events : [];
-        for (const event of events) {
-          this.replayer.addEvent(event);
-          const offset = event.timestamp - this.firstMs;
-          if (offset > this.loadedUntilMs) this.loadedUntilMs = offset;
-        }
+        for (const event of events) this.replayer.addEvent(event);
         this.loadedEvents += events.length;
-        next = page.next_cursor;
-        if (next != null && next === cursor) break; // a server answering the same page again
-        this.afterPage();
+        this.markLoaded(start, count, page.next_cursor);
+        this.noteEvents(events);
+      } finally {
+        for (let i = start; i < start + count; i++) this.inflight.delete(i);
       }
-    } catch (err) {
-      // Keep what is loaded playable; say what is missing.
-      this.loadError = err;
-      this.setStatus(MESSAGES.failed + ((err && err.message) || String(err)) +
-        " (showing the first " + this.loadedEvents + " events)");
-    }
-    this.loadingDone = true;
-    this.totalMs = Math.max(this.totalMs, this.loadedUntilMs);
-    this.afterPage();
+    });
+    await Promise.all(requests);
+    // addEvent is applied by rrweb on a microtask; act after it.
+    await Promise.resolve();
   }
 
-  /** New events arrived: apply a seek that was waiting for them, resume a stalled playback. */
-  afterPage() {
-    this.seekInput.max = String(Math.round(this.totalMs));
-    // addEvent is applied by rrweb on a microtask; act after it.
-    Promise.resolve().then(() => {
-      if (this.pendingSeek && (this.loadingDone ||
-          this.loadedUntilMs >= this.pendingSeek.offset)) {
-        const { offset, play } = this.pendingSeek;
-        this.pendingSeek = null;
-        this.seek(offset, play);
-      } else if (this.stalled) {
+  /** Fetch what playback needs next; stall at a stretch that is not downloaded yet. */
+  maintain() {
+    if (!this.replayer || this.loadingDone || this.loadFailed) return;
+    if (this.pendingSeek) return;
+    const now = this.firstMs + this.currentTime();
+    if (this.isPlaying() && loadedUntil(this.chunks, this.loaded, now) <= now + STALL_MARGIN_MS) {
+      this.stalled = true;
+      this.replayer.pause();
+      this.setStatus(MESSAGES.more);
+    }
+    if (this.inflight.size) return;
+    const ahead = planAhead(this.chunks, this.loaded, now, AHEAD_MS * Math.max(1, this.speed));
+    if (!ahead.length) return;
+    this.fetchChunks(ahead).then(() => {
+      if (this.stalled) {
         this.stalled = false;
         this.replayer.play(this.currentTime());
+        this.onPlayState(true);
       }
-      if (!this.pendingSeek && !this.stalled && !this.loadError) this.setStatus("");
+      if (!this.pendingSeek && !this.loadError) this.setStatus("");
       this.render();
-    });
+    }, (err) => this.loadFailure(err));
+  }
+
+  loadFailure(err) {
+    // Keep what is loaded playable; say what is missing.
+    this.loadError = err;
+    this.loadFailed = true;
+    this.stalled = false;
+    this.pendingSeek = null;
+    this.setStatus(MESSAGES.failed + ((err && err.message) || String(err)) +
+      " (showing the " + this.loadedEvents + " events loaded)");
+    this.onPlayState(false);
   }
 
   // ---- replayer -----------------------------------------------------------------------------
@@ -299,7 +347,9 @@ export class Player {
     replayer.on("start", () => this.onPlayState(true));
     replayer.on("pause", () => this.onPlayState(false));
     replayer.on("finish", () => {
-      if (!this.loadingDone) {
+      const now = this.firstMs + this.currentTime();
+      if (!this.loadingDone && !this.loadFailed &&
+          loadedUntil(this.chunks, this.loaded, now) !== Infinity) {
         this.stalled = true;
         this.setStatus(MESSAGES.more);
       }
@@ -327,7 +377,10 @@ export class Player {
       replayer.play(0);
       this.onPlayState(true);
     }
-    this.tick = this.win.setInterval(() => this.render(), UI_TICK_MS);
+    this.tick = this.win.setInterval(() => {
+      this.render();
+      this.maintain();
+    }, UI_TICK_MS);
   }
 
   isPlaying() {
@@ -354,7 +407,7 @@ export class Player {
   play() {
     if (!this.replayer) return;
     let offset = this.currentTime();
-    if (offset >= this.totalMs - 100 && this.loadingDone) offset = 0; // replay from the start
+    if (offset >= this.totalMs - 100) offset = 0; // replay from the start
     this.stalled = false;
     this.seek(offset, true);
   }
@@ -362,7 +415,7 @@ export class Player {
   pause() {
     if (!this.replayer) return;
     this.stalled = false;
-    this.pendingSeek = this.pendingSeek ? { offset: this.pendingSeek.offset, play: false } : null;
+    if (this.pendingSeek) this.pendingSeek.play = false;
     this.replayer.pause();
     this.onPlayState(false);
   }
@@ -375,23 +428,37 @@ export class Player {
     }
   }
 
-  /** Jump to `offset` ms from the start; waits for the events there when not loaded yet. */
+  /** Jump to `offset` ms from the start; downloads the chunks that moment needs first. */
   seek(offset, play) {
     if (!this.replayer) return;
     const target = Math.max(0, Math.min(offset, this.totalMs));
-    if (!this.loadingDone && target > this.loadedUntilMs) {
-      this.pendingSeek = { offset: target, play };
-      this.setStatus(MESSAGES.loading);
-      this.replayer.pause(this.loadedUntilMs);
-      this.setState(play ? "playing" : "paused");
+    const plan = this.loadingDone || this.loadFailed ? { ready: true } :
+      planSeek(this.chunks, this.loaded, this.snapshotTimes, this.firstMs + target);
+    if (!plan.ready) {
+      const request = { offset: target, play };
+      this.pendingSeek = request;
+      this.setStatus(MESSAGES.seeking);
+      this.setState("loading");
+      this.replayer.pause();
       this.renderAt(target);
+      this.fetchChunks(plan.fetch).then(() => {
+        if (this.pendingSeek !== request) return; // a newer seek took over
+        this.pendingSeek = null;
+        this.seek(request.offset, request.play);
+      }, (err) => {
+        this.loadFailure(err);
+        this.seek(request.offset, false);
+      });
       return;
     }
     this.pendingSeek = null;
+    this.stalled = false;
+    if (!this.loadError) this.setStatus("");
     if (play) this.replayer.play(target);
     else this.replayer.pause(target);
     this.onPlayState(play);
     this.renderAt(target);
+    this.emit("seeked", target);
   }
 
   setSpeed(speed) {
@@ -422,10 +489,13 @@ export class Player {
     this.speedSelect.addEventListener("change", () => this.setSpeed(Number(this.speedSelect.value)));
     this.skipInput.addEventListener("change", () => this.setSkipInactive(this.skipInput.checked));
     this.copyButton.addEventListener("click", () => this.copyLink());
-    this.doc.addEventListener("keydown", (event) => this.onKey(event));
-    this.win.addEventListener("resize", () => this.rescale());
+    this.onKeyBound = (event) => this.onKey(event);
+    this.onResizeBound = () => this.rescale();
+    this.doc.addEventListener("keydown", this.onKeyBound);
+    this.win.addEventListener("resize", this.onResizeBound);
     if (typeof this.win.ResizeObserver === "function") {
-      new this.win.ResizeObserver(() => this.rescale()).observe(this.viewportEl);
+      this.resizeObserver = new this.win.ResizeObserver(this.onResizeBound);
+      this.resizeObserver.observe(this.viewportEl);
     }
   }
 
@@ -475,6 +545,25 @@ export class Player {
     }
   }
 
+  /** Stop playback and every listener (switching tabs in a shared or imported replay). */
+  destroy() {
+    if (this.tick) this.win.clearInterval(this.tick);
+    if (this.onKeyBound) this.doc.removeEventListener("keydown", this.onKeyBound);
+    if (this.onResizeBound) this.win.removeEventListener("resize", this.onResizeBound);
+    if (this.resizeObserver) this.resizeObserver.disconnect();
+    if (this.replayer) {
+      try {
+        this.replayer.pause();
+        this.replayer.destroy();
+      } catch (_err) {
+        // already gone
+      }
+    }
+    this.replayer = null;
+    this.listeners = {};
+    this.root.textContent = "";
+  }
+
   rescale() {
     if (!this.replayer || !this.replayer.wrapper) return;
     const viewport = this.viewport;
@@ -502,5 +591,6 @@ export class Player {
     if (!this.seeking) this.seekInput.value = String(Math.round(offset));
     const shown = this.seeking ? Number(this.seekInput.value) : offset;
     this.timeEl.textContent = formatTime(shown) + " / " + formatTime(this.totalMs);
+    this.emit("time", shown);
   }
 }

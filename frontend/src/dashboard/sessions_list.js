@@ -8,13 +8,28 @@ function isSessionBox(node) {
   return !!node && (node.name === "session_ids" || node.name === "session_ids[]");
 }
 
+/** The bulk-delete bar shows "<n> selected" and hides while nothing is selected. */
+export function updateBulkBar(doc) {
+  const form = typeof doc.getElementById === "function" ? doc.getElementById("bulk-delete-form")
+    : null;
+  if (!form) return;
+  const n = Array.from(doc.querySelectorAll(SESSION_BOXES)).filter((b) => b.checked).length;
+  form.hidden = n === 0;
+  const count = form.querySelector("[data-bulk-count]");
+  if (count) count.textContent = n + " selected";
+  form.setAttribute("data-confirm", n === 1 ? "Delete the selected session?"
+    : "Delete the " + n + " selected sessions?");
+}
+
 export function initSelectAll(doc) {
   const all = doc.querySelector(SELECT_ALL);
   if (!all) return;
   const boxes = () => Array.from(doc.querySelectorAll(SESSION_BOXES));
+  updateBulkBar(doc);
   all.addEventListener("change", () => {
     for (const box of boxes()) box.checked = all.checked;
     all.indeterminate = false;
+    updateBulkBar(doc);
   });
   doc.addEventListener("change", (event) => {
     const target = event.target;
@@ -23,6 +38,7 @@ export function initSelectAll(doc) {
     const checked = list.filter((box) => box.checked).length;
     all.checked = list.length > 0 && checked === list.length;
     all.indeterminate = checked > 0 && checked < list.length;
+    updateBulkBar(doc);
   });
 }
 

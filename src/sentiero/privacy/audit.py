@@ -35,7 +35,8 @@ __all__ = ["ACTIONS", "AuditRecord", "emit", "request_ip", "request_user"]
 log = logging.getLogger("sentiero.audit")
 
 ACTIONS = frozenset(
-    {"opt_out", "list_sessions", "view_session", "delete_session", "erase", "purge", "scan"}
+    {"opt_out", "list_sessions", "view_session", "delete_session", "erase", "purge", "export",
+     "share", "scan"}
 )
 USER_ENVIRON_KEY = "sentiero.user"
 """A host integration may put the signed-in user's name here; it wins over REMOTE_USER."""

@@ -19,8 +19,8 @@ from sentiero.web.analytics_params import (
     parse_segment,
     segment_params,
 )
-from sentiero.web.application import Route, Web, text_response
 from sentiero.web.dashboard import MAX_PAGE, format_duration, parse_int, url_path
+from sentiero.web.routing import Route, Web, text_response
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100

@@ -9,7 +9,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from sentiero.stores.base import WindowRef
-from sentiero.web.application import Route, Web, invalid_id, json_response, valid_ids
+from sentiero.web.routing import Route, Web, invalid_id, json_response, valid_ids
 
 DEFAULT_CHUNKS = 4
 MAX_CHUNKS = 50

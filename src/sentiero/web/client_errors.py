@@ -11,8 +11,8 @@ from sentiero.analytics import client_errors
 from sentiero.analytics.query import MAX_FILTER_TEXT
 from sentiero.web.analytics import Links, _render
 from sentiero.web.analytics_params import parse_range
-from sentiero.web.application import Route, Web, text_response
 from sentiero.web.dashboard import MAX_PAGE, parse_int
+from sentiero.web.routing import Route, Web, text_response
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200

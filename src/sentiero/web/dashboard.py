@@ -18,7 +18,9 @@ from sentiero.analytics.query import Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES
 from sentiero.stores.base import ID_PATTERN, SORT_KEYS, SessionQuery, SessionSummary, WindowRef
 from sentiero.web import security
-from sentiero.web.application import Route, Web, invalid_id, text_response, valid_ids
+from sentiero.web.pages import not_found_page
+from sentiero.web.routing import Route, Web, invalid_id, valid_ids
+from sentiero.web.window_tabs import main_window, window_tabs
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -278,21 +280,18 @@ def sessions_index(web: Web, request: Request) -> Response:
         clear_url=base + (f"?per_page={filters.per_page}"
                           if filters.per_page != DEFAULT_PER_PAGE else ""),
         bulk_delete_url=f"{root}/sessions/bulk_delete",
+        deleted=_deleted_count(request),
     )
 
 
-def _latest_window(session: SessionSummary) -> str | None:
-    if not session.windows:
-        return None
-    best = max(
-        session.windows,
-        key=lambda w: (w.last_ms is not None, w.last_ms or 0),
-    )
-    return best.window_id
+def _deleted_count(request: Request) -> int | None:
+    """``?deleted=N`` after a delete redirect: the flash says how many sessions went."""
+    raw = request.args.get("deleted", "")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else None
 
 
-def _not_found(message: str) -> Response:
-    return text_response(message, 404)
+def _not_found(web: Web, request: Request, message: str) -> Response:
+    return not_found_page(web, request, message)
 
 
 def session_redirect(web: Web, request: Request, sid: str) -> Response:
@@ -300,10 +299,10 @@ def session_redirect(web: Web, request: Request, sid: str) -> Response:
         return invalid_id()
     session = web.store.get_session(sid)
     if session is None:
-        return _not_found("Session not found")
-    wid = _latest_window(session)
+        return _not_found(web, request, "Session not found")
+    wid = main_window(session)
     if wid is None:
-        return _not_found("No windows found")
+        return _not_found(web, request, "No windows found")
     target = f"{web.root(request)}/sessions/{sid}/windows/{wid}"
     t = request.args.get("t", "")
     if t.isdigit():  # a deep link into the session keeps its moment
@@ -329,28 +328,23 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         return invalid_id()
     session = web.store.get_session(sid)
     if session is None:
-        return _not_found("Session not found")
+        return _not_found(web, request, "Session not found")
     window = next((w for w in session.windows if w.window_id == wid), None)
     if window is None:
-        return _not_found("Window not found")
+        return _not_found(web, request, "Window not found")
     web.audit(request, "view_session", [sid], window_id=wid, detail={"via": "replay"})
     root = web.root(request)
-    windows = [
-        {
-            "id": w.window_id,
-            "label": f"Tab {n}",
-            "url": f"{root}/sessions/{sid}/windows/{w.window_id}",
-            "active": w.window_id == wid,
-            "eventCount": w.event_count,
-        }
-        for n, w in enumerate(session.windows, start=1)
-    ]
+    inline_tabs, more_tabs = window_tabs(
+        session, wid, {w.window_id: f"{root}/sessions/{sid}/windows/{w.window_id}"
+                       for w in session.windows})
+    windows = [tab.to_dict() for tab in inline_tabs + more_tabs]
     api_base = f"{root}/api/sessions/{sid}/windows/{wid}"
     data = {
         "sessionId": sid,
         "windowId": wid,
         "chunksUrl": f"{api_base}/chunks",
         "eventsUrl": f"{api_base}/events",
+        "activityUrl": f"{api_base}/activity",
         "startAt": parse_start_at(request.args.get("t")),
         "windows": windows,
     }
@@ -374,6 +368,8 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         session=session,
         window=window,
         windows=windows,
+        inline_tabs=inline_tabs,
+        more_tabs=more_tabs,
         multi_window=multi,
         replay_data=data,
         browser=browser,
@@ -386,6 +382,9 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         back_url=f"{root}/",
         delete_window_url=f"{root}/sessions/{sid}/windows/{wid}/delete",
         delete_session_url=f"{root}/sessions/{sid}/delete",
+        download_window_url=f"{root}/sessions/{sid}/windows/{wid}/events.json",
+        download_session_url=f"{root}/sessions/{sid}/export.jsonl",
+        share_url=f"{root}/analytics/share/{sid}" if web.settings.shareable_replays else None,
     )
     # the replay iframe shows the recorded site, whose images and fonts live on its own origin
     response.headers["Content-Security-Policy"] = security.REPLAY_CSP
@@ -409,7 +408,7 @@ def delete_session(web: Web, request: Request, sid: str) -> Response:
         return security.csrf_refusal()
     deleted = web.store.delete_session(sid)
     web.audit(request, "delete_session", [sid], detail={"deleted": deleted})
-    return redirect(f"{web.root(request)}/", 302)
+    return redirect(f"{web.root(request)}/?deleted={int(deleted)}", 302)
 
 
 def delete_window(web: Web, request: Request, sid: str, wid: str) -> Response:
@@ -421,7 +420,7 @@ def delete_window(web: Web, request: Request, sid: str, wid: str) -> Response:
     web.audit(request, "delete_session", [sid], window_id=wid, detail={"deleted": deleted})
     root = web.root(request)
     session = web.store.get_session(sid)
-    remaining = _latest_window(session) if session is not None else None
+    remaining = main_window(session) if session is not None else None
     if remaining is None:
         return redirect(f"{root}/", 302)
     return redirect(f"{root}/sessions/{sid}/windows/{remaining}", 302)
@@ -432,10 +431,11 @@ def bulk_delete(web: Web, request: Request) -> Response:
         return security.csrf_refusal()
     ids = request.form.getlist("session_ids[]") + request.form.getlist("session_ids")
     valid = [s for s in dict.fromkeys(ids) if ID_PATTERN.match(s)]
+    deleted = 0
     if valid:
         deleted = web.store.erase_sessions(valid)
         web.audit(request, "delete_session", valid, detail={"deleted": deleted, "bulk": True})
-    return redirect(f"{web.root(request)}/", 302)
+    return redirect(f"{web.root(request)}/?deleted={deleted}", 302)
 
 
 ROUTES = [

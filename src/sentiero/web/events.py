@@ -22,7 +22,7 @@ from sentiero.ingest.pipeline import build_batch
 from sentiero.privacy import audit
 from sentiero.settings import Settings
 from sentiero.stores.base import ID_PATTERN, Store, StoreError
-from sentiero.web.application import Route, Web
+from sentiero.web.routing import Route, Web
 
 logger = logging.getLogger("sentiero.ingest")
 
