@@ -5,22 +5,56 @@
 
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = resolve(here, "..", "src", "sentiero", "web", "static", "dist");
 const TARGET = "es2018";
 
+// The page includes only the loader (`recorder`); it loads `recorder.core` (rrweb's record and
+// our transport) when the page is idle and the visitor is recorded, and `recorder.features`
+// when a capture feature is on. web-vitals (`vitals`) is fetched by the features chunk only with
+// captureWebVitals. Each lazy file is built first so the file that loads it can embed its name.
+const src = (...parts) => join(here, "src", ...parts);
 const entries = {
-  recorder: join(here, "src", "recorder", "index.js"),
-  dashboard: join(here, "src", "dashboard", "index.js"),
+  recorder: src("recorder", "loader.js"),
+  dashboard: src("dashboard", "index.js"),
 };
-// web-vitals stays out of the recorder bundle: a separate hashed file that the recorder fetches
-// only when captureWebVitals is on. It is built first so the recorder can embed its name.
-const vitalsEntry = join(here, "src", "recorder", "vitals-entry.js");
-const REQUIRED = ["recorder", "dashboard", "dashboard.css", "vitals"];
+const REQUIRED = [
+  "recorder", "recorder.core", "recorder.features", "vitals", "dashboard", "dashboard.css",
+];
+// Modules the loader already holds: the lazy chunks take them from it (window global set by
+// loader.js) instead of carrying a second copy.
+const SHARED_MODULES = [
+  "chunks.js", "config.js", "cookies.js", "gate.js", "ids.js", "opt_out.js", "session.js",
+  "storage.js",
+];
+
+function sharedFromLoader() {
+  const dir = src("recorder");
+  return {
+    name: "shared-from-loader",
+    setup(build) {
+      build.onResolve({ filter: /\.js$/ }, (args) => {
+        if (args.kind === "entry-point" || !args.path.startsWith(".")) return undefined;
+        const path = resolve(args.resolveDir, args.path);
+        if (dirname(path) !== dir || !SHARED_MODULES.includes(basename(path))) return undefined;
+        return { path: basename(path), namespace: "shared" };
+      });
+      build.onLoad({ filter: /.*/, namespace: "shared" }, async (args) => {
+        const names = Object.keys(await import(pathToFileURL(join(dir, args.path)).href));
+        const lines = ["const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];"];
+        for (const name of names) lines.push("export const " + name + " = m." + name + ";");
+        return { contents: lines.join("\n"), loader: "js" };
+      });
+    },
+  };
+}
+
+// Every built file also gets these precompressed twins, served by Accept-Encoding.
+const TWINS = { ".br": brotli, ".gz": (bytes) => gzipSync(bytes, { level: 9 }) };
 
 function ensureDashboardCss() {
   // dashboard.css is owned by the dashboard styles; an empty file keeps the import resolvable.
@@ -33,8 +67,28 @@ function cleanOutdir() {
   for (const name of readdirSync(outdir)) rmSync(join(outdir, name), { recursive: true, force: true });
 }
 
+function brotli(bytes) {
+  return brotliCompressSync(bytes, {
+    params: {
+      [zlib.BROTLI_PARAM_QUALITY]: 11,
+      [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+      [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+    },
+  });
+}
+
 function sizes(bytes) {
-  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, br: brotli(bytes).length };
+}
+
+function writeTwins() {
+  for (const name of readdirSync(outdir)) {
+    if (name === "manifest.json") continue;
+    const bytes = readFileSync(join(outdir, name));
+    for (const [suffix, compress] of Object.entries(TWINS)) {
+      writeFileSync(join(outdir, name + suffix), compress(bytes));
+    }
+  }
 }
 
 function kb(n) {
@@ -55,20 +109,36 @@ const COMMON = {
   logLevel: "warning",
 };
 
-async function buildVitals() {
-  const result = await esbuild.build({ ...COMMON, entryPoints: { vitals: vitalsEntry } });
+/** One lazily loaded IIFE file; returns its file name. */
+async function buildOne(name, entry, define = {}, plugins = []) {
+  const result = await esbuild.build({ ...COMMON, entryPoints: { [name]: entry }, define, plugins });
   const out = Object.keys(result.metafile.outputs).find((p) => p.endsWith(".js"));
-  if (!out) throw new Error("build produced no output for vitals");
+  if (!out) throw new Error("build produced no output for " + name);
   return basename(out);
 }
 
-async function buildBundles(vitalsFile) {
+async function buildLazyChunks() {
+  const vitals = await buildOne("vitals", src("recorder", "vitals-entry.js"));
+  const features = await buildOne("recorder.features", src("recorder", "features-entry.js"), {
+    __SENTIERO_VITALS_FILE__: JSON.stringify(vitals),
+  }, [sharedFromLoader()]);
+  const core = await buildOne("recorder.core", src("recorder", "core-entry.js"), {},
+    [sharedFromLoader()]);
+  return { vitals, "recorder.features": features, "recorder.core": core };
+}
+
+async function buildBundles(lazy) {
   const result = await esbuild.build({
     ...COMMON,
     entryPoints: entries,
-    define: { __SENTIERO_VITALS_FILE__: JSON.stringify(vitalsFile) },
+    define: {
+      __SENTIERO_CHUNK_FILES__: JSON.stringify({
+        core: lazy["recorder.core"],
+        features: lazy["recorder.features"],
+      }),
+    },
   });
-  const manifest = { vitals: vitalsFile };
+  const manifest = { ...lazy };
   for (const [outPath, output] of Object.entries(result.metafile.outputs)) {
     if (!output.entryPoint) continue;
     const entryAbs = resolve(output.entryPoint);
@@ -103,41 +173,39 @@ async function bundledSize(contents) {
   return sizes(Buffer.from(result.outputFiles[0].contents));
 }
 
-/** rrweb's `record` alone: the floor our recorder is measured against. */
+/** @rrweb/record alone: the floor our recorder is measured against. */
 function rrwebRecordBaseline() {
-  return bundledSize('import { record } from "rrweb"; window.__rrwebRecord = record;');
+  return bundledSize('import { record } from "@rrweb/record"; window.__rrwebRecord = record;');
 }
 
 async function main() {
   ensureDashboardCss();
   cleanOutdir();
-  const vitalsFile = await buildVitals();
-  const manifest = await buildBundles(vitalsFile);
+  const lazy = await buildLazyChunks();
+  const manifest = await buildBundles(lazy);
   // Sorted keys: a stable file for diffs and for the server's manifest reader.
   const ordered = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
   writeFileSync(join(outdir, "manifest.json"), JSON.stringify(ordered, null, 2) + "\n");
+  writeTwins();
 
-  console.log("Built into " + relative(process.cwd(), outdir) + "/");
-  console.log("  " + "logical name".padEnd(16) + "file".padEnd(30) + "     raw" + "        gzip");
+  console.log("Built into " + relative(process.cwd(), outdir) + "/ (each file with .br and .gz twins)");
+  console.log("  " + "logical name".padEnd(19) + "file".padEnd(34) + "     raw" + "        gzip" +
+    "      brotli");
+  const size = {};
   for (const [name, file] of Object.entries(ordered)) {
-    const s = sizes(readFileSync(join(outdir, file)));
-    console.log("  " + name.padEnd(16) + file.padEnd(30) + kb(s.raw) + " " + kb(s.gzip));
+    const s = (size[name] = sizes(readFileSync(join(outdir, file))));
+    console.log("  " + name.padEnd(19) + file.padEnd(34) + kb(s.raw) + " " + kb(s.gzip) + " " +
+      kb(s.br));
   }
-  const recorder = sizes(readFileSync(join(outdir, ordered.recorder)));
   const baseline = await rrwebRecordBaseline();
-  console.log("Bundle budget (gzip): recorder " + kb(recorder.gzip).trim() +
-    " vs rrweb record alone " + kb(baseline.gzip).trim() +
-    " (ours adds " + kb(recorder.gzip - baseline.gzip).trim() + ")");
-  const vitals = sizes(readFileSync(join(outdir, ordered.vitals)));
-  const inlined = await bundledSize(
-    'import { record } from "rrweb"; import { onLCP, onCLS, onINP } from "web-vitals";' +
-    " window.__x = [record, onLCP, onCLS, onINP];",
-  );
-  console.log("Web vitals: separate file " + kb(vitals.gzip).trim() +
-    " gzip, fetched only with captureWebVitals (bundled in, it would add " +
-    kb(inlined.gzip - baseline.gzip).trim() + " to every page)");
+  const total = (names) => names.reduce((n, name) => n + size[name].br, 0);
+  const recorded = total(["recorder", "recorder.core"]);
+  const everything = total(["recorder", "recorder.core", "recorder.features", "vitals"]);
+  console.log("Recorder budget (brotli): loader " + kb(size.recorder.br).trim() +
+    " on the page (budget 5 KiB); recorded visitor " + kb(recorded).trim() +
+    ", every feature on " + kb(everything).trim() + " (budget 30 KiB); @rrweb/record alone " +
+    kb(baseline.br).trim() + "; a visitor who is not recorded loads the loader only");
 }
-
 main().catch((err) => {
   console.error(err && err.stack ? err.stack : err);
   process.exit(1);

@@ -57,7 +57,7 @@ def test_recorded_visit_replays_in_dashboard_and_typed_values_are_not_stored(
     server = live_server(make_site(sentiero))
 
     page.goto(server.url + "/")
-    page.wait_for_function("() => window.Sentiero !== undefined")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
     page.locator("#name").press_sequentially(TYPED_NAME, delay=20)
     page.locator("#password").press_sequentially(TYPED_PASSWORD, delay=20)
     assert page.locator("#password").input_value() == TYPED_PASSWORD  # really typed
@@ -138,7 +138,7 @@ def test_recorder_backs_off_and_delivers_every_batch_once_in_order(
     server = live_server(flaky)
 
     page.goto(server.url + "/")
-    page.wait_for_function("() => window.Sentiero !== undefined")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
     for i in range(6):
         page.locator("#go").click()
         page.mouse.move(100 + i * 40, 200 + i * 10)
@@ -177,13 +177,18 @@ def test_global_privacy_control_means_no_request_at_all(
     )
     page = context.new_page()
     requests: list[str] = []
+    scripts: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/events" in r.url else None)
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     page.goto(server.url + "/")
     page.locator("#name").press_sequentially("anything", delay=10)
     page.locator("#go").click()
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(2500)  # past the loader's idle timeout
     page.goto("about:blank")  # page hide would beacon if recording
     page.wait_for_timeout(300)
     context.close()
     assert requests == []
+    # Only the small loader: the recorder itself is never fetched for this visitor.
+    loader = sentiero.assets.url("recorder", sentiero.base_url())
+    assert [s.removeprefix(server.url) for s in scripts] == [loader]
     assert sentiero.store.list_sessions(SessionQuery(limit=10)) == []

@@ -15,15 +15,18 @@ export const DEFAULTS = Object.freeze({
 /** Opt-out signal name used when the server did not send one (user_opt_out off). */
 export const DEFAULT_OPT_OUT_NAME = "sentiero_optout";
 
-const OPTIONAL_FLAGS = [
+/** Flags of the capture features in the lazy `recorder.features` chunk (features/index.js). */
+export const FEATURE_FLAGS = Object.freeze([
   "captureErrors",
-  "captureMetadata",
   "trackNavigation",
   "trackCustomEvents",
   "captureClicks",
   "trackForms",
   "captureWebVitals",
-];
+]);
+
+// captureMetadata is part of the recorder itself (page metadata rides the first batch).
+const OPTIONAL_FLAGS = FEATURE_FLAGS.concat(["captureMetadata"]);
 
 /**
  * The events endpoint that sits beside a recorder script URL:

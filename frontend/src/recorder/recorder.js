@@ -2,37 +2,36 @@
 // plus the public `window.Sentiero` API. Everything from the browser is passed in through
 // `env`, so this runs under node:test with fakes.
 
-import { loadConfig, siblingUrl } from "./config.js";
-import { clearLinkCookies, writeLinkCookies } from "./cookies.js";
-import { FEATURES } from "./features/index.js";
+import { loadConfig } from "./config.js";
+import { writeLinkCookies } from "./cookies.js";
 import { collectMetadata } from "./features/metadata.js";
-import { checkGate, clearOptOutSignal, optOutName, setOptOutSignal } from "./gate.js";
+import { checkGate, clearOptOutSignal, optOutName } from "./gate.js";
 import { newId } from "./ids.js";
 import { buildRecordOptions } from "./masking.js";
 import { trackPending } from "./pending.js";
+import { applyOptOut } from "./opt_out.js";
 import { createRedactor } from "./redaction.js";
-import { KEYS, clearClientStorage, resolveIdentity, touchLastSeen } from "./session.js";
+import { KEYS, resolveIdentity, touchLastSeen } from "./session.js";
 import { openStorage } from "./storage.js";
 import { Transport } from "./transport.js";
 import { guardWindowId } from "./window_guard.js";
 
-const noop = () => {};
+export { optOutUrl } from "./opt_out.js";
 
-/** Where optOut() reports the choice: the events URL's sibling `opt-out`. */
-export function optOutUrl(eventsUrl) {
-  return siblingUrl(eventsUrl, "opt-out");
-}
+const noop = () => {};
 
 /**
  * env: {window, document, navigator, record, fetch, sendBeacon, makeBlob, gzip, timers, now,
- *       warn, currentScriptSrc, BroadcastChannel}
+ *       warn, currentScriptSrc, BroadcastChannel, config?, features?}
+ * `config` is the normalized config when the loader already read it (else it is read here);
+ * `features` the optional capture features available ([{flag, start}], from their lazy chunk).
  * Returns the controller (also reachable as window.Sentiero's internals), or null when there is
  * no usable config.
  */
 export function createRecorder(env) {
   const warn = env.warn || noop;
   const doc = env.document;
-  const config = loadConfig(doc, env.currentScriptSrc, warn);
+  const config = env.config || loadConfig(doc, env.currentScriptSrc, warn);
   if (!config) {
     warn("Sentiero: no config found (#sentiero-config or a recorder script URL); not recording");
     return null;
@@ -77,14 +76,19 @@ export function createRecorder(env) {
   }
 
   // The payload is redacted with every other event in the transport (transformEvent), by the
-  // rules of its tag; an event the redactor cannot handle is dropped there.
-  function addCustomEvent(tag, payload) {
+  // rules of its tag; an event the redactor cannot handle is dropped there. `at` is set for a
+  // call the loader queued before the recorder ran: the event keeps the time it was made.
+  function addCustomEvent(tag, payload, at) {
     if (!state.recording || !state.transport) return;
     if (typeof tag !== "string" || !tag) {
       warn("Sentiero.addCustomEvent: tag must be a non-empty string");
       return;
     }
     const data = payload === undefined ? {} : payload;
+    if (typeof at === "number") {
+      state.transport.addEvent({ type: 5, data: { tag, payload: data }, timestamp: at });
+      return;
+    }
     try {
       env.record.addCustomEvent(tag, data);
       return;
@@ -112,39 +116,26 @@ export function createRecorder(env) {
     state.transport.setMetadata(redacted);
   }
 
-  /**
-   * One best-effort report of an opt-out, so the server can audit it; never retried. Only
-   * when the server may hold something of the session: an earlier page of it, or a batch
-   * from this one. An opt-out before anything was sent leaves no trace at all.
-   */
-  function reportOptOut(sessionId) {
-    if (!sessionId || !config.eventsUrl || !env.sendBeacon) return;
-    try {
-      env.sendBeacon(optOutUrl(config.eventsUrl), JSON.stringify({ sessionId }));
-    } catch (_err) {
-      // best effort only
-    }
-  }
-
   const api = {
     optOut() {
-      const name = optOutName(config);
+      // Reported only when the server may hold something of the session: an earlier page of
+      // it, or a batch from this one. An opt-out before anything was sent leaves no trace.
       const identity = state.recording ? state.identity : null;
       const sentSomething =
         !!identity && (!identity.rotated || !!(state.transport && state.transport.sentAny));
-      const sessionId = sentSomething ? identity.sessionId : null;
-      setOptOutSignal(gateEnv, name);
-      clearLinkCookies(doc);
-      clearClientStorage(local, session, state.identity && state.identity.windowId);
+      const windowId = state.identity && state.identity.windowId;
       stopRecording();
       state.identity = null;
       state.reason = "opt-out";
-      reportOptOut(sessionId);
+      applyOptOut({ config, document: doc, local, session, sendBeacon: env.sendBeacon },
+        sentSomething ? identity.sessionId : null, windowId);
     },
     optIn() {
       clearOptOutSignal(gateEnv, optOutName(config));
     },
-    addCustomEvent,
+    addCustomEvent(tag, payload) {
+      addCustomEvent(tag, payload);
+    },
     setMetadata,
     isRecording() {
       return state.recording;
@@ -303,6 +294,8 @@ export function createRecorder(env) {
       }
     };
     doc.addEventListener("visibilitychange", onVisibility);
+    // Started on a page already hidden (the loader waits for idle time): act on it now.
+    if (doc.visibilityState === "hidden") onVisibility();
     env.window.addEventListener("pagehide", onPageHide);
     env.window.addEventListener("pageshow", onPageShow);
     state.teardowns.push(() => {
@@ -326,7 +319,7 @@ export function createRecorder(env) {
         }
       },
     };
-    for (const feature of FEATURES) {
+    for (const feature of env.features || []) {
       if (!config[feature.flag]) continue;
       try {
         const teardown = feature.start(ctx);
@@ -338,5 +331,6 @@ export function createRecorder(env) {
   }
 
   start();
-  return { api, state };
+  // addCustomEventAt: the loader's queued calls, each with the time it was made.
+  return { api, state, addCustomEventAt: addCustomEvent };
 }

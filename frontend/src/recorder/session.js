@@ -44,6 +44,25 @@ export function originAndPath(href) {
 }
 
 /**
+ * The stored session id when it is still live (valid, not idle past the timeout, not older
+ * than the max age), else null. Such a session may already have pages on the server.
+ */
+export function liveSessionId(config, local, session, now) {
+  const store = config.crossTabSessions ? local : session;
+  if (!store) return null;
+  const sessionId = store.get(KEYS.sessionId);
+  const createdAt = readTime(store, KEYS.createdAt);
+  const lastSeen = readTime(store, KEYS.lastSeen);
+  const expired =
+    !isValidId(sessionId) ||
+    createdAt == null ||
+    lastSeen == null ||
+    now - lastSeen > config.sessionIdleTimeoutMs ||
+    now - createdAt > config.sessionMaxAgeMs;
+  return expired ? null : sessionId;
+}
+
+/**
  * Resolve the ids for this page load.
  * @param {object} opts
  *   config: normalized config; local/session: storage wrappers or null; now: epoch ms;
@@ -60,16 +79,8 @@ export function resolveIdentity(opts) {
   let entryReferrer = originAndPath(opts.referrer);
 
   if (store) {
-    sessionId = store.get(KEYS.sessionId);
-    const createdAt = readTime(store, KEYS.createdAt);
-    const lastSeen = readTime(store, KEYS.lastSeen);
-    const expired =
-      !isValidId(sessionId) ||
-      createdAt == null ||
-      lastSeen == null ||
-      now - lastSeen > config.sessionIdleTimeoutMs ||
-      now - createdAt > config.sessionMaxAgeMs;
-    if (expired) {
+    sessionId = liveSessionId(config, local, session, now);
+    if (!sessionId) {
       rotated = true;
       sessionId = newId();
       store.set(KEYS.sessionId, sessionId);

@@ -1,6 +1,7 @@
 // createRecorder booted on fakes: a fake rrweb `record`, document, window, clock, fetch and
 // sendBeacon. Shared by the recorder tests.
 
+import { FEATURES } from "../../src/recorder/features/index.js";
 import { createRecorder } from "../../src/recorder/recorder.js";
 import {
   CookieDocument,
@@ -62,6 +63,7 @@ export function boot({ config, gpc, cookies, local, session, scriptSrc, recordFa
     warn: (...a) => warnings.push(a.join(" ")),
     currentScriptSrc: scriptSrc,
     BroadcastChannel,
+    features: FEATURES,
   });
   return { recorder, document, window, clock, requests, beacon, calls, warnings };
 }

@@ -6,7 +6,7 @@
 // captureWebVitals on. It registers its functions on window[VITALS_GLOBAL]. Its metrics use
 // buffered performance entries, so loading it after the page costs no measurement.
 
-import { siblingUrl } from "../config.js";
+import { assetUrl, loadScript } from "../chunks.js";
 
 export const VITALS_GLOBAL = "__sentieroWebVitals";
 export const METRICS = Object.freeze(["LCP", "CLS", "INP"]);
@@ -18,8 +18,7 @@ export const VITALS_FILE =
 
 /** The vitals asset beside the events endpoint: `/sentiero/events` -> `/sentiero/assets/F`. */
 export function vitalsUrl(eventsUrl, file = VITALS_FILE) {
-  if (!file) return null;
-  return siblingUrl(eventsUrl, "assets/" + file);
+  return assetUrl(eventsUrl, file);
 }
 
 /** The `__perf` payload of a web-vitals metric, or null for anything else. */
@@ -30,16 +29,6 @@ export function perfPayload(metric) {
   const payload = { metric: metric.name, value };
   if (typeof metric.rating === "string") payload.rating = metric.rating;
   return payload;
-}
-
-function loadScript(doc, src, onLoad, onError) {
-  const script = doc.createElement("script");
-  script.src = src;
-  script.async = true;
-  script.addEventListener("load", onLoad);
-  script.addEventListener("error", onError);
-  (doc.head || doc.documentElement || doc.body).appendChild(script);
-  return script;
 }
 
 export function captureWebVitals(ctx) {
