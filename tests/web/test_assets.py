@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 from typing import Any
 
+import brotli
 import orjson
 import pytest
 
@@ -126,3 +128,64 @@ def test_dashboard_page_without_build_says_how_to_fix(make_app: Any, client_for:
 
 def test_post_to_assets_is_404(make_app: Any, client_for: Any) -> None:
     assert client_for(make_app()).post("/assets/recorder-ABCD1234.js").status_code == 404
+
+
+
+def _write_twins(assets_dir: Path, name: str = "recorder-ABCD1234.js") -> dict[str, bytes]:
+    """Stand-ins for the build's twins: distinct bytes, so the test sees which one was sent."""
+    plain = (assets_dir / name).read_bytes()
+    twins = {"br": b"BROTLI-" + name.encode(), "gzip": gzip.compress(plain)}
+    (assets_dir / f"{name}.br").write_bytes(twins["br"])
+    (assets_dir / f"{name}.gz").write_bytes(twins["gzip"])
+    return twins
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [("gzip, deflate, br, zstd", "br"), ("br;q=1.0, gzip;q=0.8", "br"), ("gzip", "gzip"),
+     ("gzip, br;q=0", "gzip"), ("*", "br"), ("identity", None), (None, None)],
+)
+def test_assets_are_sent_precompressed_by_accept_encoding(
+    make_app: Any, client_for: Any, assets_dir: Path, accept: str | None, expected: str | None
+) -> None:
+    twins = _write_twins(assets_dir)
+    client = client_for(make_app())
+    headers = {"Accept-Encoding": accept} if accept is not None else {}
+    for path in ("/assets/recorder-ABCD1234.js", "/recorder.js"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Vary"] == "Accept-Encoding"
+        assert response.headers["Content-Type"].startswith("application/javascript")
+        assert response.headers.get("Content-Encoding") == expected
+        body = response.get_data()
+        assert body == (twins[expected] if expected else b"/* recorder */\n")
+        assert response.headers["Content-Length"] == str(len(body))
+    immutable = client.get("/assets/recorder-ABCD1234.js", headers=headers)
+    assert immutable.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_a_file_without_twins_is_sent_plain(make_app: Any, client_for: Any) -> None:
+    response = client_for(make_app()).get("/assets/recorder-ABCD1234.js",
+                                          headers={"Accept-Encoding": "br, gzip"})
+    assert "Content-Encoding" not in response.headers
+    assert response.get_data() == b"/* recorder */\n"
+    assert response.headers["Vary"] == "Accept-Encoding"
+
+
+def test_twins_are_not_served_under_their_own_names(make_app: Any, client_for: Any,
+                                                    assets_dir: Path) -> None:
+    _write_twins(assets_dir)
+    client = client_for(make_app())
+    assert client.get("/assets/recorder-ABCD1234.js.br").status_code == 404
+    assert client.get("/assets/recorder-ABCD1234.js.gz").status_code == 404
+
+
+def test_the_real_build_has_twins_that_decode_to_the_file() -> None:
+    """Every file of the frontend build carries brotli and gzip twins of the same bytes."""
+    from sentiero.web.assets import DEFAULT_ASSETS_DIR
+
+    assets = Assets(DEFAULT_ASSETS_DIR)
+    for name in set(assets.manifest().values()):
+        plain = (DEFAULT_ASSETS_DIR / name).read_bytes()
+        assert gzip.decompress((DEFAULT_ASSETS_DIR / f"{name}.gz").read_bytes()) == plain
+        assert brotli.decompress((DEFAULT_ASSETS_DIR / f"{name}.br").read_bytes()) == plain

@@ -3,6 +3,10 @@
 ``manifest.json`` (written by the frontend build) maps logical names (``recorder``,
 ``dashboard``, ``dashboard.css``) to content-hashed file names. It is cached and re-read when
 its modification time changes, so a rebuild during development needs no restart.
+
+The build writes a brotli (``.br``) and a gzip (``.gz``) twin of every file; a request is
+answered with the best twin its ``Accept-Encoding`` allows (``Vary: Accept-Encoding`` always),
+the plain file otherwise. Twins are never served under their own names.
 """
 
 from __future__ import annotations
@@ -35,6 +39,21 @@ CONTENT_TYPES = {
 # name-HASH.ext, the hash being 8+ characters of the build's content hash.
 _HASHED = re.compile(r"^[A-Za-z0-9_.]+-[A-Za-z0-9_]{8,}\.[A-Za-z0-9]+$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}$")
+# Precompressed twins the build writes beside each file, best first: (suffix, Content-Encoding).
+TWINS = ((".br", "br"), (".gz", "gzip"))
+_TWIN_SUFFIXES = tuple(suffix for suffix, _ in TWINS)
+
+
+def accepted_twin(request: Request, path: Path) -> tuple[Path, str] | None:
+    """The best precompressed twin of ``path`` that the request accepts, if it was built."""
+    accept = request.accept_encodings
+    for suffix, encoding in TWINS:
+        if accept.quality(encoding) <= 0:
+            continue
+        twin = path.with_name(path.name + suffix)
+        if twin.is_file():
+            return twin, encoding
+    return None
 
 
 class AssetsNotBuiltError(RuntimeError):
@@ -94,7 +113,8 @@ class Assets:
 
     def resolve(self, filename: str) -> Path | None:
         """The file for a request path segment, or None when it is not a servable asset."""
-        if not _SAFE_NAME.match(filename) or filename.endswith(".erb"):
+        if (not _SAFE_NAME.match(filename) or filename.endswith(".erb")
+                or filename.endswith(_TWIN_SUFFIXES)):
             return None
         root = self.directory.resolve()
         try:
@@ -113,11 +133,16 @@ class Assets:
         ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
         if cache_control is None:
             cache_control = IMMUTABLE if _HASHED.match(filename) else SHORT_CACHE
-        handle = path.open("rb")
+        twin = accepted_twin(request, path)
+        body = twin[0] if twin else path
+        handle = body.open("rb")
         response = Response(
             wrap_file(request.environ, handle), content_type=ctype, direct_passthrough=True
         )
-        response.content_length = path.stat().st_size
+        response.content_length = body.stat().st_size
+        if twin:
+            response.headers["Content-Encoding"] = twin[1]
+        response.headers["Vary"] = "Accept-Encoding"
         response.headers["Cache-Control"] = cache_control
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
