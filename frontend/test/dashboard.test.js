@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
+import { asEventsPage } from "../src/dashboard/events_page.js";
 import {
   computeScale,
   firstViewport,
@@ -60,5 +61,17 @@ describe("player helpers", () => {
     assert.equal(isTypingTarget({ tagName: "TEXTAREA" }), true);
     assert.equal(isTypingTarget({ tagName: "DIV", isContentEditable: true }), true);
     assert.equal(isTypingTarget({ tagName: "BODY" }), false);
+  });
+});
+
+describe("events pages in the stored layout", () => {
+  it("flattens a layout=chunks page in order and leaves other answers alone", () => {
+    const page = { chunks: [[{ timestamp: 1 }, { timestamp: 2 }], [], [{ timestamp: 3 }]], next_cursor: 7 };
+    assert.deepEqual(asEventsPage(page),
+      { events: [{ timestamp: 1 }, { timestamp: 2 }, { timestamp: 3 }], next_cursor: 7 });
+    const flat = { events: [{ timestamp: 1 }], next_cursor: null };
+    assert.equal(asEventsPage(flat), flat);
+    const index = { chunks: [{ index: 0 }], first_ms: 1, last_ms: 9 };
+    assert.equal(asEventsPage(index), index, "the chunk index is not a page");
   });
 });

@@ -134,3 +134,92 @@ def test_windows_after_oldest_chunks_were_dropped(make_app: Any, client_for: Any
     assert first > 0
     data = client.get(f"{BASE}/events?cursor={first}&chunks=1").get_json()
     assert data["events"] and data["next_cursor"] == first + 1
+
+
+def _unzstd(body: bytes) -> bytes:
+    """Decode a zstd body the way a browser does: every concatenated frame."""
+    import io
+
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body), read_across_frames=True)
+    return reader.read()
+
+
+def test_chunks_layout_sends_the_stored_bytes_as_zstd(client: Any, store: MemoryStore) -> None:
+    stored = store.get_chunks(WindowRef("s1", "w1"), limit=4)
+    response = client.get(f"{BASE}/events?layout=chunks",
+                          headers={"Accept-Encoding": "gzip, br, zstd"})
+    assert response.headers["Content-Encoding"] == "zstd"
+    assert response.headers["Vary"] == "Accept-Encoding"
+    body = response.get_data()
+    for chunk in stored:
+        assert chunk.data in body, "each stored chunk is on the wire as it is stored"
+    glue = len(body) - sum(len(c.data) for c in stored)
+    assert 0 < glue < 100, "only the JSON around the chunks is added"
+    data = orjson.loads(_unzstd(body))
+    assert data["next_cursor"] == 4
+    assert data["chunks"] == [c.events() for c in stored]
+    assert [e["data"]["batch"] for e in data["chunks"][1]] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("layout", ["events", "chunks"])
+@pytest.mark.parametrize("accept", ["gzip, deflate, br, zstd", "gzip, deflate, br", None])
+def test_every_encoding_answers_the_same_json(client: Any, layout: str, accept: str | None) -> None:
+    import gzip
+
+    plain = client.get(f"{BASE}/events?layout={layout}&cursor=1&chunks=3")
+    assert "Content-Encoding" not in plain.headers
+    headers = {"Accept-Encoding": accept} if accept else {}
+    response = client.get(f"{BASE}/events?layout={layout}&cursor=1&chunks=3", headers=headers)
+    encoding = response.headers.get("Content-Encoding")
+    body = response.get_data()
+    decoded = {"zstd": _unzstd, "gzip": gzip.decompress, None: lambda b: b}[encoding](body)
+    assert encoding == ("zstd" if accept and "zstd" in accept else "gzip" if accept else None)
+    assert orjson.loads(decoded) == orjson.loads(plain.get_data())
+    if layout == "events":
+        assert orjson.loads(decoded) == client.get(f"{BASE}/events?cursor=1&chunks=3").get_json()
+
+
+def test_chunks_layout_flattens_to_the_events_layout(client: Any) -> None:
+    chunks = client.get(f"{BASE}/events?layout=chunks&chunks=50").get_json()
+    flat = client.get(f"{BASE}/events?chunks=50").get_json()
+    assert [e for chunk in chunks["chunks"] for e in chunk] == flat["events"]
+    assert len(chunks["chunks"]) == 6
+
+
+def test_a_chunk_browsers_cannot_decode_is_re_encoded(make_app: Any, client_for: Any) -> None:
+    """A chunk compressed with a dictionary (a browser has none) is never sent as stored."""
+    import zstandard
+
+    samples = [orjson.dumps([{"type": 3, "timestamp": i, "data": {"x": i}}]) for i in range(200)]
+    dictionary = zstandard.train_dictionary(1024, samples)
+    with_dict = zstandard.ZstdCompressor(dict_data=dictionary).compress(samples[7])
+
+    class DictStore(MemoryStore):
+        def get_chunks(self, ref: WindowRef, *args: Any, **kwargs: Any) -> list[Chunk]:
+            return [Chunk(ChunkInfo(0, 7, 7, 1), with_dict)]
+
+        def chunk_index(self, ref: WindowRef) -> list[ChunkInfo]:
+            return [ChunkInfo(0, 7, 7, 1)]
+
+    import sentiero.stores.base as base
+
+    original = base.decode_events_json
+    base.decode_events_json = lambda blob: zstandard.ZstdDecompressor(
+        dict_data=dictionary).decompress(blob)
+    try:
+        client = client_for(make_app(DictStore(), allow_open_dashboard=True))
+        response = client.get(f"{BASE}/events?layout=chunks", headers={"Accept-Encoding": "zstd"})
+    finally:
+        base.decode_events_json = original
+    body = response.get_data()
+    assert with_dict not in body
+    expected = {"chunks": [orjson.loads(samples[7])], "next_cursor": None}
+    assert orjson.loads(_unzstd(body)) == expected
+
+
+def test_unknown_layout_is_400(client: Any) -> None:
+    response = client.get(f"{BASE}/events?layout=xml")
+    assert response.status_code == 400
+    assert "layout must be one of" in response.get_json()["error"]

@@ -5,6 +5,7 @@
 
 import { el } from "./dom.js";
 import { byTime, loadedUntil, planAhead, planSeek, runs } from "./chunk_plan.js";
+import { EVENTS_LAYOUT, asEventsPage } from "./events_page.js";
 import {
   SPEEDS,
   computeScale,
@@ -170,11 +171,12 @@ export class Player {
   // ---- loading ------------------------------------------------------------------------------
 
   pageUrl(cursor, chunks) {
-    return withParams(this.data.eventsUrl, { cursor, chunks: chunks || CHUNKS_PER_PAGE });
+    return withParams(this.data.eventsUrl,
+      { cursor, chunks: chunks || CHUNKS_PER_PAGE, layout: EVENTS_LAYOUT });
   }
 
   fetchJson(url) {
-    return fetchJson(this.fetchFn, url);
+    return fetchJson(this.fetchFn, url).then(asEventsPage);
   }
 
   /** Listen to "events" (a list of newly loaded events), "time" (the playhead, ms) or "ready". */

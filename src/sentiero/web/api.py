@@ -1,7 +1,8 @@
 """Replay data API: a window's chunk index, and its events a few chunks at a time.
 
-Events responses are stitched from the stored chunk JSON (``Chunk.events_json()``) without
-parsing it, so serving a chunk costs one decompression and a copy.
+Events responses are built from the stored chunks without parsing them; with
+``layout=chunks`` and a browser that accepts zstd they are the stored bytes themselves
+(``replay_transfer``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from sentiero.stores.base import WindowRef
 from sentiero.web.routing import Route, Web, invalid_id, json_response, valid_ids
+from sentiero.web.replay_transfer import LAYOUTS, accepted_encoding, events_body
 
 DEFAULT_CHUNKS = 4
 MAX_CHUNKS = 50
@@ -67,6 +69,9 @@ def events(web: Web, request: Request, sid: str, wid: str) -> Response:
         from_ms = _int_param(request, "from_ms")
     except _BadParam as exc:
         return json_response({"error": str(exc)}, 400)
+    layout = request.args.get("layout") or "events"
+    if layout not in LAYOUTS:
+        return json_response({"error": "layout must be one of: " + ", ".join(LAYOUTS)}, 400)
     start = cursor or 0
     limit = DEFAULT_CHUNKS if count is None else min(max(count, 1), MAX_CHUNKS)
     chunks = web.store.get_chunks(
@@ -79,14 +84,12 @@ def events(web: Web, request: Request, sid: str, wid: str) -> Response:
     chunks = chunks[:limit]
     web.audit(request, "view_session", [sid], window_id=wid,
               detail={"via": "events_api", "cursor": start, "chunks": len(chunks)})
-    parts: list[bytes] = []
-    for chunk in chunks:
-        inner = chunk.events_json().strip()[1:-1].strip()
-        if inner:
-            parts.append(inner)
-    next_cursor = b"null" if not more else str(more[0].info.index).encode()
-    body = b'{"events":[' + b",".join(parts) + b'],"next_cursor":' + next_cursor + b"}"
+    next_cursor = more[0].info.index if more else None
+    body, encoding = events_body(chunks, next_cursor, layout, accepted_encoding(request))
     response = Response(body, content_type="application/json")
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    response.headers["Vary"] = "Accept-Encoding"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
