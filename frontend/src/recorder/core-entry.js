@@ -11,6 +11,12 @@ import { createRecorder } from "./recorder.js";
 function browserEnv(options) {
   const win = options.window;
   const nav = win.navigator;
+  const timers = {
+    setTimeout: (fn, ms) => win.setTimeout(fn, ms),
+    clearTimeout: (id) => win.clearTimeout(id),
+    setInterval: (fn, ms) => win.setInterval(fn, ms),
+    clearInterval: (id) => win.clearInterval(id),
+  };
   return {
     window: win,
     document: options.document,
@@ -22,13 +28,8 @@ function browserEnv(options) {
     sendBeacon:
       nav && typeof nav.sendBeacon === "function" ? (url, data) => nav.sendBeacon(url, data) : null,
     makeBlob: (parts, opts) => new win.Blob(parts, opts),
-    gzip: makeGzip(win),
-    timers: {
-      setTimeout: (fn, ms) => win.setTimeout(fn, ms),
-      clearTimeout: (id) => win.clearTimeout(id),
-      setInterval: (fn, ms) => win.setInterval(fn, ms),
-      clearInterval: (id) => win.clearInterval(id),
-    },
+    gzip: makeGzip(win, timers),
+    timers,
     now: () => Date.now(),
     warn: (...args) => {
       if (win.console && win.console.warn) win.console.warn(...args);

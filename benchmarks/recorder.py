@@ -1,0 +1,216 @@
+"""The recorder in the browser: bytes it costs a page, and main-thread time while it records.
+
+Bytes: every file of the frontend build as served (the brotli twin; gzip beside it), grouped by
+what a visitor loads, next to `@rrweb/record` alone and the whole `rrweb` package's `record`
+(what the recorder was built on before), both bundled by the same esbuild settings.
+
+Main thread: Chromium records a fixture page (tests/fixtures/pages, default `dashboard.html`, a
+300-row table re-rendered twice a second) for N seconds, in turns, each in a fresh context:
+
+* `page only`: no recorder,
+* `rrweb record`: plain `@rrweb/record` with the same record() options as ours, events kept in
+  an array (the floor: rrweb's own work),
+* `sentiero`: our script tag (loader, then the recorder chunk when idle), sending to a real
+  Sentiero on loopback (memory store).
+
+Measured from the moment recording runs, over the window: CDP `Performance.getMetrics`
+TaskDuration (all main-thread tasks) and ScriptDuration. Medians over the rounds; the ratio is
+sentiero / rrweb record.
+
+    python benchmarks/recorder.py                    # dashboard.html, 20 s, 3 rounds
+    python benchmarks/recorder.py --quick            # 5 s, 1 round
+    python benchmarks/recorder.py --pages dashboard.html,todo.html --seconds 10
+    python benchmarks/recorder.py --bytes-only       # no browser
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import brotli
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+FRONTEND = ROOT / "frontend"
+PAGES = ROOT / "tests" / "fixtures" / "pages"
+
+BUNDLE = """
+const esbuild = require("esbuild");
+esbuild.build({stdin: {contents: process.argv[1], resolveDir: process.cwd(), loader: "js"},
+  bundle: true, format: "iife", minify: true, target: "es2018", platform: "browser",
+  write: false, legalComments: "eof", logLevel: "error"})
+  .then((r) => process.stdout.write(r.outputFiles[0].contents));
+"""
+
+
+def bundle(source: str) -> bytes:
+    """``source`` bundled like the recorder (esbuild from frontend/node_modules)."""
+    return subprocess.run(["node", "-e", BUNDLE, source], cwd=FRONTEND, check=True,
+                          capture_output=True).stdout
+
+
+def compressed(data: bytes) -> tuple[int, int, int]:
+    return len(data), len(gzip.compress(data, 9)), len(brotli.compress(data, quality=11))
+
+
+def bytes_table() -> None:
+    from sentiero.web.assets import DEFAULT_ASSETS_DIR, Assets
+
+    assets = Assets(DEFAULT_ASSETS_DIR)
+    manifest = assets.manifest()
+    size: dict[str, tuple[int, int, int]] = {}
+    for name in ("recorder", "recorder.core", "recorder.features", "vitals"):
+        path = DEFAULT_ASSETS_DIR / manifest[name]
+        raw = path.stat().st_size
+        gz = (DEFAULT_ASSETS_DIR / f"{manifest[name]}.gz").stat().st_size
+        br = (DEFAULT_ASSETS_DIR / f"{manifest[name]}.br").stat().st_size
+        size[name] = (raw, gz, br)
+
+    def total(*names: str) -> tuple[int, int, int]:
+        return tuple(sum(size[n][i] for n in names) for i in range(3))  # type: ignore[return-value]
+
+    rows = [
+        ("loader (on every page)", size["recorder"]),
+        ("  + recorder chunk = recorded visitor", total("recorder", "recorder.core")),
+        ("  + features chunk (a capture flag on)", total("recorder", "recorder.core",
+                                                         "recorder.features")),
+        ("  + web-vitals = every feature on", total(*size)),
+        ("visitor not recorded (GPC, opt-out)", size["recorder"]),
+        ("@rrweb/record alone", compressed(bundle(
+            'import { record } from "@rrweb/record"; window.__r = record;'))),
+        ("rrweb package record (before)", compressed(bundle(
+            'import { record } from "rrweb"; window.__r = record;'))),
+    ]
+    print(f"{'what the page loads':<42} {'raw':>9} {'gzip -9':>9} {'brotli':>9}  (bytes; "
+          "brotli is what browsers get)")
+    for label, (raw, gz, br) in rows:
+        print(f"{label:<42} {raw:>9,} {gz:>9,} {br:>9,}")
+
+
+# --- main-thread time ---------------------------------------------------------------------
+
+PLAIN = """import { record } from "@rrweb/record";
+window.__events = [];
+window.__stop = record(Object.assign({ emit: (e) => window.__events.push(e) }, OPTIONS));
+window.__recording = true;
+"""
+
+
+def page_app(sentiero: Any, plain_js: bytes) -> Any:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.wrappers import Request, Response
+
+    def site(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path == "/plain-rrweb.js":
+            response = Response(plain_js, content_type="application/javascript")
+            return response(environ, start_response)
+        variant, _, name = request.path.strip("/").removeprefix("as-").partition("/")
+        path = PAGES / name
+        if not name or "/" in name or not path.is_file():
+            return Response("Not Found", status=404)(environ, start_response)
+        tags = {"none": "", "plain": '<script src="/plain-rrweb.js" defer></script>',
+                "sentiero": str(sentiero.script_tag())}
+        if variant not in tags:
+            return Response("Not Found", status=404)(environ, start_response)
+        tag = tags[variant]
+        html = path.read_text().replace("</head>", tag + "</head>", 1)
+        return Response(html, content_type="text/html; charset=utf-8")(environ, start_response)
+
+    return DispatcherMiddleware(site, {sentiero.settings.prefix: sentiero.wsgi_app})
+
+
+READY = {
+    "none": "() => document.readyState === 'complete'",
+    "plain": "() => window.__recording === true",
+    "sentiero": "() => window.Sentiero && window.Sentiero.isRecording()",
+}
+VARIANTS = [("none", "page only"), ("plain", "rrweb record"), ("sentiero", "sentiero")]
+
+
+def metrics(cdp: Any) -> dict[str, float]:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def main_thread_table(pages: list[str], seconds: float, rounds: int) -> None:
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    from sentiero.app import Sentiero
+    from sentiero.stores.memory import MemoryStore
+
+    sentiero = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
+    options = orjson.dumps(sentiero.settings.effective_recorder_options()).decode()
+    plain_js = bundle(PLAIN.replace("OPTIONS", options))
+    server = make_server("127.0.0.1", 0, page_app(sentiero, plain_js), threaded=True,
+                         request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
+            for _ in range(rounds):
+                for page_name in pages:
+                    for variant, _label in VARIANTS:
+                        context = browser.new_context(viewport={"width": 1280, "height": 800})
+                        page = context.new_page()
+                        cdp = context.new_cdp_session(page)
+                        cdp.send("Performance.enable")
+                        page.goto(f"{base}/as-{variant}/{page_name}")
+                        page.wait_for_function(READY[variant], timeout=30_000)
+                        before = metrics(cdp)
+                        page.wait_for_timeout(seconds * 1000)
+                        after = metrics(cdp)
+                        results.setdefault((page_name, variant), []).append(
+                            {k: after[k] - before[k] for k in ("TaskDuration", "ScriptDuration")})
+                        context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+
+    print(f"main thread while recording {seconds:g} s (CDP Performance.getMetrics, median of "
+          f"{rounds}; ms)")
+    print(f"{'page':<16} {'variant':<13} {'TaskDuration':>12} {'ScriptDuration':>14} "
+          f"{'task vs rrweb':>13}")
+    for page_name in pages:
+        median = {v: {k: statistics.median(r[k] for r in results[(page_name, v)])
+                      for k in ("TaskDuration", "ScriptDuration")} for v, _ in VARIANTS}
+        for variant, label in VARIANTS:
+            task = median[variant]["TaskDuration"] * 1000
+            script = median[variant]["ScriptDuration"] * 1000
+            ratio = median[variant]["TaskDuration"] / median["plain"]["TaskDuration"]
+            print(f"{page_name:<16} {label:<13} {task:>12.0f} {script:>14.0f} {ratio:>12.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 s, 1 round")
+    parser.add_argument("--pages", default="dashboard.html")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--bytes-only", action="store_true")
+    args = parser.parse_args()
+    bytes_table()
+    if args.bytes_only:
+        return
+    print()
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    rounds = args.rounds or (1 if args.quick else 3)
+    main_thread_table([p.strip() for p in args.pages.split(",") if p.strip()], seconds, rounds)
+
+
+if __name__ == "__main__":
+    main()

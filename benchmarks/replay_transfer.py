@@ -1,0 +1,193 @@
+"""Replay transfer: what the replay page downloads for a long mutation-heavy window, in Chromium.
+
+The window is the `dashboard-a` recording (a live table re-rendered twice a second) repeated
+and shifted forward in time to 4.5 minutes, saved in batches the size the recorder cuts (at most
+480 KB of JSON) into a SQLite file; gunicorn (1 worker, 4 threads) serves it on loopback. Chromium
+fetches every page the way the player does (4 chunks per request, one request at a time,
+`response.json()`), for three ways of answering:
+
+* `before`: the flat `{"events":[...]}` sent uncompressed (what the API answered before; the
+  browser's Accept-Encoding is forced to `identity` through CDP),
+* `events+zstd`: the flat layout, stitched JSON compressed for the wire at zstd level 1,
+* `chunks+zstd`: `layout=chunks`, the stored zstd frames sent as they are (what the player uses).
+
+Bytes on the wire are the pages' `encodedBodySize` (Resource Timing); `full load` is the time
+until the last page is parsed; `1st page` until the first one is.
+
+    python benchmarks/replay_transfer.py            # 4.5-minute window, 3 rounds
+    python benchmarks/replay_transfer.py --quick    # 1-minute window, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+FIXTURES = Path(os.environ.get("SENTIERO_FIXTURES", ROOT / "tests" / "fixtures" / "rrweb"))
+MAX_BATCH_BYTES = 480_000  # the recorder's uncompressed cap per batch (transport.js)
+SESSION, WINDOW = "benchreplay01", "benchwindow01"
+
+LOAD_ALL = """async ({url, layout}) => {
+    performance.setResourceTimingBufferSize(100000);
+    performance.clearResourceTimings();
+    const t0 = performance.now();
+    let cursor = 0, events = 0, pages = 0, first = null;
+    while (cursor != null) {
+        const query = "?cursor=" + cursor + "&chunks=4" + (layout ? "&layout=" + layout : "");
+        const response = await fetch(url + query);
+        const page = await response.json();
+        const list = page.events || [].concat(...page.chunks);
+        events += list.length;
+        pages++;
+        if (first === null) first = performance.now() - t0;
+        cursor = page.next_cursor;
+    }
+    const ms = performance.now() - t0;
+    const entries = performance.getEntriesByType("resource").filter((e) => e.name.includes("/events?"));
+    const sum = (key) => entries.reduce((n, e) => n + e[key], 0);
+    return {ms, first, events, pages, wire: sum("encodedBodySize"), decoded: sum("decodedBodySize")};
+}"""
+
+VARIANTS = [("before", "events", True), ("events+zstd", "events", False),
+            ("chunks+zstd", "chunks", False)]
+
+
+def long_window(minutes: float) -> list[dict[str, Any]]:
+    recording = orjson.loads(gzip.decompress((FIXTURES / "dashboard-a.json.gz").read_bytes()))
+    base = recording["windows"][0]["events"]
+    span = base[-1]["timestamp"] - base[0]["timestamp"] + 500
+    events: list[dict[str, Any]] = []
+    shift = 0
+    while not events or events[-1]["timestamp"] - events[0]["timestamp"] < minutes * 60_000:
+        for event in base if not events else base[2:]:  # Meta + full snapshot only once
+            events.append({**event, "timestamp": event["timestamp"] + shift})
+        shift += span
+    return events
+
+
+def recorder_batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    batches: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for event in events:
+        n = len(orjson.dumps(event))
+        if batches[-1] and (size + n > MAX_BATCH_BYTES or len(batches[-1]) >= 50):
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += n + 1
+    return batches
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SERVE = """
+import sys
+from sentiero.app import Sentiero
+from sentiero.server import run_gunicorn
+from sentiero.stores.sql import SQLStore
+app = Sentiero(store=SQLStore(sys.argv[1]), allow_open_dashboard=True).wsgi_app
+run_gunicorn(app, "127.0.0.1", int(sys.argv[2]), workers=1, threads=4)
+"""
+
+
+def wait_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1-minute window, 1 round")
+    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    minutes = args.minutes or (1.0 if args.quick else 4.5)
+    rounds = args.rounds or (1 if args.quick else 3)
+
+    from playwright.sync_api import sync_playwright
+
+    from sentiero.stores.base import Batch, WindowRef
+    from sentiero.stores.sql import SQLStore
+
+    events = long_window(minutes)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/replay.db"
+        store = SQLStore(url)
+        batches = recorder_batches(events)
+        for seq, batch in enumerate(batches):
+            store.save_batch(Batch(SESSION, WINDOW, batch, seq=seq))
+        chunks = store.chunk_index(WindowRef(SESSION, WINDOW))
+        stored = sum(len(c.data) for c in store.get_chunks(WindowRef(SESSION, WINDOW)))
+        raw = len(orjson.dumps(events))
+        store.close() if hasattr(store, "close") else None
+
+        port = free_port()
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        server = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)], env=env)
+        try:
+            wait_listening(port)
+            base = f"http://127.0.0.1:{port}"
+            api = f"{base}/api/sessions/{SESSION}/windows/{WINDOW}/events"
+            results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in VARIANTS}
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
+                for _ in range(rounds):
+                    for name, layout, identity in VARIANTS:
+                        context = browser.new_context()
+                        page = context.new_page()
+                        page.goto(base + "/")
+                        if identity:
+                            cdp = context.new_cdp_session(page)
+                            cdp.send("Network.enable")
+                            cdp.send("Network.setExtraHTTPHeaders",
+                                     {"headers": {"Accept-Encoding": "identity"}})
+                        results[name].append(page.evaluate(LOAD_ALL, {"url": api,
+                                                                      "layout": layout}))
+                        context.close()
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+    span_s = (events[-1]["timestamp"] - events[0]["timestamp"]) / 1000
+    print(f"window: {span_s / 60:.1f} min, {len(events):,} events, {len(chunks)} chunks "
+          f"({len(batches)} batches), raw JSON {raw / 1e6:.1f} MB, stored {stored / 1e6:.2f} MB; "
+          f"median of {rounds} round(s), Chromium, gunicorn 1x4 on loopback")
+    print(f"{'variant':<13} {'requests':>8} {'on the wire':>12} {'wire/stored':>11} "
+          f"{'1st page':>9} {'full load':>10}")
+    for name, _, _ in VARIANTS:
+        runs = results[name]
+        assert all(r["events"] == len(events) for r in runs), "every event arrived"
+        wire = statistics.median(r["wire"] for r in runs)
+        first = statistics.median(r["first"] for r in runs)
+        full = statistics.median(r["ms"] for r in runs)
+        print(f"{name:<13} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
+              f"{first:>6.0f} ms {full:>7.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
