@@ -57,9 +57,11 @@ LOAD_ALL = """async ({url, layout}) => {
         cursor = page.next_cursor;
     }
     const ms = performance.now() - t0;
-    const entries = performance.getEntriesByType("resource").filter((e) => e.name.includes("/events?"));
+    const entries = performance.getEntriesByType("resource")
+        .filter((e) => e.name.includes("/events?"));
     const sum = (key) => entries.reduce((n, e) => n + e[key], 0);
-    return {ms, first, events, pages, wire: sum("encodedBodySize"), decoded: sum("decodedBodySize")};
+    return {ms, first, events, pages, wire: sum("encodedBodySize"),
+            decoded: sum("decodedBodySize")};
 }"""
 
 VARIANTS = [("before", "events", True), ("events+zstd", "events", False),
