@@ -10,6 +10,8 @@ Main thread: Chromium records a fixture page (tests/fixtures/pages, default `das
 * `page only`: no recorder,
 * `rrweb record`: plain `@rrweb/record` with the same record() options as ours, events kept in
   an array (the floor: rrweb's own work),
+* `rrweb + JSON`: the same, each event kept as `JSON.stringify(event)` (the floor of any
+  recorder that sends what rrweb emits),
 * `sentiero`: our script tag (loader, then the recorder chunk when idle), sending to a real
   Sentiero on loopback (memory store).
 
@@ -102,22 +104,25 @@ window.__events = [];
 window.__stop = record(Object.assign({ emit: (e) => window.__events.push(e) }, OPTIONS));
 window.__recording = true;
 """
+PLAIN_JSON = PLAIN.replace("window.__events.push(e)", "window.__events.push(JSON.stringify(e))")
 
 
-def page_app(sentiero: Any, plain_js: bytes) -> Any:
+def page_app(sentiero: Any, plain_js: bytes, plain_json_js: bytes = b"") -> Any:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.wrappers import Request, Response
 
     def site(environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        if request.path == "/plain-rrweb.js":
-            response = Response(plain_js, content_type="application/javascript")
+        if request.path in ("/plain-rrweb.js", "/plain-rrweb-json.js"):
+            body = plain_js if request.path == "/plain-rrweb.js" else plain_json_js
+            response = Response(body, content_type="application/javascript")
             return response(environ, start_response)
         variant, _, name = request.path.strip("/").removeprefix("as-").partition("/")
         path = PAGES / name
         if not name or "/" in name or not path.is_file():
             return Response("Not Found", status=404)(environ, start_response)
         tags = {"none": "", "plain": '<script src="/plain-rrweb.js" defer></script>',
+                "json": '<script src="/plain-rrweb-json.js" defer></script>',
                 "sentiero": str(sentiero.script_tag())}
         if variant not in tags:
             return Response("Not Found", status=404)(environ, start_response)
@@ -131,9 +136,11 @@ def page_app(sentiero: Any, plain_js: bytes) -> Any:
 READY = {
     "none": "() => document.readyState === 'complete'",
     "plain": "() => window.__recording === true",
+    "json": "() => window.__recording === true",
     "sentiero": "() => window.Sentiero && window.Sentiero.isRecording()",
 }
-VARIANTS = [("none", "page only"), ("plain", "rrweb record"), ("sentiero", "sentiero")]
+VARIANTS = [("none", "page only"), ("plain", "rrweb record"), ("json", "rrweb + JSON"),
+            ("sentiero", "sentiero")]
 
 
 def metrics(cdp: Any) -> dict[str, float]:
@@ -154,7 +161,8 @@ def main_thread_table(pages: list[str], seconds: float, rounds: int) -> None:
     sentiero = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
     options = orjson.dumps(sentiero.settings.effective_recorder_options()).decode()
     plain_js = bundle(PLAIN.replace("OPTIONS", options))
-    server = make_server("127.0.0.1", 0, page_app(sentiero, plain_js), threaded=True,
+    plain_json_js = bundle(PLAIN_JSON.replace("OPTIONS", options))
+    server = make_server("127.0.0.1", 0, page_app(sentiero, plain_js, plain_json_js), threaded=True,
                          request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
