@@ -145,7 +145,9 @@ def test_page_left_right_after_loading_delivers_meta_and_full_snapshot(
     server = live_server(make_site(sentiero))
 
     page.goto(server.url + "/", wait_until="domcontentloaded")
-    page.wait_for_timeout(50)  # inside the duplicate-tab guard's wait (transport held)
+    # The recorder runs once the page is idle (a page left before that is not recorded);
+    # leaving as soon as it runs is inside the duplicate-tab guard's wait (transport held).
+    page.wait_for_function(RECORDING, polling=5)
     page.goto("about:blank")
 
     events = wait_for(lambda: window_events(sentiero))
