@@ -28,7 +28,7 @@ def test_a_recorded_visit_reaches_the_analytics_pages(tmp_path: Path, live_serve
                         capture_metadata=True, capture_errors=True)
     server = live_server(make_site(sentiero))
     page.goto(server.url + "/")
-    page.wait_for_function("() => window.Sentiero !== undefined")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
     page.locator("#go").click()
     for _ in range(3):  # three quick clicks on the heading: a rage click, dead (no response)
         page.locator("h1").click(delay=10)
@@ -37,7 +37,7 @@ def test_a_recorded_visit_reaches_the_analytics_pages(tmp_path: Path, live_serve
     page.mouse.wheel(0, 1500)
     page.wait_for_timeout(600)
     page.goto(server.url + "/page")  # a second page: the first is left, not an exit
-    page.wait_for_function("() => window.Sentiero !== undefined")
+    page.wait_for_function("() => window.Sentiero && window.Sentiero.isRecording()")
     page.wait_for_timeout(800)
     store = sentiero.store
     wait_for(lambda: list(store.scope_facts(Scope(), ("custom",))))
