@@ -10,8 +10,8 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from sentiero.stores.base import WindowRef
-from sentiero.web.routing import Route, Web, invalid_id, json_response, valid_ids
 from sentiero.web.replay_transfer import LAYOUTS, accepted_encoding, events_body
+from sentiero.web.routing import Route, Web, invalid_id, json_response, valid_ids
 
 DEFAULT_CHUNKS = 4
 MAX_CHUNKS = 50
