@@ -1,0 +1,69 @@
+"""DjangoStore passes the whole store contract on SQLite and on PostgreSQL, through the ORM
+and the app's real migrations."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentiero.contrib.django import models
+from sentiero.contrib.django.store import DjangoStore
+from sentiero.stores.base import SchemaNotReadyError, WindowRef
+from tests.contrib.conftest import empty_tables
+from tests.stores.contract import StoreContract, batch
+
+MODELS = (models.RecordedSession, models.RecordedWindow, models.RecordedChunk,
+          models.ReceivedBatch, models.RecordedFact)
+
+
+def leftovers(alias: str) -> list[str]:
+    out = []
+    for model in MODELS:
+        count = model.objects.using(alias).count()
+        if count:
+            out.append(f"{model._meta.db_table}: {count} rows")
+    return out
+
+
+class DjangoContract(StoreContract):
+    alias = "default"
+
+    def make_store(self) -> DjangoStore:
+        empty_tables(self.alias)
+        store = DjangoStore(using=self.alias)
+        store.setup()
+        return store
+
+    def backend_leftovers(self, store: DjangoStore) -> list[str]:  # type: ignore[override]
+        return leftovers(self.alias)
+
+
+class TestDjangoStoreSQLite(DjangoContract):
+    alias = "default"
+
+    @pytest.fixture(autouse=True)
+    def _database(self, sqlite_db: str) -> None:
+        pass
+
+
+@pytest.mark.backend
+class TestDjangoStorePostgres(DjangoContract):
+    alias = "postgres"
+
+    @pytest.fixture(autouse=True)
+    def _database(self, postgres_db: str) -> None:
+        pass
+
+    def test_it_really_is_postgres(self, store: DjangoStore) -> None:
+        from django.db import connections
+
+        assert connections[store.using].vendor == "postgresql"
+        store.save_batch(batch(seq=0))
+        assert models.RecordedChunk.objects.using("postgres").count() == 1
+
+
+def test_unmigrated_database_says_to_migrate() -> None:
+    store = DjangoStore(using="bare")
+    with pytest.raises(SchemaNotReadyError, match="manage.py migrate sentiero"):
+        store.save_batch(batch(seq=0))
+    with pytest.raises(SchemaNotReadyError):
+        store.chunk_index(WindowRef("s1", "w1"))
