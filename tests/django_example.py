@@ -68,7 +68,7 @@ def serve(env: dict[str, str], interface: str) -> Iterator[str]:
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     output = server.stdout.read().decode() if server.stdout else ""
-                    raise AssertionError(f"{interface} server did not start:\n{output}")
+                    raise AssertionError(f"{interface} server did not start:\n{output}") from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
