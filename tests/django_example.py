@@ -48,16 +48,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], interface: str) -> Iterator[str]:
-    """The project under gunicorn (``wsgi``) or uvicorn (``asgi``); yields its base URL."""
+def serve(env: dict[str, str], interface: str, project: Path = PROJECT, package: str = "shop"
+          ) -> Iterator[str]:
+    """A Django project under gunicorn (``wsgi``) or uvicorn (``asgi``); yields its URL."""
     port = free_port()
     if interface == "wsgi":
         command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
-                   "--threads", "4", "shop.wsgi:application"]
+                   "--threads", "4", f"{package}.wsgi:application"]
     else:
         command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-                   "shop.asgi:application"]
-    server = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                   f"{package}.asgi:application"]
+    server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
