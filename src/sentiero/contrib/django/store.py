@@ -61,7 +61,6 @@ _US = timedelta(microseconds=1)
 _RETRIES = 8
 _SORT_FIELDS = {"updated_at": "updated_us", "created_at": "created_us",
                 "event_count": "event_count"}
-_FACT_FIELDS = {f.name for f in Fact.__dataclass_fields__.values()}  # key/value when present
 NOT_MIGRATED = ("Sentiero's tables are missing from the Django database: run "
                 "`python manage.py migrate sentiero`")
 
@@ -167,12 +166,11 @@ class DjangoStore(Store):
 
     @staticmethod
     def _fact_row(fact: Fact) -> dict[str, Any]:
-        value = getattr(fact, "value", None)
-        key = getattr(fact, "key", None)
         return {
             "window_id": fact.window_id, "kind": fact.kind, "ts_ms": int(fact.ts_ms),
-            "url": fact.url, "key": None if key is None else str(key),
-            "value": None if value is None else float(value), "data_json": fact_data_json(fact),
+            "url": fact.url, "key": None if fact.key is None else str(fact.key),
+            "value": None if fact.value is None else float(fact.value),
+            "data_json": fact_data_json(fact),
         }
 
     def _locked(self, session_id: str) -> RecordedSession | None:
@@ -419,12 +417,7 @@ class DjangoStore(Store):
     @staticmethod
     def _fact(row: tuple[Any, ...]) -> Fact:
         kind, sid, wid, ts_ms, url, data, key, value = row
-        extra = {}
-        if "key" in _FACT_FIELDS:
-            extra["key"] = key
-        if "value" in _FACT_FIELDS:
-            extra["value"] = value
-        return Fact(kind, sid, wid, int(ts_ms), url, orjson.loads(data), **extra)
+        return Fact(kind, sid, wid, int(ts_ms), url, orjson.loads(data), key, value)
 
     # --- deletes --------------------------------------------------------------------------
 
