@@ -12,12 +12,9 @@ django = pytest.importorskip("django", reason="Django is a test dependency: pip 
 
 from django.conf import settings  # noqa: E402
 
-if not settings.configured:
-    from tests.contrib import django_settings
+from tests.contrib.django_setup import configure  # noqa: E402
 
-    settings.configure(**{k: getattr(django_settings, k) for k in dir(django_settings)
-                          if k.isupper()})
-    django.setup()
+configure()
 
 
 def _migrate(alias: str) -> None:

@@ -11,8 +11,12 @@ from urllib.parse import urlsplit
 from tests.stores.contract import POSTGRES_URL
 
 _pg = urlsplit(POSTGRES_URL)
-SQLITE_PATH = os.path.join(tempfile.mkdtemp(prefix="sentiero-django-"), "db.sqlite3")
-POSTGRES_NAME = f"sentiero_django_{uuid.uuid4().hex[:10]}"
+# in the environment, so worker processes (the concurrency contract) open the same databases
+SQLITE_PATH = os.environ.setdefault(
+    "SENTIERO_TEST_DJANGO_SQLITE",
+    os.path.join(tempfile.mkdtemp(prefix="sentiero-django-"), "db.sqlite3"))
+POSTGRES_NAME = os.environ.setdefault("SENTIERO_TEST_DJANGO_PG",
+                                      f"sentiero_django_{uuid.uuid4().hex[:10]}")
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False

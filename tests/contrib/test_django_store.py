@@ -1,7 +1,10 @@
 """DjangoStore passes the whole store contract on SQLite and on PostgreSQL, through the ORM
-and the app's real migrations."""
+and the app's real migrations, including several processes of several threads writing the
+same sessions at once."""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 
@@ -9,7 +12,8 @@ from sentiero.contrib.django import models
 from sentiero.contrib.django.store import DjangoStore
 from sentiero.stores.base import SchemaNotReadyError, WindowRef
 from tests.contrib.conftest import empty_tables
-from tests.stores.contract import StoreContract, batch
+from tests.contrib.django_setup import django_store
+from tests.stores.contract import StoreConcurrencyContract, StoreContract, batch
 
 MODELS = (models.RecordedSession, models.RecordedWindow, models.RecordedChunk,
           models.ReceivedBatch, models.RecordedFact)
@@ -24,8 +28,15 @@ def leftovers(alias: str) -> list[str]:
     return out
 
 
-class DjangoContract(StoreContract):
+class DjangoContract(StoreContract, StoreConcurrencyContract):
     alias = "default"
+
+    def store_factory(self):  # type: ignore[no-untyped-def]
+        empty_tables(self.alias)
+        return functools.partial(django_store, self.alias)
+
+    def cleanup_store(self, store: DjangoStore) -> None:  # type: ignore[override]
+        empty_tables(self.alias)
 
     def make_store(self) -> DjangoStore:
         empty_tables(self.alias)
