@@ -75,6 +75,24 @@ def test_fastapi_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert listing.status_code == 200 and "test" in listing.text
 
 
+def test_litestar_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("litestar", reason="Litestar is a test dependency: pip install -e .[dev]")
+    from litestar.testing import TestClient
+
+    example = load("litestar_app", tmp_path, monkeypatch)
+    with TestClient(example.app) as client:
+        assert "/sentiero/assets/recorder-" in client.get("/").text
+        answer = client.post("/sentiero/events", content=CURL_CHECK,
+                             headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200 and answer.json() == {"status": "ok"}
+        refused = client.get("/sentiero/")
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == 'Basic realm="Sentiero"'
+        token = base64.b64encode(b"admin:pw-for-tests").decode()
+        listing = client.get("/sentiero/", headers={"Authorization": f"Basic {token}"})
+        assert listing.status_code == 200 and 'href="/sentiero/sessions/test"' in listing.text
+
+
 def test_plain_wsgi_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     example = load("wsgi_app", tmp_path, monkeypatch)
     client = Client(example.application)

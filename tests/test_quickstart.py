@@ -97,6 +97,21 @@ def test_fastapi_section(folder: Path) -> None:
         assert listing.status_code == 200 and "test" in listing.text
 
 
+def test_litestar_section(folder: Path) -> None:
+    pytest.importorskip("litestar")
+    from litestar.testing import TestClient
+
+    assert write_files(folder, "Litestar") == ["app.py"]
+    with TestClient(import_file(folder / "app.py").app) as client:
+        assert "/sentiero/assets/recorder-" in client.get("/").text
+        posted = client.post("/sentiero/events", content=CHECK,
+                             headers={"Content-Type": "application/json"})
+        assert posted.json() == {"status": "ok"}
+        assert client.get("/sentiero/").headers["WWW-Authenticate"] == 'Basic realm="Sentiero"'
+        listing = client.get("/sentiero/", headers=basic("admin", PASSWORD))
+        assert listing.status_code == 200 and "test" in listing.text
+
+
 def test_wsgi_section(folder: Path) -> None:
     from werkzeug.test import Client
 

@@ -79,3 +79,51 @@ def test_starlette_auth_gets_the_starlette_request_with_its_session() -> None:
 def test_mount_refuses_apps_it_cannot_mount_into() -> None:
     with pytest.raises(TypeError, match="ASGIMount"):
         mount(object(), Sentiero(store=MemoryStore(), allow_open_dashboard=True))
+
+
+def test_litestar_mount() -> None:
+    pytest.importorskip("litestar", reason="a test dependency: pip install -e .[dev]")
+    from litestar import Litestar, MediaType, get
+    from litestar import Request as LitestarRequest
+    from litestar.testing import TestClient as LitestarClient
+
+    from sentiero.contrib.asgi import litestar_mount
+
+    seen: list[Any] = []
+
+    def auth(request: Any) -> bool:
+        seen.append(request)
+        return request.headers.get("x-staff") == "yes"
+
+    recorder = litestar_mount(Sentiero(store=MemoryStore(), auth=auth))
+
+    async def page(request: Any) -> str:
+        return f"<html><head>{recorder.script_tag(request)}</head></html>"
+
+    # this module's annotations are strings; Litestar resolves them at registration
+    page.__annotations__ = {"request": LitestarRequest, "return": str}
+    home = get("/", media_type=MediaType.HTML)(page)
+    app = Litestar(route_handlers=[home, recorder.handler])
+    with LitestarClient(app) as client:
+        assert '"eventsUrl":"/sentiero/events"' in client.get("/").text
+        posted = client.post("/sentiero/events", content=EVENTS,
+                             headers={"Content-Type": "application/json"})
+        assert posted.status_code == 200 and posted.json() == {"status": "ok"}
+        assert client.get("/sentiero/").status_code == 403
+        staff = {"X-Staff": "yes"}
+        listing = client.get("/sentiero/", headers=staff)
+        assert listing.status_code == 200 and 'href="/sentiero/sessions/as-1"' in listing.text
+        replay = client.get("/sentiero/sessions/as-1/windows/w1", headers=staff)
+        assert replay.status_code == 200
+        assert "/sentiero/api/sessions/as-1/windows/w1/events" in replay.text
+        asset = client.get(re_asset(listing.text))
+        assert asset.status_code == 200
+    assert seen and all(isinstance(r, LitestarRequest) for r in seen)
+
+
+def re_asset(html: str) -> str:
+    import re
+
+    found = re.search(r"/sentiero/assets/dashboard-\w+\.js", html)
+    assert found, "the page links its script"
+    return found.group(0)

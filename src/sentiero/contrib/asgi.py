@@ -10,6 +10,9 @@
     recorder = mount(app, Sentiero(basic_auth=("admin", os.environ["SENTIERO_PASSWORD"])))
     # a route or template: recorder.script_tag(request)
 
+Litestar: ``recorder = litestar_mount(Sentiero(...))`` then
+``Litestar(route_handlers=[..., recorder.handler])``.
+
 The core runs in a2wsgi's thread pool; ``auth`` callables receive the framework's request
 (``starlette.requests.Request``, so ``request.session`` and ``request.user`` work when the app
 has SessionMiddleware / AuthenticationMiddleware). ``root_path`` (``uvicorn --root-path``,
@@ -26,7 +29,7 @@ from markupsafe import Markup
 from sentiero.app import Sentiero
 from sentiero.web.security import HOST_REQUEST_KEY
 
-__all__ = ["ASGIMount", "mount"]
+__all__ = ["ASGIMount", "litestar_mount", "mount"]
 
 
 def _starlette_request(scope: dict[str, Any]) -> Any:
@@ -47,6 +50,8 @@ class ASGIMount:
         self.path = "/" + path.strip("/") if path.strip("/") else ""
         self.request_factory = request_factory
         self._app = WSGIMiddleware(self._wsgi)
+        self.handler: Any = None
+        """The route handler to register, for frameworks that take one (Litestar)."""
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]
               ) -> Iterable[bytes]:
@@ -82,3 +87,38 @@ def mount(app: Any, sentiero: Sentiero, path: str = "/sentiero", name: str = "se
             "e.g. Litestar: asgi('/sentiero', is_mount=True)(ASGIMount(sentiero))")
     app.mount(asgi.path or "/", asgi, name=name)
     return asgi
+
+
+def _litestar_request(scope: dict[str, Any]) -> Any:
+    from litestar import Request
+
+    return Request(scope)  # type: ignore[arg-type]
+
+
+def litestar_mount(sentiero: Sentiero, path: str = "/sentiero", name: str = "sentiero"
+                   ) -> ASGIMount:
+    """Sentiero for a Litestar app: put ``.handler`` in ``route_handlers``; ``auth``
+    callables receive a ``litestar.Request``, ``script_tag(request)`` renders the tag."""
+    from urllib.parse import unquote
+
+    from litestar.handlers import asgi
+    from litestar.types import Receive, Scope, Send
+
+    recorder = ASGIMount(sentiero, path, request_factory=_litestar_request)
+
+    async def handle(scope: Any, receive: Any, send: Any) -> None:
+        # Litestar hands a mount the rest of the path (with a slash appended) and leaves
+        # root_path alone; the core wants the mount in root_path to build its links
+        full = unquote(bytes(scope.get("raw_path") or b"").decode("latin-1")) or scope["path"]
+        at = full.find(recorder.path)
+        root = full[:at] if at >= 0 else str(scope.get("root_path", ""))
+        await recorder({**scope, "root_path": root + recorder.path, "path": full},
+                       receive, send)
+
+    handle.__annotations__ = {"scope": Scope, "receive": Receive, "send": Send, "return": None}
+    try:  # we pass a copy already; Litestar >= 2.11 asks whether it should
+        decorator = asgi(recorder.path or "/", is_mount=True, name=name, copy_scope=False)
+    except TypeError:
+        decorator = asgi(recorder.path or "/", is_mount=True, name=name)
+    recorder.handler = decorator(handle)
+    return recorder
