@@ -57,3 +57,9 @@ def test_checks_run_with_manage_py_check() -> None:
         call_command("check")
     assert "sentiero.E003" in str(failure.value)
     assert "flush_interval_ms must be a positive integer" in str(failure.value)
+
+
+def test_a_project_without_the_mount_is_warned() -> None:
+    found = problems(ROOT_URLCONF="tests.contrib.django_urls_without_mount")
+    assert [p.id for p in found] == ["sentiero.W001"]
+    assert 'include("sentiero.contrib.django.urls")' in found[0].hint

@@ -180,3 +180,35 @@ def test_under_asgi(users: dict[str, User]) -> None:
 
     asyncio.run(scenario())
     assert len(get_sentiero().store.list_sessions(SessionQuery())) == 1
+
+
+def test_body_limit_is_sentieros_not_djangos(users: dict[str, User]) -> None:
+    """Bodies beyond max_body_bytes get the core's 413 (JSON), whatever Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE says."""
+    with override_settings(SENTIERO={"max_body_bytes": 1000}, DATA_UPLOAD_MAX_MEMORY_SIZE=100):
+        small = Client().post("/sentiero/events", data=EVENTS, content_type="application/json")
+        assert small.status_code == 200
+        big = Client().post("/sentiero/events", data=b"x" * 5000,
+                            content_type="application/json")
+        assert big.status_code == 413 and "error" in big.json()
+
+
+def test_under_a_script_prefix(users: dict[str, User]) -> None:
+    """A project served under /shop (SCRIPT_NAME, through Django's real WSGI handler): the tag,
+    the dashboard's links and its cookie carry the prefix."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from werkzeug.test import Client as WSGIClient
+
+    client = WSGIClient(WSGIHandler())
+    shop = "http://localhost/shop/"
+    page = client.get("/", base_url=shop).get_data(as_text=True)
+    assert '"eventsUrl":"/shop/sentiero/events"' in page
+    assert client.post("/sentiero/events", base_url=shop, data=EVENTS,
+                       content_type="application/json").status_code == 200
+    anonymous = client.get("/sentiero/", base_url=shop)
+    assert anonymous.status_code == 302 and anonymous.location.endswith("?next=/shop/sentiero/")
+    with override_settings(SENTIERO={"basic_auth": ("admin", "s3cret")}):
+        listing = client.get("/sentiero/", base_url=shop,
+                             headers={"Authorization": "Basic YWRtaW46czNjcmV0"})
+        assert 'href="/shop/sentiero/sessions/dj-session"' in listing.get_data(as_text=True)
+        assert "Path=/shop/sentiero/" in listing.headers["Set-Cookie"]

@@ -53,7 +53,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                        "Give a dotted path like 'myproject.sentiero.staff_only', or the object.")]
     if options.default_auth:
         problems.extend(_default_auth_problems())
+    problems.extend(_mount_problems())
     return problems
+
+
+def _mount_problems() -> list[checks.CheckMessage]:
+    from sentiero.contrib.django.templatetags.sentiero import mount_url
+
+    if getattr(django_settings, "ROOT_URLCONF", None) and mount_url() is None:
+        return [checks.Warning(
+            "sentiero.contrib.django.urls is not in the URLconf: the recorder has nowhere to "
+            "send events and the dashboard is unreachable.",
+            hint='Add path("sentiero/", include("sentiero.contrib.django.urls")) to urlpatterns.',
+            id=f"{ID}.W001")]
+    return []
 
 
 def _default_auth_problems() -> list[checks.CheckMessage]:
