@@ -212,3 +212,19 @@ def test_under_a_script_prefix(users: dict[str, User]) -> None:
                              headers={"Authorization": "Basic YWRtaW46czNjcmV0"})
         assert 'href="/shop/sentiero/sessions/dj-session"' in listing.get_data(as_text=True)
         assert "Path=/shop/sentiero/" in listing.headers["Set-Cookie"]
+
+
+def test_analytics_and_issues_pages_on_the_django_store(users: dict[str, User]) -> None:
+    """A real recording ingested into DjangoStore: every analytics page and the issues page
+    answer through the Django mount (the store's generic facts queries)."""
+    from tests.analytics.support import ingest_recording
+
+    sid = ingest_recording(get_sentiero().store, "frustration-a")
+    client = Client()
+    client.force_login(users["staff"])
+    for path in ("/sentiero/analytics", "/sentiero/analytics/segments",
+                 "/sentiero/analytics/pages", "/sentiero/analytics/vitals",
+                 "/sentiero/analytics/export", "/sentiero/issues"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+    assert sid in client.get("/sentiero/").content.decode()
