@@ -224,7 +224,7 @@ def test_analytics_and_issues_pages_on_the_django_store(users: dict[str, User]) 
     client.force_login(users["staff"])
     for path in ("/sentiero/analytics", "/sentiero/analytics/segments",
                  "/sentiero/analytics/pages", "/sentiero/analytics/vitals",
-                 "/sentiero/analytics/export", "/sentiero/issues"):
+                 "/sentiero/analytics/export", "/sentiero/issues?source=client"):
         answer = client.get(path)
         assert answer.status_code == 200, path
     assert sid in client.get("/sentiero/").content.decode()
