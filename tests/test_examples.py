@@ -114,7 +114,7 @@ def test_django_example_under_wsgi_and_asgi(interface: str, tmp_path: Path) -> N
     from tests import django_example as project
 
     env = project.prepare(tmp_path)
-    with project.serve(env, interface) as url, httpx.Client(base_url=url) as client:
+    with project.serve(env, interface) as url, httpx.Client(base_url=url, timeout=60) as client:
         assert "/sentiero/assets/recorder-" in client.get("/").text
         answer = client.post("/sentiero/events", content=CURL_CHECK,
                              headers={"Content-Type": "application/json"})

@@ -148,7 +148,7 @@ def test_django_section(folder: Path) -> None:
     manage("shell", "-c", "from django.contrib.auth.models import User; "
                           f"User.objects.create_superuser('boss', password={PASSWORD!r})")
     with django_example.serve(env, "wsgi", project=folder, package="mysite") as url, \
-            httpx.Client(base_url=url) as client:
+            httpx.Client(base_url=url, timeout=60) as client:
         assert "/sentiero/assets/recorder-" in client.get("/").text
         posted = client.post("/sentiero/events", content=CHECK,
                              headers={"Content-Type": "application/json"})
