@@ -1,22 +1,26 @@
-"""FastAPI: Sentiero mounted as an ASGI app (a2wsgi runs the WSGI core in a thread pool)."""
+"""FastAPI: Sentiero mounted at /sentiero, the recorder tag in a page, HTTP Basic for the
+dashboard (browsers prompt for it).
+
+    pip install sentiero fastapi uvicorn
+    SENTIERO_PASSWORD='a long password' uvicorn examples.fastapi_app:app
+"""
 
 import os
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from sentiero import Sentiero
-
-sentiero = Sentiero(
-    store_url=os.environ.get("SENTIERO_STORE_URL", "sqlite:///sentiero-fastapi-example.db"),
-    basic_auth=("admin", os.environ.get("SENTIERO_PASSWORD", "change-me-please")),
-)
+from sentiero.contrib.asgi import mount
 
 app = FastAPI()
-app.mount("/sentiero", sentiero.asgi_app)
+recorder = mount(app, Sentiero(
+    store_url=os.environ.get("SENTIERO_STORE_URL", "sqlite:///sentiero-fastapi-example.db"),
+    basic_auth=("admin", os.environ["SENTIERO_PASSWORD"]),
+))
 
 
 @app.get("/", response_class=HTMLResponse)
-def home() -> str:
-    return (f"<!doctype html><html><head><title>FastAPI shop</title>{sentiero.script_tag()}"
-            "</head><body><h1>FastAPI shop</h1></body></html>")
+def home(request: Request) -> str:
+    return ("<!doctype html><html><head><title>FastAPI shop</title>"
+            f"{recorder.script_tag(request)}</head><body><h1>FastAPI shop</h1></body></html>")

@@ -9,7 +9,7 @@ from sentiero import Sentiero
 
 sentiero = Sentiero(
     store_url=os.environ.get("SENTIERO_STORE_URL", "sqlite:///sentiero-wsgi-example.db"),
-    basic_auth=("admin", os.environ.get("SENTIERO_PASSWORD", "change-me-please")),
+    basic_auth=("admin", os.environ["SENTIERO_PASSWORD"]),  # no default: choose one
 )
 
 

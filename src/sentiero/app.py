@@ -173,14 +173,16 @@ class Sentiero:
             config["redaction"] = redaction.to_client()
         return config
 
-    def script_tag(self, prefix: str | None = None) -> Markup:
+    def script_tag(self, prefix: str | None = None, nonce: str | None = None) -> Markup:
         """The recorder config element and the content-hashed recorder script, as safe HTML.
 
+        ``nonce``: the page's Content-Security-Policy nonce, put on both elements.
         Raises ``AssetsNotBuiltError`` (with the fix) when the frontend is not built.
         """
         src = self.assets.url("recorder", self.base_url(prefix))
         config = json_for_script(self.recorder_config(prefix))
+        attr = f' nonce="{escape(nonce)}"' if nonce else ""
         return Markup(
-            f'<script type="application/json" id="sentiero-config">{config}</script>\n'
-            f'<script src="{escape(src)}" defer></script>'
+            f'<script type="application/json" id="sentiero-config"{attr}>{config}</script>\n'
+            f'<script src="{escape(src)}"{attr} defer></script>'
         )

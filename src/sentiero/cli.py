@@ -186,9 +186,14 @@ def parse_moment(text: str, *, end_of_day: bool) -> datetime:
 
 
 def _open_store(store_url: str) -> Any:
+    """The store of ``--store``, or the one a framework integration hands over (``obj``
+    {"store": ...}: Django's management commands run these commands on the project's store)."""
     from sentiero.stores import open_store
     from sentiero.stores.base import StoreError
 
+    given = click.get_current_context().find_object(dict)
+    if given and given.get("store") is not None:
+        return given["store"]
     try:
         store = open_store(store_url)
         store.setup()

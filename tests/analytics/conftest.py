@@ -1,6 +1,6 @@
-"""Every analytics test runs on every store: memory, files, SQLite, PostgreSQL, MariaDB and
-Redis (the same suite, as the store contract does), each filled through the real ingest path
-with the fixture recordings."""
+"""Every analytics test runs on every store: memory, files, SQLite, PostgreSQL, MariaDB,
+Redis and the Django ORM on SQLite and PostgreSQL (the same suite, as the store contract
+does), each filled through the real ingest path with the fixture recordings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from sentiero.stores.base import Store
 from tests.stores.contract import MYSQL_URL, POSTGRES_URL, REDIS_URL, require_server
 
-BACKENDS = ["memory", "files", "sqlite", "postgres", "mysql", "redis"]
+BACKENDS = ["memory", "files", "sqlite", "postgres", "mysql", "redis", "django-sqlite",
+            "django-postgres"]
 
 
 def make_store(backend: str, tmp: Path) -> tuple[Store, Callable[[], None]]:
@@ -29,6 +30,13 @@ def make_store(backend: str, tmp: Path) -> tuple[Store, Callable[[], None]]:
         store: Any = FileStore(tmp / f"files-{uuid.uuid4().hex[:6]}")
         store.setup()
         return store, lambda: None
+    if backend.startswith("django-"):
+        pytest.importorskip("django")
+        from tests.contrib.django_setup import fresh_django_store
+
+        if backend == "django-postgres":
+            require_server(POSTGRES_URL)
+        return fresh_django_store(backend.removeprefix("django-"), str(tmp))
     if backend == "redis":
         import redis
 
@@ -59,7 +67,7 @@ def make_store(backend: str, tmp: Path) -> tuple[Store, Callable[[], None]]:
 
 @pytest.fixture(params=BACKENDS)
 def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param in ("postgres", "mysql", "redis"):
+    if request.param in ("postgres", "mysql", "redis", "django-postgres"):
         request.applymarker(pytest.mark.backend)
     store, drop = make_store(request.param, tmp_path)
     yield store
@@ -74,7 +82,7 @@ def filled_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     tests that use it only read."""
     from tests.analytics.dataset import fill
 
-    if request.param in ("postgres", "mysql", "redis"):
+    if request.param in ("postgres", "mysql", "redis", "django-postgres"):
         request.applymarker(pytest.mark.backend)
     store, drop = make_store(request.param, tmp_path_factory.mktemp("analytics"))
     fill(store)

@@ -99,6 +99,17 @@ class Application:
         response = self.dispatch(request)
         return response(environ, start_response)
 
+    def is_public(self, environ: dict[str, Any]) -> bool:
+        """Whether the request goes to a public route (ingest, assets), which skips dashboard
+        auth; framework integrations ask before applying their own login rules."""
+        if not environ.get("PATH_INFO"):
+            environ = {**environ, "PATH_INFO": "/"}
+        try:
+            endpoint, _values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return False
+        return self.routes[endpoint].public
+
     def dispatch(self, request: Request) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:

@@ -1,0 +1,1 @@
+"""Framework integrations: each a thin edge over the one WSGI core (``sentiero.web``)."""

@@ -1,0 +1,103 @@
+"""The Django ORM tables of ``DjangoStore`` (``manage.py migrate`` creates them).
+
+The same shape as the SQL store's (sentiero/stores/sql_schema.py): times are integers
+(``*_us`` epoch microseconds UTC for server times, ``*_ms`` epoch milliseconds for rrweb event
+times), so they sort, index and round-trip exactly whatever ``USE_TZ`` says; JSON is kept as
+text written by orjson, so what is read back is byte for byte what was stored.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RecordedSession(models.Model):
+    session_id = models.CharField(max_length=128, primary_key=True)
+    created_us = models.BigIntegerField()
+    updated_us = models.BigIntegerField()
+    event_count = models.BigIntegerField(default=0)
+    metadata_json = models.TextField(default="{}")
+    search_text = models.TextField(default="")
+    """Lower-cased metadata values, one a line: what the dashboard's search matches."""
+    user_agent = models.TextField(null=True)
+    last_url = models.TextField(null=True)
+    last_url_ms = models.BigIntegerField(null=True)
+    has_errors = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "sentiero_session"
+        indexes = [
+            models.Index(fields=["-updated_us", "session_id"], name="sentiero_session_updated"),
+            models.Index(fields=["-created_us", "session_id"], name="sentiero_session_created"),
+            models.Index(fields=["-event_count", "session_id"], name="sentiero_session_events"),
+        ]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
+class RecordedWindow(models.Model):
+    session = models.ForeignKey(RecordedSession, on_delete=models.CASCADE,
+                                related_name="windows")
+    window_id = models.CharField(max_length=128)
+    next_chunk = models.IntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+    first_ms = models.BigIntegerField(null=True)
+    last_ms = models.BigIntegerField(null=True)
+    state_json = models.TextField(null=True)
+    """Ingest's per-window state (the password scrubber's), replaced batch by batch."""
+
+    class Meta:
+        db_table = "sentiero_window"
+        constraints = [models.UniqueConstraint(fields=["session", "window_id"],
+                                               name="sentiero_window_unique")]
+
+
+class RecordedChunk(models.Model):
+    window = models.ForeignKey(RecordedWindow, on_delete=models.CASCADE, related_name="chunks")
+    index = models.IntegerField()
+    seq = models.BigIntegerField(null=True)
+    first_ms = models.BigIntegerField()
+    last_ms = models.BigIntegerField()
+    event_count = models.IntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "sentiero_chunk"
+        constraints = [models.UniqueConstraint(fields=["window", "index"],
+                                               name="sentiero_chunk_unique")]
+
+
+class ReceivedBatch(models.Model):
+    """(session, window, seq) of every stored batch: the exactly-once record, outliving the
+    chunks ``max_events_per_session`` drops, so a late retry is still recognised."""
+
+    session = models.ForeignKey(RecordedSession, on_delete=models.CASCADE,
+                                related_name="batches")
+    window_id = models.CharField(max_length=128)
+    seq = models.BigIntegerField()
+
+    class Meta:
+        db_table = "sentiero_batch"
+        constraints = [models.UniqueConstraint(fields=["session", "window_id", "seq"],
+                                               name="sentiero_batch_unique")]
+
+
+class RecordedFact(models.Model):
+    session = models.ForeignKey(RecordedSession, on_delete=models.CASCADE,
+                                related_name="facts")
+    window_id = models.CharField(max_length=128)
+    kind = models.CharField(max_length=32)
+    ts_ms = models.BigIntegerField()
+    url = models.TextField(null=True)
+    key = models.TextField(null=True)
+    value = models.FloatField(null=True)
+    data_json = models.TextField(default="{}")
+
+    class Meta:
+        db_table = "sentiero_fact"
+        indexes = [
+            models.Index(fields=["kind", "ts_ms"], name="sentiero_fact_kind_ts"),
+            models.Index(fields=["ts_ms"], name="sentiero_fact_ts"),
+            models.Index(fields=["session", "ts_ms"], name="sentiero_fact_session_ts"),
+        ]

@@ -1,0 +1,1 @@
+urlpatterns: list = []  # a project that forgot the mount
