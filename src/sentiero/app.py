@@ -44,6 +44,8 @@ class Sentiero:
             store.limits.max_sessions = settings.max_sessions
         if settings.max_events_per_session is not None:
             store.limits.max_events_per_session = settings.max_events_per_session
+        store.limits.max_problems = settings.max_problems
+        store.limits.max_server_events = settings.max_server_events
         store.setup()
         self.store = store
         self.assets = Assets(settings.assets_dir)

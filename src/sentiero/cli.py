@@ -1,5 +1,5 @@
-"""The ``sentiero`` command: demo, serve, migrate, and the maintenance commands purge,
-erase, export, import and scan."""
+"""The ``sentiero`` command: demo, serve, migrate, the maintenance commands purge,
+erase, export, import and scan, and ``keys`` (cli_keys.py)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def demo(host: str, port: int, db: str, open_browser: bool) -> None:
         if open_browser:
             webbrowser.open(site_url)
 
-    run_gunicorn(build_demo_app(sentiero), host, port, workers=1, threads=8, on_ready=announce)
+    base_url = f"http://{host}:{port}{sentiero.settings.prefix}"
+    app = build_demo_app(sentiero, base_url)
+    run_gunicorn(app, host, port, workers=1, threads=8, on_ready=announce)
 
 
 @main.command()
@@ -419,6 +421,14 @@ def _build(cls, **kwargs):  # type: ignore[no-untyped-def]
     except (ConfigurationError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
+
+def _add_keys_group() -> None:
+    from sentiero.cli_keys import keys
+
+    main.add_command(keys)
+
+
+_add_keys_group()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -67,6 +67,10 @@ class Settings:
     max_events_per_request: int | None = None
     max_sessions: int | None = None
     max_events_per_session: int | None = None
+    max_problems: int | None = 5_000
+    """Error tracking: least recently seen problems (with their occurrences) go beyond it."""
+    max_server_events: int | None = 50_000
+    """Error tracking: the oldest server custom events go beyond it."""
     max_events_per_page: int = 1_000
     respect_gpc: bool = True
     user_opt_out: bool = False
@@ -226,7 +230,7 @@ class Settings:
                      "rage_click_window_ms", "rage_click_radius_px", "dead_click_timeout_ms"):
             _positive_int(name, getattr(self, name))
         for name in ("max_events_per_request", "max_sessions", "max_events_per_session",
-                     "checkout_every_n_ms"):
+                     "max_problems", "max_server_events", "checkout_every_n_ms"):
             value = getattr(self, name)
             if value is not None:
                 _positive_int(name, value)

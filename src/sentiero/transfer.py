@@ -11,11 +11,16 @@ and every following line is one session::
      "windows": [{"window_id": ..., "chunks": [{"index": 0, "seq": 0, "events": [...]}],
                   "state": {...}}],
      "facts": [{"kind": ..., "window_id": ..., "ts_ms": ..., "url": ..., "data": {...},
-                "key": ..., "value": ...}]}
+                "key": ..., "value": ...}],
+     "occurrences": [...], "server_events": [...]}
 
 Version 2 added the facts' ``key`` and ``value`` and the fact kinds of the analytics
 (docs/CONTRACTS.md "Facts"). A version 1 file is still read: its facts, from before those
 kinds existed, are left aside and derived again from the recorded events, as ingest would.
+
+``occurrences`` and ``server_events`` (optional) are the session's error-tracking records
+(``sentiero.tracking.models``, as dicts); importing one stores it once (by its id) and counts
+it into its problem in the target store.
 
 ``state`` (optional) is the window's ingest state (the password scrubber's memory of which
 nodes are password and form fields), so batches recorded after a move are masked the same way.
@@ -110,7 +115,55 @@ def _session_record(store: Store, session_id: str) -> dict[str, Any] | None:
         "has_errors": summary.has_errors,
         "windows": windows,
         "facts": facts,
+        **_tracking_records(store, session_id),
     }
+
+
+_TRACKED_PER_SESSION = 10_000
+
+
+def _tracking_records(store: Store, session_id: str) -> dict[str, Any]:
+    from sentiero.tracking.models import ServerEventQuery
+
+    try:
+        occurrences = store.list_occurrences(session_id=session_id, limit=_TRACKED_PER_SESSION)
+        events = store.list_server_events(
+            ServerEventQuery(session_id=session_id, limit=_TRACKED_PER_SESSION))
+    except NotImplementedError:  # a store without error tracking
+        return {}
+    out: dict[str, Any] = {}
+    if occurrences:
+        out["occurrences"] = [o.to_dict() for o in reversed(occurrences)]
+    if events:
+        out["server_events"] = [e.to_dict() for e in reversed(events)]
+    return out
+
+
+def _import_tracking(store: Store, session_id: str, record: dict[str, Any]) -> bool:
+    from sentiero.tracking.models import Occurrence, ServerEvent
+
+    occurrences = record.get("occurrences") or []
+    events = record.get("server_events") or []
+    if not occurrences and not events:
+        return False
+    known = {o.id for o in store.list_occurrences(session_id=session_id,
+                                                   limit=_TRACKED_PER_SESSION)}
+    stored = False
+    for data in occurrences:
+        occurrence = Occurrence.from_dict(data)
+        if occurrence.session_id != session_id:
+            raise ValueError("an occurrence of another session")
+        if occurrence.id not in known:
+            store.save_occurrence(occurrence)
+            stored = True
+    for data in events:
+        event = ServerEvent.from_dict(data)
+        if event.session_id != session_id:
+            raise ValueError("a server event of another session")
+        if store.get_server_event(event.id) is None:
+            store.save_server_event(event)
+            stored = True
+    return stored
 
 
 def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None = None) -> int:
@@ -222,4 +275,4 @@ def _import_session(store: Store, record: dict[str, Any], rederive_facts: bool =
     stored = False
     for b in batches:
         stored = store.save_batch(b) or stored
-    return stored
+    return _import_tracking(store, session_id, record) or stored

@@ -14,7 +14,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 import pytest
 
-pytest.register_assert_rewrite("contract", "test_sql_common")
+pytest.register_assert_rewrite("contract", "test_sql_common", "tracking_contract")
 
 from contract import (  # noqa: E402
     MYSQL_URL,

@@ -36,6 +36,11 @@ import orjson
 import pytest
 from tests.fixtures import RRWEB_DIR
 
+try:
+    from tracking_contract import TrackingContract
+except ImportError:  # imported as tests.stores.contract
+    from tests.stores.tracking_contract import TrackingContract
+
 from sentiero.stores.base import (
     Batch,
     Fact,
@@ -179,8 +184,9 @@ def dumps(events: list[dict[str, Any]]) -> bytes:
 # --- the contract ---------------------------------------------------------------------------
 
 
-class StoreContract:
-    """Behaviour every backend must show. Subclasses implement ``make_store``."""
+class StoreContract(TrackingContract):
+    """Behaviour every backend must show (the error-tracking part: tracking_contract.py).
+    Subclasses implement ``make_store``."""
 
     def make_store(self) -> Store:
         raise NotImplementedError

@@ -163,7 +163,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             conn.execute(sa.insert(t.batches).values(session_id="old-1", window_id="w", seq=0))
         assert not sa.inspect(bare.engine).has_table(t.facts.name)
 
-        assert bare.migrate() == [2, 3, 4, 5]
+        assert bare.migrate() == list(range(2, LATEST_VERSION + 1))
         bare.setup()
         assert bare.get_events(WindowRef("old-1", "w")) == events
         summary = bare.get_session("old-1")
@@ -185,7 +185,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         windows = bare.tables.windows.name
         with pytest.raises(SchemaNotReadyError, match="schema version 3"):
             bare.setup()
-        assert bare.migrate() == [4, 5]
+        assert bare.migrate() == list(range(4, LATEST_VERSION + 1))
         columns = {c["name"]: c for c in sa.inspect(bare.engine).get_columns(windows)}
         assert columns["state_json"]["nullable"] is True
         # re-running the step (a crash before its version row was written) changes nothing
@@ -208,7 +208,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
                     f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column)}"))
         with pytest.raises(SchemaNotReadyError, match="schema version 4"):
             bare.setup()
-        assert bare.migrate() == [5]
+        assert bare.migrate() == list(range(5, LATEST_VERSION + 1))
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
             MIGRATIONS[4].upgrade(conn, t)
         bare.setup()

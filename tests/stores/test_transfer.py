@@ -191,3 +191,29 @@ def test_a_version_1_file_imports_with_its_facts_derived_again() -> None:
     assert {"rage_click", "dead_click", "page_leave", "error"} <= kinds
     errors = [f.key for f in target.iter_facts(kind="error")]
     assert "rates service unavailable" in errors
+
+
+def test_error_tracking_records_travel_with_their_session() -> None:
+    import io
+
+    from tests.stores.tracking_contract import FP_A, batch, event, occ
+
+    from sentiero.stores.memory import MemoryStore
+    from sentiero.transfer import export_sessions, import_sessions
+
+    source = MemoryStore()
+    source.save_batch(batch("s1", "w1", 0))
+    source.save_occurrence(occ(session_id="s1", window_id="w1", replay_ms=5))
+    source.save_occurrence(occ(session_id="other"))
+    source.save_server_event(event(session_id="s1"))
+    out = io.BytesIO()
+    export_sessions(source, out, ["s1"])
+    target = MemoryStore()
+    for _ in range(2):  # the second import stores nothing twice
+        import_sessions(target, io.BytesIO(out.getvalue()))
+    [copied] = target.list_occurrences(session_id="s1")
+    assert (copied.window_id, copied.replay_ms) == ("w1", 5)
+    assert target.get_problem(FP_A).count == 1
+    from sentiero.tracking.models import ServerEventQuery
+
+    assert [e.session_id for e in target.list_server_events(ServerEventQuery())] == ["s1"]

@@ -6,6 +6,7 @@ import "./player.css";
 import "./dashboard.css";
 import "./analytics.css";
 import "./replay.css";
+import "./issues.css";
 
 import { Replayer } from "rrweb";
 import { initImportPage } from "./import_page.js";

@@ -16,6 +16,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sentiero.app import Sentiero
+from sentiero.demo import reporting
 
 PAGES = {
     "/": ("landing.html", "Home"),
@@ -30,8 +31,9 @@ class DemoError(RuntimeError):
 
 
 class DemoSite:
-    def __init__(self, sentiero: Sentiero) -> None:
+    def __init__(self, sentiero: Sentiero, reporting: bool = False) -> None:
         self.sentiero = sentiero
+        self.reporting = reporting  # through sentry-sdk (demo/reporting.py)
         self.env = Environment(
             loader=FileSystemLoader(Path(__file__).parent / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -57,6 +59,7 @@ class DemoSite:
         except HTTPException as exc:
             response = exc.get_response(environ)
         except DemoError as exc:
+            reporting.report(self.sentiero, exc, environ, self.reporting)
             response = Response(
                 f"<h1>500 Internal Server Error</h1><p>{exc}</p>",
                 status=500,
@@ -65,6 +68,10 @@ class DemoSite:
         return response(environ, start_response)
 
 
-def build_demo_app(sentiero: Sentiero) -> DispatcherMiddleware:
-    """The demo site at / and Sentiero at its prefix, in one WSGI app."""
-    return DispatcherMiddleware(DemoSite(sentiero), {sentiero.settings.prefix: sentiero.wsgi_app})
+def build_demo_app(sentiero: Sentiero, base_url: str | None = None) -> DispatcherMiddleware:
+    """The demo site at / and Sentiero at its prefix, in one WSGI app. With ``base_url``
+    (where the demo's Sentiero is reached) its /boom error is reported through sentry-sdk
+    when installed, else stored directly."""
+    through_sdk = reporting.start(sentiero, base_url) if base_url else False
+    site = reporting.wrap(DemoSite(sentiero, through_sdk), through_sdk)
+    return DispatcherMiddleware(site, {sentiero.settings.prefix: sentiero.wsgi_app})

@@ -36,7 +36,9 @@ log = logging.getLogger("sentiero.audit")
 
 ACTIONS = frozenset(
     {"opt_out", "list_sessions", "view_session", "delete_session", "erase", "purge", "export",
-     "share", "scan"}
+     "share", "scan",
+     # error tracking (web/issues.py)
+     "list_problems", "view_problem", "update_problem_status", "list_events", "view_event"}
 )
 USER_ENVIRON_KEY = "sentiero.user"
 """A host integration may put the signed-in user's name here; it wins over REMOTE_USER."""

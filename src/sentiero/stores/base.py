@@ -25,6 +25,7 @@ import zstandard
 from sentiero.analytics import query
 from sentiero.analytics.query import Durations, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
+from sentiero.stores.tracking import TrackingStore
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -386,14 +387,19 @@ class SessionQuery:
 class StoreLimits:
     max_sessions: int | None = None  # oldest (by updated_at) sessions evicted beyond this
     max_events_per_session: int | None = None  # oldest chunks dropped beyond this
+    # error tracking (stores/tracking.py): least recently seen problems, oldest server
+    # events and a problem's oldest occurrences go beyond these
+    max_problems: int | None = 5_000
+    max_server_events: int | None = 50_000
+    max_occurrences_per_problem: int | None = 1_000
 
 
 # --- the contract ---------------------------------------------------------------------------
 
 
-class Store(ABC):
-    """What Sentiero needs from storage. Subclass it to plug in your own backend and run
-    ``tests/stores/contract.py`` against it.
+class Store(TrackingStore, ABC):
+    """What Sentiero needs from storage (the error-tracking half: tracking.py). Subclass it
+    to plug in your own backend and run ``tests/stores/contract.py`` against it.
 
     Every write is all-or-nothing. Backend failures (connection refused, timeouts) are
     raised as ``StoreError`` so the events endpoint can answer 503 and the recorder retries.

@@ -79,6 +79,7 @@ from sentiero.stores.base import (
     validate_id,
     validate_metadata,
 )
+from sentiero.stores.tracking import FileTracking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -294,7 +295,7 @@ def _root_from(url_or_path: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser()
 
 
-class FileStore(Store):
+class FileStore(FileTracking, Store):
     """Sessions as directories of append-only files; see the module docstring.
 
     Safe for threads and processes of one machine (``fcntl.flock``); not for several
@@ -930,6 +931,19 @@ class FileStore(Store):
             for key in [k for k in self._cache if k.startswith(prefix)]:
                 del self._cache[key]
         shutil.rmtree(target, ignore_errors=True)
+        self._forget_tracked_sessions({session_dir.name})
+
+    def _mark_session_errors(self, session_id: str) -> None:
+        try:
+            with self._locked(session_id, create=False) as session_dir:
+                if session_dir is None:
+                    return
+                meta, _scans, _changed = self._recover(session_dir, self._read_meta(session_dir))
+                if meta is not None and not meta.get("err"):
+                    meta["err"] = True
+                    self._write_meta(session_dir, meta)
+        except OSError as exc:
+            raise StoreError(f"file store: {exc}") from exc
 
     def _delete(self, session_id: str, older_than_us: int | None = None) -> bool:
         with self._locked(session_id, create=False) as session_dir:
@@ -955,7 +969,9 @@ class FileStore(Store):
         cutoff = _us(utcnow() - timedelta(seconds=seconds))
         try:
             old = [sid for sid, meta in self._metas() if meta["updated"] < cutoff]
-            return sum(1 for sid in old if self._delete(sid, older_than_us=cutoff))
+            count = sum(1 for sid in old if self._delete(sid, older_than_us=cutoff))
+            self._purge_tracking(cutoff // 1000)
+            return count
         except OSError as exc:
             raise StoreError(f"file store: {exc}") from exc
 
@@ -975,3 +991,4 @@ class FileStore(Store):
     def clear(self) -> None:
         for sid in self._session_ids():
             self._delete(sid)
+        self._clear_tracking()

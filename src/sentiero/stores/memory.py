@@ -35,6 +35,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.tracking import MemoryTracking
 
 
 @dataclass
@@ -78,10 +79,11 @@ class _Session:
         return sum(w.event_count for w in self.windows.values())
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryTracking, Store):
     def __init__(self, limits: StoreLimits | None = None) -> None:
         super().__init__(limits)
         self._lock = RLock()
+        self._init_tracking(self._lock)
         self._sessions: dict[str, _Session] = {}
         self._seen: dict[str, set[tuple[str, int]]] = {}  # session -> {(window, seq)}
         self._facts: list[Fact] = []  # in arrival order; sorted by ts_ms on read
@@ -284,7 +286,14 @@ class MemoryStore(Store):
             return False
         self._seen.pop(session_id, None)
         self._facts = [f for f in self._facts if f.session_id != session_id]
+        self._forget_tracked_sessions({session_id})
         return True
+
+    def _mark_session_errors(self, session_id: str) -> None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                session.has_errors = True
 
     def delete_window(self, ref: WindowRef) -> bool:
         with self._lock:
@@ -314,6 +323,7 @@ class MemoryStore(Store):
             old = [sid for sid, s in self._sessions.items() if s.updated_at < cutoff]
             for sid in old:
                 self._drop_session(sid)
+            self._purge_tracking(to_ms(cutoff))
         return len(old)
 
     def clear(self) -> None:
@@ -321,6 +331,7 @@ class MemoryStore(Store):
             self._sessions.clear()
             self._seen.clear()
             self._facts.clear()
+            self._init_tracking(self._lock)
 
 
 def _matches(session_id: str, metadata: dict[str, Any], needle: str) -> bool:

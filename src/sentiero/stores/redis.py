@@ -74,6 +74,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.redis_tracking import RedisTracking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PAGE = 500
@@ -450,7 +451,7 @@ def _parse_chunk_info(member: bytes) -> ChunkInfo:
 # --- the store --------------------------------------------------------------------------------
 
 
-class RedisStore(Store):
+class RedisStore(RedisTracking, Store):
     """Sessions, chunks and facts in Redis; see the module docstring for the key layout.
 
     ``url_or_client`` is a ``redis://`` / ``rediss://`` URL or a ``redis.Redis`` client
@@ -851,12 +852,17 @@ class RedisStore(Store):
     @_wrap_errors
     def delete_window(self, ref: WindowRef) -> bool:
         self._check_ref(ref)
-        return bool(self._delete_window(keys=[], args=[self.prefix, ref.session_id, ref.window_id]))
+        gone = bool(self._delete_window(keys=[], args=[self.prefix, ref.session_id, ref.window_id]))
+        if gone and not self._client.exists(self._sess(ref.session_id)):
+            self._forget_tracked_session(ref.session_id)  # it was the last window
+        return gone
 
     @_wrap_errors
     def delete_session(self, session_id: str) -> bool:
         validate_id(session_id, "session id")
-        return bool(self._delete_session(keys=[], args=[self.prefix, session_id, ""]))
+        gone = bool(self._delete_session(keys=[], args=[self.prefix, session_id, ""]))
+        self._forget_tracked_session(session_id)
+        return gone
 
     @_wrap_errors
     def purge_older_than(self, seconds: float) -> int:
@@ -868,13 +874,16 @@ class RedisStore(Store):
             # newest-first scores are negated: older than the cutoff = score above -cutoff
             ids = self._client.zrangebyscore(key, f"({-cutoff}", "+inf", start=0, num=_PAGE)
             if not ids:
+                self._purge_tracking(cutoff // 1000)
                 return deleted
             removed_any = False
             for sid in ids:
                 if self._delete_session(keys=[], args=[self.prefix, sid, str(cutoff)]):
+                    self._forget_tracked_session(_text(sid) or "")
                     deleted += 1
                     removed_any = True
             if not removed_any and len(ids) < _PAGE:
+                self._purge_tracking(cutoff // 1000)
                 return deleted
 
     @_wrap_errors

@@ -55,6 +55,7 @@ from sentiero.stores.base import (
 )
 from sentiero.stores.sql_analytics import SQLAnalytics
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
+from sentiero.stores.sql_tracking import SQLTracking
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(SQLAnalytics, Store):
+class SQLStore(SQLAnalytics, SQLTracking, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 
@@ -315,7 +316,8 @@ class SQLStore(SQLAnalytics, Store):
         t = self.tables
 
         def drop(conn: Connection) -> None:
-            for table in (t.facts, t.batches, t.chunks, t.windows, t.sessions, t.schema):
+            for table in (*t.tracking.all, t.facts, t.batches, t.chunks, t.windows, t.sessions,
+                          t.schema):
                 table.drop(conn, checkfirst=True)
 
         self._run(drop)
@@ -888,7 +890,8 @@ class SQLStore(SQLAnalytics, Store):
 
     def _delete_sessions(self, conn: Connection, ids: list[str]) -> int:
         t = self.tables
-        for table in (t.facts, t.batches, t.chunks, t.windows):
+        for table in (t.facts, t.batches, t.chunks, t.windows, t.tracking.occurrences,
+                      t.tracking.server_events):
             conn.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
         return conn.execute(sa.delete(t.sessions).where(t.sessions.c.session_id.in_(ids))).rowcount
 
@@ -957,6 +960,7 @@ class SQLStore(SQLAnalytics, Store):
 
             count = self._run(page)
             if count < 0:
+                self._purge_tracking(to_ms(utcnow() - timedelta(seconds=seconds)))
                 return deleted
             deleted += count
 
@@ -966,7 +970,7 @@ class SQLStore(SQLAnalytics, Store):
         t = self.tables
 
         def wipe(conn: Connection) -> None:
-            for table in (t.facts, t.batches, t.chunks, t.windows, t.sessions):
+            for table in (*t.tracking.all, t.facts, t.batches, t.chunks, t.windows, t.sessions):
                 conn.execute(sa.delete(table))
 
         self._run(wipe)

@@ -48,7 +48,86 @@ class Tables:
     facts: sa.Table
     # indexes created by later steps (kept off the tables so step 1 does not create them)
     sort_indexes: tuple[sa.Index, ...]
+    tracking: TrackingTables
     analytics_indexes: tuple[sa.Index, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackingTables:
+    """Step 6: server-side error tracking (stores/sql_tracking.py)."""
+
+    problems: sa.Table
+    occurrences: sa.Table
+    server_events: sa.Table
+    ingest_keys: sa.Table
+
+    @property
+    def all(self) -> tuple[sa.Table, ...]:
+        """Children first: the order to delete or drop them in."""
+        return (self.occurrences, self.problems, self.server_events, self.ingest_keys)
+
+
+def build_tracking_tables(md: sa.MetaData, p: str) -> TrackingTables:
+    problems = sa.Table(
+        f"{p}problems",
+        md,
+        sa.Column("problem_id", Id, primary_key=True),
+        sa.Column("project", Id, nullable=False),
+        sa.Column("exception_class", sa.String(200), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("message", LongText, nullable=False),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("first_seen_ms", sa.BigInteger, nullable=False),
+        sa.Column("last_seen_ms", sa.BigInteger, nullable=False),
+        sa.Column("resolved_at_ms", sa.BigInteger),
+        sa.Column("platform", sa.String(32)),
+    )
+    sa.Index(f"{p}problems_last_seen", problems.c.last_seen_ms.desc(), problems.c.problem_id)
+    sa.Index(f"{p}problems_first_seen", problems.c.first_seen_ms.desc(), problems.c.problem_id)
+    sa.Index(f"{p}problems_count", problems.c.count.desc(), problems.c.problem_id)
+    sa.Index(f"{p}problems_status", problems.c.status, problems.c.last_seen_ms.desc())
+    occurrences = sa.Table(
+        f"{p}occurrences",
+        md,
+        sa.Column("occurrence_id", Id, primary_key=True),
+        sa.Column(
+            "problem_id",
+            Id,
+            sa.ForeignKey(problems.c.problem_id, ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("session_id", Id),
+        sa.Column("window_id", Id),
+        sa.Column("ts_ms", sa.BigInteger, nullable=False),
+        sa.Column("data_json", LongText, nullable=False),
+    )
+    sa.Index(f"{p}occurrences_problem", occurrences.c.problem_id, occurrences.c.ts_ms)
+    sa.Index(f"{p}occurrences_session", occurrences.c.session_id)
+    sa.Index(f"{p}occurrences_ts", occurrences.c.ts_ms)
+    server_events = sa.Table(
+        f"{p}server_events",
+        md,
+        sa.Column("event_id", Id, primary_key=True),
+        sa.Column("project", Id, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("level", sa.String(8), nullable=False),
+        sa.Column("session_id", Id),
+        sa.Column("ts_ms", sa.BigInteger, nullable=False),
+        sa.Column("data_json", LongText, nullable=False),
+    )
+    sa.Index(f"{p}server_events_ts", server_events.c.ts_ms.desc(), server_events.c.event_id)
+    sa.Index(f"{p}server_events_session", server_events.c.session_id)
+    ingest_keys = sa.Table(
+        f"{p}ingest_keys",
+        md,
+        sa.Column("key_id", Id, primary_key=True),
+        sa.Column("project", Id, nullable=False),
+        sa.Column("secret_hash", sa.String(64), nullable=False),
+        sa.Column("created_ms", sa.BigInteger, nullable=False),
+        sa.Column("revoked_ms", sa.BigInteger),
+    )
+    return TrackingTables(problems, occurrences, server_events, ingest_keys)
 
 
 def build_tables(prefix: str = "sentiero_") -> Tables:
@@ -172,7 +251,7 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
                  shadow.c.device, shadow.c.country),
     )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
-                  analytics_indexes)
+                  build_tracking_tables(md, p), analytics_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -239,6 +318,12 @@ def _step5_analytics(conn: Connection, t: Tables) -> None:
         _create_index(conn, index)
 
 
+def _step6_tracking(conn: Connection, t: Tables) -> None:
+    for table in (t.tracking.problems, t.tracking.occurrences, t.tracking.server_events,
+                  t.tracking.ingest_keys):
+        _create_table(conn, table)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -246,5 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "per-window ingest state (password scrubbing across batches)",
               _step4_window_state),
     Migration(5, "fact keys and values, session traits, analytics indexes", _step5_analytics),
+    Migration(6, "server-side error tracking: problems, occurrences, server events, ingest keys",
+              _step6_tracking),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -45,13 +45,15 @@ def _route_modules() -> list[Any]:
         dashboard,
         downloads,
         events,
+        issues,
         maintenance,
         privacy_scan,
         share,
+        tracking_ingest,
     )
 
     return [events, dashboard, api, analytics, client_errors, activity, downloads,
-            maintenance, share, privacy_scan]
+            maintenance, share, privacy_scan, tracking_ingest, issues]
 
 
 class Application:

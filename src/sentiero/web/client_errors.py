@@ -47,12 +47,6 @@ def page(web: Web, request: Request) -> Response:
     )
 
 
-def issues_index(web: Web, request: Request) -> Response:
-    if request.args.get("source") == "client":
-        return page(web, request)
-    return text_response("Server error tracking is not set up in this version.", 404)
-
-
 def group_detail(web: Web, request: Request, gid: str) -> Response:
     if not _GROUP_ID.match(gid):
         return text_response("Not Found", 404)
@@ -66,6 +60,6 @@ def group_detail(web: Web, request: Request, gid: str) -> Response:
 
 
 ROUTES = [
-    Route("/issues", "issues", issues_index),
+    # /issues itself is web/issues.py, which hands ?source=client to page()
     Route("/issues/client/<gid>", "client_error", group_detail),
 ]
