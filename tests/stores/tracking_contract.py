@@ -44,7 +44,25 @@ def batch(session_id: str, window_id: str, seq: int) -> Batch:
 
 
 class TrackingContract:
-    """Problems, occurrences, server events and ingest keys."""
+    """Problems, occurrences, server events and ingest keys.
+
+    A store that does not keep error-tracking data yet sets ``tracks_errors = False`` (its
+    methods raise NotImplementedError, which the test below checks); the rest then skip."""
+
+    tracks_errors = True
+
+    @pytest.fixture(autouse=True)
+    def _needs_tracking(self, request: pytest.FixtureRequest) -> None:
+        if not self.tracks_errors and request.node.name != (
+                "test_a_store_without_tracking_says_so"):
+            pytest.skip("this store does not keep error-tracking data (tracks_errors = False)")
+
+    def test_a_store_without_tracking_says_so(self, store: Store) -> None:
+        if self.tracks_errors:
+            assert store.list_ingest_keys() == []
+            return
+        with pytest.raises(NotImplementedError, match="does not keep error-tracking data"):
+            store.save_occurrence(occ())
 
     def _session(self, store: Store, session_id: str) -> None:
         store.save_batch(batch(session_id=session_id, window_id="w1", seq=0))
