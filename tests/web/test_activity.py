@@ -113,3 +113,23 @@ def test_every_fact_kind_of_the_contract_has_a_readable_label():
     assert fact_item(fact("something_new", {}), T0, False)["label"] == "something_new"
     anywhere = fact_item(fact("dead_click", {"x": 5.4, "y": 6}), T0, False)
     assert anywhere["label"] == "Dead click (5, 6)"
+
+
+def test_server_errors_of_the_windows_requests_are_timeline_items(make_app, client_for):
+    from sentiero.tracking.models import Occurrence
+
+    store = seeded_store()
+    store.save_occurrence(Occurrence(
+        problem_id="p" * 16, project="shop", exception_class="ZeroDivisionError",
+        message="division by zero", ts_ms=T0 + 260, session_id=SID, window_id=WID,
+        replay_ms=T0 + 250, path="/checkout"))
+    store.save_occurrence(Occurrence(  # another tab of the session: not on this timeline
+        problem_id="p" * 16, project="shop", exception_class="ZeroDivisionError",
+        message="division by zero", ts_ms=T0 + 70, session_id=SID, window_id=OTHER))
+    client = client_for(make_app(store, allow_open_dashboard=True))
+    body = orjson.loads(client.get(f"/api/sessions/{SID}/windows/{WID}/activity").data)
+    (server,) = [i for i in body["items"] if i["kind"] == "server_error"]
+    assert (server["ts_ms"], server["offset_ms"], server["url"]) == (T0 + 250, 250, "/checkout")
+    assert "ZeroDivisionError" in server["label"]
+    assert server["detail"]["problem_url"] == f"/sentiero/issues/{'p' * 16}"
+    assert body["counts"]["server_error"] == 1

@@ -278,19 +278,28 @@ def window_facts(store: Store, session_id: str, window_id: str) -> Iterable[Fact
 
 
 def append_server_items(items: list[dict[str, Any]], store: Store, session: SessionSummary,
-                        window: WindowSummary, first_ms: int) -> None:
-    """Add ``server_error`` items (the server errors of the requests this window made).
+                        window: WindowSummary, first_ms: int, root: str = "") -> None:
+    """Add ``server_error`` items: the server errors of the requests this window made
+    (``tracking.window_server_errors``), at the moment of the failing request,
+    ``{"kind": "server_error", "ts_ms", "offset_ms", "url", "label": "Class: title",
+    "detail": {"exception", "message", "problem_url"}}``."""
+    from sentiero.tracking import window_server_errors
 
-    The glue point for server-side error tracking: it appends items shaped like the others,
-    ``{"kind": "server_error", "ts_ms", "offset_ms", "url", "label": "Class: message",
-    "detail": {"exception", "message", "level", "problem_url"}}``. Until tracking exists there
-    are none.
-    """
-    return None
+    for error in window_server_errors(store, session.session_id, window.window_id):
+        items.append({
+            "kind": "server_error",
+            "ts_ms": error["ts_ms"],
+            "offset_ms": max(0, error["ts_ms"] - first_ms),
+            "url": error.get("path"),
+            "label": f"{error['exception_class']}: {error['title']}"
+            if error["title"] != error["exception_class"] else error["title"],
+            "detail": {"exception": error["exception_class"], "message": error["title"],
+                       "problem_url": root + error["url"]},
+        })
 
 
-def build_activity(store: Store, session: SessionSummary, window: WindowSummary
-                   ) -> dict[str, Any]:
+def build_activity(store: Store, session: SessionSummary, window: WindowSummary,
+                   root: str = "") -> dict[str, Any]:
     """The window's items in time order, with the counts per kind the legend shows."""
     first_ms = window.first_ms or 0
     items: list[dict[str, Any]] = []
@@ -306,7 +315,7 @@ def build_activity(store: Store, session: SessionSummary, window: WindowSummary
         if fact.kind == "page_view":
             seen_page = True
         items.append(fact_item(fact, first_ms, first_page))
-    append_server_items(items, store, session, window, first_ms)
+    append_server_items(items, store, session, window, first_ms, root)
     items.sort(key=lambda item: item["ts_ms"])
     counts: dict[str, int] = {}
     for item in items:
@@ -331,7 +340,7 @@ def activity(web: Web, request: Request, sid: str, wid: str) -> Response:
     if session is None or window is None:
         return json_response({"error": "window not found"}, 404)
     web.audit(request, "view_session", [sid], window_id=wid, detail={"via": "activity_api"})
-    response = json_response(build_activity(web.store, session, window))
+    response = json_response(build_activity(web.store, session, window, web.root(request)))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
