@@ -6,13 +6,14 @@ Every refusal asserts the status, the exact JSON error body and that nothing was
 from __future__ import annotations
 
 import gzip
+import logging
 from typing import Any
 
 import orjson
 import pytest
 from werkzeug.test import Client
 
-from sentiero.stores.base import Batch, StoreError, WindowRef
+from sentiero.stores.base import Batch, SessionQuery, StoreError, WindowRef
 from sentiero.stores.memory import MemoryStore
 from tests.web.support import stored_sessions
 
@@ -338,8 +339,33 @@ def test_metadata_nested_too_deeply_is_400(client: Client, store: MemoryStore) -
     """orjson reads 300 levels but writes at most 254: this was a 500."""
     deep = b'{"a":' * 300 + b'"x"' + b"}" * 300
     raw = orjson.dumps(body()).replace(b'"events"', b'"metadata":{"k":' + deep + b'},"events"', 1)
-    assert_refused(post(client, raw), 400,
-                   "metadata values must be plain JSON (64-bit integers, limited nesting)", store)
+    assert_refused(post(client, raw), 400, "metadata may be nested at most 199 levels deep",
+                   store)
+
+
+@pytest.mark.parametrize("depth", [200, 230, 254])
+def test_metadata_lists_nested_past_the_redaction_limit_are_400_not_500(
+        client: Client, store: MemoryStore, depth: int, caplog: pytest.LogCaptureFixture) -> None:
+    """orjson accepts these, and they used to reach the redactor, whose depth limit raised:
+    500 and an ERROR line. Validation and redaction now share one limit."""
+    deep = b"[" * depth + b"1" + b"]" * depth
+    raw = orjson.dumps(body()).replace(b'"events"', b'"metadata":{"k":' + deep + b'},"events"', 1)
+    with caplog.at_level(logging.WARNING):
+        assert_refused(post(client, raw), 400, "metadata may be nested at most 199 levels deep",
+                       store)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_metadata_at_the_nesting_limit_is_stored_and_redacted(
+        client: Client, store: MemoryStore) -> None:
+    deep = b"[" * 199 + b'"mail me at a@b.example"' + b"]" * 199
+    raw = orjson.dumps(body()).replace(b'"events"', b'"metadata":{"k":' + deep + b'},"events"', 1)
+    assert post(client, raw).status_code == 200
+    [summary] = store.list_sessions(SessionQuery())
+    value = summary.metadata["k"]
+    for _ in range(199):
+        [value] = value
+    assert "a@b.example" not in value
 
 
 def test_error_event_with_an_absurd_line_number_keeps_the_batch(client: Client,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentiero.errors import ConfigurationError
+from sentiero.limits import MAX_NESTING
 from sentiero.privacy import patterns, urls
 from sentiero.privacy.dom import DomRules
 from sentiero.privacy.patterns import BUILTIN_PATTERNS, REDACTED
@@ -54,7 +55,7 @@ STRUCTURAL_MAP: dict[str, dict[str, str]] = {
     "__click": {"selector": "text"},
 }
 METADATA_URL_KEYS = frozenset({"url", "referrer", "entry_url", "entry_referrer"})
-MAX_DEPTH = 200  # deeper payloads are refused (the event is dropped), never half-redacted
+MAX_DEPTH = MAX_NESTING  # deeper payloads are refused (the event is dropped), never half-redacted
 
 
 def _names(value: Any, option: str) -> tuple[str, ...]:

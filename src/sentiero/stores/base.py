@@ -25,6 +25,7 @@ import zstandard
 from sentiero.analytics import query
 from sentiero.analytics.query import Durations, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
+from sentiero.limits import MAX_NESTING, nested_too_deeply
 from sentiero.stores.tracking import TrackingStore
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
@@ -81,6 +82,8 @@ def validate_metadata(metadata: object) -> dict[str, Any]:
         raise ValueError("metadata must be an object")
     if len(metadata) > METADATA_MAX_KEYS:
         raise ValueError(f"metadata may hold at most {METADATA_MAX_KEYS} keys")
+    if nested_too_deeply(metadata):
+        raise ValueError(f"metadata may be nested at most {MAX_NESTING - 1} levels deep")
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
         if not isinstance(key, str) or not 0 < len(key) <= METADATA_MAX_KEY_LENGTH:
