@@ -54,6 +54,10 @@ class Settings:
     shareable_replays: bool = False
     """Offer a self-contained HTML file per session (plays offline, from ``file://``) and the
     import page that replays a JSON file in the browser. Off: both answer 404."""
+    secret_key: str | None = field(default=None, repr=False)
+    """Signs the dashboard's CSRF tokens (at least 16 characters). Unset: a random key per
+    process, shared by its forked workers; set the same value on every server behind one
+    load balancer, or a form served by one is refused by another."""
 
     # --- ingest
     cors_origins: list[str] = field(default_factory=list)
@@ -170,6 +174,13 @@ class Settings:
                     "basic_auth must be a (user, password) pair of non-empty strings"
                 )
             self.basic_auth = (self.basic_auth[0], self.basic_auth[1])
+        if self.secret_key is not None and (
+            not isinstance(self.secret_key, str) or len(self.secret_key) < 16
+        ):
+            raise ConfigurationError(
+                "secret_key must be a string of at least 16 characters (e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_hex(32))'), or None"
+            )
         if self.public_url is not None:
             if not isinstance(self.public_url, str) or not _PUBLIC_URL.match(
                 self.public_url.rstrip("/")

@@ -18,6 +18,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sentiero.errors import describe_exception
+from sentiero.privacy.logs import log_safe
 from sentiero.settings import Settings
 from sentiero.stores.base import Store
 from sentiero.web import security
@@ -113,29 +114,44 @@ class Application:
         return self.routes[endpoint].public
 
     def dispatch(self, request: Request) -> Response:
+        """Route, then for dashboard routes: auth, the CSRF check of every state-changing
+        method, the handler, and the headers every dashboard answer carries (security headers,
+        ``Cache-Control: no-store``: it shows recorded data). 404s, refusals and errors carry
+        them whichever route they came from."""
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
         except (NotFound, MethodNotAllowed):
-            return security.apply_nosniff(text_response("Not Found", 404))
+            return security.apply_dashboard_headers(text_response("Not Found", 404))
         except HTTPException as exc:  # RequestRedirect and friends
-            return exc.get_response(request.environ)  # type: ignore[return-value]
+            response = exc.get_response(request.environ)
+            return security.apply_dashboard_headers(response)  # type: ignore[arg-type]
         route = self.routes[endpoint]
         try:
-            if not route.public:
-                refusal = security.check_auth(request, self.web.settings)
-                if refusal is not None:
-                    return security.apply_page_headers(refusal)
-            response = route.handler(self.web, request, **values)
+            response = self._run(route, request, values)
         except Exception as exc:
             # type and innermost frame only: a driver error may chain query parameters (the
             # search text, events), and those must not reach anyone's logs
             logger.error("Sentiero: unhandled error in %s %s (%s)", request.method,
-                         request.path, describe_exception(exc))
+                         log_safe(request.path), describe_exception(exc))
             if route.json:
                 response = json_response({"error": "internal server error"}, 500)
             else:
                 response = text_response("Internal Server Error", 500)
+            return security.apply_dashboard_headers(response)
         if route.public:
+            if response.status_code >= 400:  # refusals, 404s, errors: never cached, framed
+                return security.apply_dashboard_headers(response)
             return security.apply_nosniff(response)
-        return security.apply_page_headers(response)
+        return security.apply_dashboard_headers(response)
+
+    def _run(self, route: Route, request: Request, values: dict[str, Any]) -> Response:
+        if not route.public:
+            refusal = security.check_auth(request, self.web.settings)
+            if refusal is not None:
+                return refusal
+            if request.method not in security.SAFE_METHODS and not security.check_csrf(
+                request, self.web.settings, self.web.csrf_secret
+            ):
+                return security.csrf_refusal()
+        return route.handler(self.web, request, **values)

@@ -91,8 +91,10 @@ class Web:
     store: Store
     assets: Assets
     jinja: Environment = field(init=False)
+    csrf_secret: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.csrf_secret = security.resolve_secret(self.settings.secret_key)
         self.jinja = Environment(
             loader=FileSystemLoader(str(TEMPLATES_DIR)),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -131,7 +133,7 @@ class Web:
     def render(self, request: Request, template: str, status: int = 200, **context: Any
                ) -> Response:
         """An HTML page with the CSRF token (cookie + ``csrf_token`` in the context)."""
-        token = security.csrf_token_for(request)
+        token = security.csrf_token_for(request, self.settings, self.csrf_secret)
         root = self.root(request)
         try:
             css_url: str | None = self.assets.url("dashboard.css", root)

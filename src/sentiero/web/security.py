@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import logging
 import re
@@ -16,6 +17,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sentiero.privacy import audit
 from sentiero.settings import Settings
 
 logger = logging.getLogger("sentiero.web")
@@ -31,13 +33,10 @@ REPLAY_CSP = (
 )
 """The replay page's policy: scripts stay our own, but the replayed page may show images, fonts
 and stylesheets from the recorded site's origin."""
-CSRF_COOKIE = "sentiero_csrf"
-CSRF_FIELD = "csrf_token"
 HOST_REQUEST_KEY = "sentiero.host_request"
 """WSGI environ key under which a framework integration puts its own request object, so the
 ``auth`` callable receives e.g. the Django or Flask request instead of Werkzeug's."""
 
-_TOKEN = re.compile(r"^[0-9a-f]{64}\Z")
 NO_AUTH_MESSAGE = (
     "Forbidden: the Sentiero dashboard has no authentication configured. Pass "
     "basic_auth=(user, password) or auth=callable(request) to Sentiero(...) "
@@ -103,17 +102,80 @@ def check_auth(request: Request, settings: Settings) -> Response | None:
     return _text(NO_AUTH_MESSAGE, 403)
 
 
-# --- CSRF (double-submit cookie) ------------------------------------------------------------
+# --- CSRF (signed double-submit token) --------------------------------------------------------
+#
+# The token is ``<nonce>.<mac>``: 32 random hex digits and an HMAC-SHA256, under the server's
+# secret, of the nonce and the dashboard identity (the Basic user, or the host's user from the
+# environ). A state-changing request must carry it both in the cookie and in the form field
+# (or the ``X-CSRF-Token`` header), and the MAC must verify: someone who can plant a cookie for
+# the host (a sibling subdomain, plain http) cannot make a token that passes without the
+# secret, and a token minted for one user does not pass for another.
+
+CSRF_COOKIE = "sentiero_csrf"
+CSRF_SECURE_COOKIE = "__Host-sentiero_csrf"
+"""The cookie's name on https: the ``__Host-`` prefix makes the browser refuse it unless it is
+Secure, host-only and ``Path=/``, so neither a subdomain nor plain http can set it."""
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_VERIFIED_KEY = "sentiero.csrf_verified"
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+_TOKEN = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{64}\Z")
+_MAC_CONTEXT = b"sentiero-csrf-v1"
 
 
-def csrf_token_for(request: Request) -> str:
-    """The browser's current token when it has a well-formed one, else a fresh one.
+def resolve_secret(configured: str | None) -> bytes:
+    """The CSRF signing key: ``secret_key`` when set, else 32 random bytes for this process
+    (forked workers share it; separate servers and restarts do not, see
+    docs/configuration.md)."""
+    if configured:
+        return configured.encode("utf-8")
+    return secrets.token_bytes(32)
+
+
+def dashboard_identity(request: Request, settings: Settings) -> str:
+    """Who the token is minted for: the Basic user, else the host's user (``sentiero.user``
+    or ``REMOTE_USER`` in the environ), else '' (one identity for everyone allowed in)."""
+    if settings.basic_auth is not None:
+        creds = basic_credentials(request.headers.get("Authorization"))
+        if creds is not None:
+            return "basic:" + creds[0].decode("utf-8", "replace")
+    user = audit.request_user(request.environ)
+    return f"user:{user}" if user else ""
+
+
+def _mac(secret: bytes, nonce: str, identity: str) -> str:
+    message = b"\0".join((_MAC_CONTEXT, identity.encode("utf-8"), nonce.encode("ascii")))
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def token_valid(token: str, secret: bytes, identity: str) -> bool:
+    """Well formed and signed for ``identity`` with ``secret``."""
+    if not _TOKEN.match(token):
+        return False
+    nonce, _, mac = token.partition(".")
+    return hmac.compare_digest(mac, _mac(secret, nonce, identity))
+
+
+def new_token(secret: bytes, identity: str) -> str:
+    nonce = secrets.token_hex(16)
+    return f"{nonce}.{_mac(secret, nonce, identity)}"
+
+
+def csrf_cookie_name(request: Request) -> str:
+    return CSRF_SECURE_COOKIE if request.scheme == "https" else CSRF_COOKIE
+
+
+def csrf_token_for(request: Request, settings: Settings, secret: bytes) -> str:
+    """The browser's current token when it is still valid for this user, else a fresh one.
 
     Reusing it keeps forms in several open tabs valid; the cookie is HttpOnly and
     SameSite=Strict, so another site can neither read nor send it.
     """
-    current = request.cookies.get(CSRF_COOKIE, "")
-    return current if _TOKEN.match(current) else secrets.token_hex(32)
+    current = request.cookies.get(csrf_cookie_name(request), "")
+    identity = dashboard_identity(request, settings)
+    if token_valid(current, secret, identity):
+        return current
+    return new_token(secret, identity)
 
 
 def cookie_path(request: Request) -> str:
@@ -121,23 +183,36 @@ def cookie_path(request: Request) -> str:
 
 
 def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
+    https = request.scheme == "https"
     response.set_cookie(
-        CSRF_COOKIE,
+        csrf_cookie_name(request),
         token,
-        path=cookie_path(request),
+        path="/" if https else cookie_path(request),  # __Host- requires Path=/
         httponly=True,
         samesite="Strict",
-        secure=request.scheme == "https",
+        secure=https,
     )
 
 
-def csrf_ok(request: Request) -> bool:
-    """The POST body's ``csrf_token`` equals the cookie (never read from the query string)."""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    submitted = request.form.get(CSRF_FIELD, "")
+def check_csrf(request: Request, settings: Settings, secret: bytes) -> bool:
+    """A state-changing request's token: the cookie's, signed for this user, and the same
+    value in the POST body's ``csrf_token`` (never the query string) or ``X-CSRF-Token``."""
+    cookie = request.cookies.get(csrf_cookie_name(request), "")
+    submitted = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
     if not cookie or not submitted:
         return False
-    return hmac.compare_digest(cookie.encode("utf-8"), submitted.encode("utf-8"))
+    if not hmac.compare_digest(cookie.encode("utf-8"), submitted.encode("utf-8")):
+        return False
+    if not token_valid(cookie, secret, dashboard_identity(request, settings)):
+        return False
+    request.environ[CSRF_VERIFIED_KEY] = True
+    return True
+
+
+def csrf_ok(request: Request) -> bool:
+    """Whether the central dispatch verified this request's CSRF token (it does so for every
+    dashboard request that is not GET/HEAD/OPTIONS, before the handler runs)."""
+    return request.environ.get(CSRF_VERIFIED_KEY) is True
 
 
 def csrf_refusal() -> Response:
@@ -148,12 +223,20 @@ def csrf_refusal() -> Response:
 
 
 def apply_page_headers(response: Response) -> Response:
-    """Headers of every dashboard HTML page."""
+    """Security headers of every dashboard page (and of 404s and errors)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def apply_dashboard_headers(response: Response) -> Response:
+    """Every dashboard answer (redirects and refusals included) and every 404 or error: the
+    page security headers and ``Cache-Control: no-store``, since any of them may show or
+    point at recorded data and must stay out of browser, proxy and shared caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return apply_page_headers(response)
 
 
 def apply_nosniff(response: Response) -> Response:
