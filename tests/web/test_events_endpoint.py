@@ -418,3 +418,44 @@ def test_unexpected_error_is_500_json_without_details(make_app: Any, client_for:
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal server error"}
     assert b"secret" not in response.get_data()
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "gzip, br", "zstd"])
+def test_an_unknown_content_encoding_is_415(client: Client, store: MemoryStore,
+                                            encoding: str) -> None:
+    """It used to be read as plain JSON (a valid JSON body was even stored)."""
+    response = post(client, body(), headers={"Content-Encoding": encoding})
+    assert_refused(response, 415,
+                   "unsupported Content-Encoding: send gzip or no Content-Encoding", store)
+
+
+@pytest.mark.parametrize("encoding", ["identity", "GZIP", "x-gzip", ""])
+def test_known_content_encodings_are_read(client: Client, store: MemoryStore,
+                                          encoding: str) -> None:
+    raw = orjson.dumps(body())
+    if "gzip" in encoding.lower():
+        raw = gzip.compress(raw)
+    assert post(client, raw, headers={"Content-Encoding": encoding}).status_code == 200
+    assert len(stored_sessions(store)) == 1
+
+
+def test_a_refused_oversized_body_is_read_before_answering() -> None:
+    """So a client still uploading sees the 413 (see tests/test_serve_http.py for gunicorn)."""
+    import io
+
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request, Response
+
+    from sentiero.web.events import drained
+
+    answer = Response(status=413)
+    stream = io.BytesIO(b"x" * 3_000_000)
+    request = Request(EnvironBuilder(method="POST", input_stream=stream,
+                                     headers={"Content-Length": "3000000"}).get_environ())
+    assert drained(request, answer) is answer and stream.tell() == 3_000_000
+    assert "Connection" not in answer.headers
+    huge = io.BytesIO(b"x" * 9_000_000)
+    request = Request(EnvironBuilder(method="POST", input_stream=huge,
+                                     headers={"Content-Length": "9000000"}).get_environ())
+    assert drained(request, answer).headers["Connection"] == "close"
+    assert huge.tell() == 8 * 1024 * 1024, "reading stops at the bound"

@@ -31,6 +31,15 @@ BODY_TOO_LARGE = "request body too large"
 INVALID_GZIP = "invalid gzip encoding"
 INVALID_JSON = "invalid JSON body"
 NOT_AN_OBJECT = "body must be a JSON object"
+UNSUPPORTED_ENCODING = "unsupported Content-Encoding: send gzip or no Content-Encoding"
+KNOWN_ENCODINGS = frozenset(("", "identity", "gzip", "x-gzip"))
+
+
+def check_encoding(content_encoding: str | None) -> None:
+    """415 for a Content-Encoding we cannot read (``br``, ``deflate``, a list of several):
+    reading such a body as plain JSON would only fail later with a misleading message."""
+    if content_encoding is not None and content_encoding.strip().lower() not in KNOWN_ENCODINGS:
+        raise IngestError(415, UNSUPPORTED_ENCODING)
 
 
 def read_limited(stream: IO[bytes], limit: int) -> bytes:
@@ -95,6 +104,7 @@ def decode_body(
     ``limit`` bounds the body as sent; ``decompressed_limit`` (default: ``limit``) bounds what
     a gzip body inflates to, which may be larger: snapshots compress about tenfold.
     """
+    check_encoding(content_encoding)
     body = read_limited(stream, limit)
     if is_gzip(body, content_encoding):
         body = gunzip_limited(body, limit if decompressed_limit is None else decompressed_limit)

@@ -27,15 +27,23 @@ def log_safe(text: object) -> str:
     return _CONTROL.sub(_escape, str(text))
 
 
+def _is_ipv6(text: str) -> bool:
+    if text.count(":") < 2:
+        return False  # a time (12:30), a port (host:80), ...
+    try:
+        ipaddress.IPv6Address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _hide_ipv6(match: re.Match[str]) -> str:
     candidate = match.group()
-    if candidate.count(":") < 2:
-        return candidate  # a time (12:30), a port (host:80), ...
-    try:
-        ipaddress.IPv6Address(candidate.split("%", 1)[0])
-    except ValueError:
-        return candidate
-    return IP_PLACEHOLDER
+    if _is_ipv6(candidate):
+        return IP_PLACEHOLDER
+    if candidate.endswith(":") and _is_ipv6(candidate[:-1]):  # "ip=2001:db8::1: message"
+        return IP_PLACEHOLDER + ":"
+    return candidate
 
 
 def without_ips(text: str) -> str:

@@ -34,6 +34,9 @@ PREFLIGHT_HEADERS = {
 STORAGE_UNAVAILABLE = "storage unavailable, retry later"
 PROCESSING_FAILED = "the batch could not be processed (redaction failed); nothing was stored"
 OPT_OUT_MAX_BYTES = 4096
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
+"""How much of a refused body is still read (and thrown away) before answering: a client
+whose upload is cut off mid-send sees a connection reset, not our 413."""
 RETRY_AFTER_S = "5"
 
 
@@ -87,9 +90,9 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
     if not_a_post is not None:
         return not_a_post
     if opted_out(request, settings):
-        return Response(b"", status=204, content_type="application/json")
+        return drained(request, Response(b"", status=204, content_type="application/json"))
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        return error_response(413, "request body too large")  # refused without reading it
+        return drained(request, error_response(413, "request body too large"))
     try:
         payload = decode_body(
             request.stream,
@@ -105,7 +108,7 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
             environ=request.environ,
         )
     except IngestError as exc:
-        return error_response(exc.status, exc.message)
+        return drained(request, error_response(exc.status, exc.message))
     except StoreError as exc:
         return _unavailable(exc)
     except Exception as exc:
@@ -124,6 +127,21 @@ def _handle(request: Request, settings: Settings, store: Store) -> Response:
     if not stored:
         return json_response({"status": "ok", "duplicate": True})
     return json_response({"status": "ok"})
+
+
+def drained(request: Request, response: Response) -> Response:
+    """``response`` to a request whose body may be partly unread: up to ``DRAIN_MAX_BYTES``
+    more are read and discarded so the client, still sending, reliably receives the answer;
+    beyond that the connection is closed after the answer (``Connection: close``)."""
+    remaining = DRAIN_MAX_BYTES
+    stream = request.stream
+    while remaining > 0:
+        block = stream.read(min(remaining, 65_536))
+        if not block:
+            return response
+        remaining -= len(block)
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _unavailable(exc: StoreError) -> Response:
@@ -151,8 +169,9 @@ def _handle_opt_out(request: Request, settings: Settings) -> Response:
     if not_a_post is not None:
         return not_a_post
     session_id = None
+    oversized = request.content_length is not None and request.content_length > OPT_OUT_MAX_BYTES
     try:
-        if request.content_length is None or request.content_length <= OPT_OUT_MAX_BYTES:
+        if not oversized:
             payload = decode_body(
                 request.stream, request.headers.get("Content-Encoding"), OPT_OUT_MAX_BYTES
             )
@@ -172,7 +191,8 @@ def _handle_opt_out(request: Request, settings: Settings) -> Response:
             path=request.script_root + request.path,
         ),
     )
-    return Response(b"", status=204, content_type="application/json")
+    response = Response(b"", status=204, content_type="application/json")
+    return drained(request, response) if oversized else response
 
 
 def _opt_out_route(web: Web, request: Request) -> Response:
