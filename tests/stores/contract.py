@@ -48,6 +48,7 @@ from sentiero.stores.base import (
     Store,
     StoreLimits,
     WindowRef,
+    content_key,
     decode_events,
 )
 
@@ -714,11 +715,27 @@ class StoreContract(TrackingContract):
         assert s.user_agent is None and s.last_url is None
         assert list(store.iter_facts()) == []
 
-    def test_seq_none_is_always_stored(self, store: Store) -> None:
+    def test_a_retried_batch_without_seq_is_stored_once(self, store: Store) -> None:
+        """The original recorder sends no seq; its retries used to be stored twice."""
         assert store.save_batch(batch(seq=None)) is True
-        assert store.save_batch(batch(seq=None)) is True
+        assert store.save_batch(batch(seq=None)) is False
+        assert store.save_batch(batch(seq=None, start_ms=5000)) is True, "other content"
+        assert store.save_batch(batch(window_id="w2", seq=None)) is True, "other window"
         assert [c.seq for c in store.chunk_index(WindowRef("s1", "w1"))] == [None, None]
-        assert store.get_session("s1").event_count == 20
+        assert store.get_session("s1").event_count == 30
+
+    def test_seq_less_dedup_uses_the_content_key_ingest_gives(self, store: Store) -> None:
+        sent = batch(seq=None)
+        key = content_key(sent.events)
+        assert store.save_batch(batch(seq=None, count=3, content_key=key)) is True
+        assert store.save_batch(sent) is False, "same key, as a retry scrubbed differently"
+        assert store.get_session("s1").event_count == 3
+
+    def test_seq_less_keys_never_meet_seqs(self, store: Store) -> None:
+        assert store.save_batch(batch(seq=0)) is True
+        assert store.save_batch(batch(seq=None)) is True
+        assert store.save_batch(batch(seq=1, start_ms=7000)) is True
+        assert [c.seq for c in store.chunk_index(WindowRef("s1", "w1"))] == [0, None, 1]
 
     # --- limits -----------------------------------------------------------------------------
 
@@ -732,6 +749,35 @@ class StoreContract(TrackingContract):
         store.save_batch(batch("m0", seq=0, received_at=T0 - timedelta(days=1)))
         assert sorted(self._ids(store)) == ["m0", "m3"]
         assert store.chunk_index(WindowRef("m2", "w1")) == []
+
+    def test_writers_racing_at_max_sessions_never_evict_each_others_session(
+        self, store: Store
+    ) -> None:
+        """Each writer stored its new session, then evicted every other one: with a tiny
+        limit, two writers could each evict the other's and leave nothing of either."""
+        store.limits = StoreLimits(max_sessions=1)
+        rounds, writers = 15, 4
+        for r in range(rounds):
+            start = threading.Barrier(writers)
+            errors: list[BaseException] = []
+
+            def write(w: int, r: int = r, start: threading.Barrier = start) -> None:
+                try:
+                    start.wait()
+                    store.save_batch(batch(f"race-{r}-{w}", seq=0,
+                                           received_at=T0 + timedelta(seconds=r)))
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == []
+            survivors = self._ids(store)
+            assert survivors, f"round {r}: every new session was evicted"
+            assert all(s.startswith(f"race-{r}-") for s in survivors), survivors
 
     def test_max_events_per_session_drops_oldest_chunks(self, store: Store) -> None:
         store.limits = StoreLimits(max_events_per_session=25)

@@ -117,6 +117,22 @@ def test_duplicate_seq_is_acknowledged_and_stored_once(client: Client, store: Me
     assert stored_sessions(store)[0].event_count == 2
 
 
+def test_a_retried_batch_without_seq_is_stored_once(client: Client, store: MemoryStore) -> None:
+    """The original recorder sends no seq: a retry after a lost answer was stored twice."""
+    snapshot = {"type": 2, "timestamp": 5, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "id": 2, "tagName": "input", "attributes": {"type": "password"},
+         "childNodes": []}]}, "initialOffset": {"top": 0, "left": 0}}}
+    typing = {"type": 3, "timestamp": 6, "data": {"source": 5, "id": 2, "text": "hunter2"}}
+    sent = body(events=[snapshot, typing])
+    assert post(client, sent).get_json() == {"status": "ok"}
+    # the first attempt changed the window's scrubber state; the retry is still recognised
+    assert post(client, sent).get_json() == {"status": "ok", "duplicate": True}
+    assert stored_sessions(store)[0].event_count == 2
+    assert post(client, body(events=[typing])).get_json() == {"status": "ok"}, "new content"
+    assert stored_sessions(store)[0].event_count == 3
+    assert "hunter2" not in str(store.get_events(WindowRef("s1", "w1")))
+
+
 def test_has_errors_flag_needs_capture_errors(make_app: Any, client_for: Any) -> None:
     error = {"type": 5, "timestamp": 2, "data": {"tag": "error", "payload": {"message": "x"}}}
     for capture, expected in ((False, False), (True, True)):

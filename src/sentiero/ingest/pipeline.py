@@ -15,6 +15,9 @@ Order (inventory §1.3 steps 4-11):
 4. add server geo keys to the metadata and redact it;
 5. derive facts, the page URL and the error flag from the redacted events only.
 
+A batch without ``seq`` gets a content key (a digest of its events as sent), so the store
+refuses its retries as it refuses a repeated seq.
+
 Anything unexpected raises: the caller refuses the batch, it is never stored unredacted.
 Scrubbing rewrites DOM events of ``payload`` in place (ingest owns the freshly parsed body;
 copying a 4 MiB snapshot to change a few values would be waste).
@@ -32,7 +35,7 @@ from sentiero.privacy import geo
 from sentiero.privacy.redaction import RedactionConfig, Redactor
 from sentiero.privacy.scrub import PasswordScrubber, ScrubState
 from sentiero.settings import Settings
-from sentiero.stores.base import Batch, WindowRef
+from sentiero.stores.base import Batch, WindowRef, content_key
 
 FACTS_STATE = "facts"
 """The key of the fact walk's state (:class:`~sentiero.ingest.facts.FactState`) inside the
@@ -123,6 +126,8 @@ def build_batch(
     state = None
     if load_window_state is not None:
         state = load_window_state(WindowRef(valid.session_id, valid.window_id))
+    # before scrubbing rewrites them: a retry is recognised by what the client sent
+    key = content_key(valid.events) if valid.seq is None else None
     window_state = scrub_events(valid.events, settings, state)
     # the DOM was redacted in the scrubber's walk: the redactor does the rest
     events = redactor_for(settings).redact_events(drop_unknown_keys(valid.events), dom_done=True)
@@ -144,6 +149,7 @@ def build_batch(
         window_id=valid.window_id,
         events=events,
         seq=valid.seq,
+        content_key=key,
         metadata=metadata,
         facts=facts,
         user_agent=user_agent[:1024] if user_agent else None,

@@ -11,6 +11,7 @@ time is a timezone-aware UTC ``datetime``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from abc import ABC, abstractmethod
@@ -111,6 +112,11 @@ def validate_batch(batch: Batch) -> bytes:
         raise ValueError("seq must be a non-negative integer or None")
     if batch.seq is not None and batch.seq >= STORABLE_INT:
         raise ValueError("seq is too large to store")
+    if batch.content_key is not None and (
+        isinstance(batch.content_key, bool) or not isinstance(batch.content_key, int)
+        or not -2 - CONTENT_KEY_SPAN < batch.content_key <= -2
+    ):
+        raise ValueError("content_key must come from content_key() or be None")
     validate_metadata(batch.metadata)
     for event in batch.events:
         if not _storable_ms(event.get("timestamp") if isinstance(event, dict) else None, True):
@@ -251,8 +257,8 @@ class Batch:
     """One accepted request from the recorder, validated and redacted, ready to store.
 
     ``seq`` is the recorder's per-window batch number; a store never stores two
-    batches with the same (session_id, window_id, seq). ``seq=None`` (the original
-    recorder) is always stored.
+    batches with the same (session_id, window_id, seq). A batch with ``seq=None`` (the
+    original recorder) is deduplicated by its content instead (:attr:`dedupe_key`).
     """
 
     session_id: str
@@ -265,6 +271,9 @@ class Batch:
     page_url: str | None = None  # latest page of this batch (redacted), for "last page"
     has_errors: bool = False
     received_at: datetime = field(default_factory=utcnow)
+    content_key: int | None = None
+    """The dedup key of a batch without ``seq``: :func:`content_key` of the events as the
+    client sent them (ingest computes it before scrubbing); None computes it from ``events``."""
     window_state: dict[str, Any] | None = None
     """Ingest's per-window memory (the password scrubber's ``ScrubState.to_dict()``), saved
     in the same atomic write as the batch and replacing the window's previous state; None
@@ -275,12 +284,34 @@ class Batch:
         return WindowRef(self.session_id, self.window_id)
 
     @property
+    def dedupe_key(self) -> int:
+        """What a store records to refuse this batch a second time: its ``seq`` (>= 0), or for
+        a batch without one (the original recorder) its content key (<= -2): a retried
+        seq-less batch is stored once too."""
+        if self.seq is not None:
+            return self.seq
+        if self.content_key is not None:
+            return self.content_key
+        return content_key(self.events)
+
+    @property
     def first_ms(self) -> int:
         return min((_ts(e) for e in self.events), default=0)
 
     @property
     def last_ms(self) -> int:
         return max((_ts(e) for e in self.events), default=0)
+
+
+CONTENT_KEY_SPAN = 2**62
+
+
+def content_key(events: list[dict[str, Any]]) -> int:
+    """The dedup key of a seq-less batch: from a 64-bit BLAKE2b digest of its events' JSON,
+    mapped into [-2 - 2**62 + 1, -2], so it never equals a recorder's seq (>= 0) nor -1 (the
+    file store's "no seq"). Only seq-less batches pay for it."""
+    digest = hashlib.blake2b(orjson.dumps(events), digest_size=8).digest()
+    return -2 - int.from_bytes(digest, "big") % CONTENT_KEY_SPAN
 
 
 def _ts(event: dict[str, Any]) -> int:

@@ -94,6 +94,7 @@ _COMPACT_MIN_BYTES = 256 * 1024
 _META = "meta.json"
 _FACTS = "facts.jsonl"
 _LOCK = "lock"
+_EVICTION_LOCK = ".eviction.lock"  # store-wide: one max_sessions eviction at a time
 _TRASH = ".trash"
 
 
@@ -130,6 +131,7 @@ class _Rec:
     data_len: int
     extra_len: int
     crc: int
+    dedupe_key: int | None = None  # the header's seq field: the seq, or a content key (<= -2)
 
     @property
     def size(self) -> int:
@@ -144,7 +146,7 @@ class _Scan:
     end: int = 0  # where the valid records stop (a torn tail starts here)
     size: int = 0  # the file size seen
     live: dict[int, _Rec] = field(default_factory=dict)  # index -> record, in index order
-    dropped: dict[int, int | None] = field(default_factory=dict)  # index -> seq
+    dropped: dict[int, int | None] = field(default_factory=dict)  # index -> dedupe key
     seqs: set[int] = field(default_factory=set)
     next_index: int = 0
     dead_bytes: int = 0  # data of dropped chunks still in the file
@@ -188,20 +190,20 @@ def _scan_fd(fd: int, prev: _Scan | None) -> _Scan:
             body = os.pread(fd, dlen + elen, pos + _HEADER.size)
             if zlib.crc32(body, zlib.crc32(head[:_HEAD_NO_CRC])) != crc:
                 break
-        seq_value = None if seq < 0 else seq
+        seq_value = None if seq < 0 else seq  # -1: no seq; <= -2: a seq-less batch's key
         if kind == _CHUNK:
             info = ChunkInfo(index, first, last, count, seq_value)
-            state.live[index] = _Rec(info, pos, dlen, elen, crc)
+            state.live[index] = _Rec(info, pos, dlen, elen, crc, None if seq == -1 else seq)
         elif kind == _HUSK:
-            state.dropped[index] = seq_value
+            state.dropped[index] = None if seq == -1 else seq
         else:  # tombstone
             rec = state.live.pop(index, None)
             if rec is not None:
-                state.dropped[index] = rec.info.seq
+                state.dropped[index] = rec.dedupe_key
                 state.dead_bytes += rec.data_len
         if kind != _DROP:
-            if seq_value is not None:
-                state.seqs.add(seq_value)
+            if seq != -1:
+                state.seqs.add(seq)
             state.next_index = max(state.next_index, index + 1)
         pos = end
     state.end = pos
@@ -583,13 +585,14 @@ class FileStore(FileTracking, Store):
         meta, scans, changed = self._recover(session_dir, self._read_meta(session_dir))
         path = self._window_path(session_dir, batch.window_id)
         scan = scans.get(batch.window_id) or _Scan()
-        if batch.seq is not None and batch.seq in scan.seqs:
+        dedupe_key = batch.dedupe_key
+        if dedupe_key in scan.seqs:
             if changed and meta is not None:
                 self._write_meta(session_dir, meta)
             return False
         index = scan.next_index
         info = ChunkInfo(index, batch.first_ms, batch.last_ms, len(batch.events), batch.seq)
-        _append(path, _record(_CHUNK, index, batch.seq, info.first_ms, info.last_ms,
+        _append(path, _record(_CHUNK, index, dedupe_key, info.first_ms, info.last_ms,
                               info.event_count, data, extra))
         # the batch is stored; now the derived files
         meta = meta if meta is not None else {"windows": {}}
@@ -976,17 +979,33 @@ class FileStore(FileTracking, Store):
             raise StoreError(f"file store: {exc}") from exc
 
     def _evict_sessions(self, keep: str) -> None:
+        """Delete the oldest sessions beyond ``max_sessions`` (never ``keep``).
+
+        Evictions take one store-wide lock, and one whose session was evicted meanwhile does
+        nothing, so two writers never evict each other's new session (the original code
+        could lose both). A session is deleted only if no batch reached it since it was read.
+        """
         limit = self.limits.max_sessions
         assert limit is not None
         try:
-            metas = list(self._metas())
-            if len(metas) <= limit:
-                return
-            others = sorted((m["updated"], sid) for sid, m in metas if sid != keep)
-            for _updated, sid in others[: len(metas) - limit]:
-                self._delete(sid)
+            with self._eviction_lock():
+                metas = list(self._metas())
+                if len(metas) <= limit or not any(sid == keep for sid, _ in metas):
+                    return
+                others = sorted((m["updated"], sid) for sid, m in metas if sid != keep)
+                for updated, sid in others[: len(metas) - limit]:
+                    self._delete(sid, older_than_us=updated + 1)
         except OSError as exc:
             raise StoreError(f"file store: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _eviction_lock(self) -> Iterator[None]:
+        fd = os.open(self.root / _EVICTION_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def clear(self) -> None:
         for sid in self._session_ids():

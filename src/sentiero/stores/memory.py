@@ -98,9 +98,10 @@ class MemoryStore(MemoryTracking, Store):
         if not batch.events:
             return False
         first_ms, last_ms = batch.first_ms, batch.last_ms
+        key = (batch.window_id, batch.dedupe_key)
         with self._lock:
             seen = self._seen.setdefault(batch.session_id, set())
-            if batch.seq is not None and (batch.window_id, batch.seq) in seen:
+            if key in seen:
                 return False
             session = self._sessions.get(batch.session_id)
             if session is None:
@@ -112,8 +113,7 @@ class MemoryStore(MemoryTracking, Store):
             window.chunks.append(_Chunk(info, data))
             if state is not None:
                 window.state = state.encode()
-            if batch.seq is not None:
-                seen.add((batch.window_id, batch.seq))
+            seen.add(key)
 
             session.updated_at = max(session.updated_at, batch.received_at)
             session.metadata.update(batch.metadata)

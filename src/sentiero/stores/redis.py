@@ -183,7 +183,8 @@ end
 """
 
 _LUA_SAVE = _LUA_PRELUDE + r"""
--- ARGV: 1 prefix, 2 session, 3 window, 4 seq ('' = none), 5 chunk data, 6 first_ms,
+-- ARGV: 1 prefix, 2 session, 3 window, 4 dedupe key (the seq; negative: a seq-less batch's
+-- content key), 5 chunk data, 6 first_ms,
 -- 7 last_ms, 8 event count, 9 received (us), 10 user agent, 11 page url, 12 has errors (0/1),
 -- 13 ttl seconds ('' = none), 14 max sessions, 15 max events, 16 n metadata pairs, pairs...,
 -- n facts, then per fact: kind, ts_ms, member body; then the window state JSON ('' = keep)
@@ -201,7 +202,9 @@ local win = k_win(s, w)
 local idx = redis.call('HINCRBY', win, 'next', 1) - 1
 local sidx = string.format('%d', idx)
 redis.call('HSET', k_chunks(s, w), sidx, ARGV[5])
-local info = sidx .. ':' .. first .. ':' .. last .. ':' .. ARGV[8] .. ':' .. seq
+local info_seq = seq
+if string.sub(seq, 1, 1) == '-' then info_seq = '' end  -- a content key is not a seq
+local info = sidx .. ':' .. first .. ':' .. last .. ':' .. ARGV[8] .. ':' .. info_seq
 redis.call('ZADD', k_cidx(s, w), idx, info)
 if seq ~= '' then redis.call('SADD', k_seqs(s, w), seq) end
 redis.call('HINCRBY', win, 'ec', count)
@@ -551,7 +554,7 @@ class RedisStore(RedisTracking, Store):
             self.prefix,
             batch.session_id,
             batch.window_id,
-            "" if batch.seq is None else str(batch.seq),
+            str(batch.dedupe_key),
             data,
             str(batch.first_ms),
             str(batch.last_ms),

@@ -392,8 +392,10 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         if not batch.events:
             return False
         self._ensure_ready()
+        dedupe_key = batch.dedupe_key  # outside the transaction: a seq-less batch digests
         try:
-            stored = self._run(lambda conn: self._save(conn, batch, data, facts, state))
+            stored = self._run(
+                lambda conn: self._save(conn, batch, data, facts, state, dedupe_key))
         except _Duplicate:
             return False
         if stored and self.limits.max_sessions is not None:
@@ -407,6 +409,7 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         data: bytes,
         facts: list[dict[str, Any]],
         state: str | None,
+        dedupe_key: int,
     ) -> bool:
         t = self.tables
         s, c = t.sessions, t.chunks
@@ -428,7 +431,7 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
             session = self._lock_session(conn, sid)
             if session is None:
                 raise _Retry
-        if batch.seq is not None and not self._claim_seq(conn, sid, wid, batch.seq):
+        if not self._claim_seq(conn, sid, wid, dedupe_key):
             raise _Duplicate
         index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state)
         conn.execute(
@@ -484,8 +487,9 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         return {k: v for k, v in traits.as_dict().items() if getattr(session, k) != v}
 
     def _claim_seq(self, conn: Connection, sid: str, wid: str, seq: int) -> bool:
-        """Record (session, window, seq); False when it was already there. Runs under the
-        session lock, so the check and the insert cannot interleave with another writer."""
+        """Record (session, window, seq); False when it was already there. ``seq`` is the
+        batch's ``dedupe_key`` (negative for a seq-less batch: its content key). Runs under
+        the session lock, so the check and the insert cannot interleave with another writer."""
         values = {"session_id": sid, "window_id": wid, "seq": seq}
         b = self.tables.batches
         if self.backend == "mysql":
@@ -625,23 +629,41 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         )
 
     def _evict_sessions(self, current: str, max_sessions: int) -> None:
+        """Delete the oldest sessions beyond ``max_sessions`` (never ``current``) in one
+        transaction that first locks ``current``'s row.
+
+        Two writers that would evict each other's new session each hold their own row and
+        wait for the other's: the database sees a deadlock, one of them is retried, finds
+        its session gone and stops, so at most one of the two is evicted (the original code
+        could lose both). Candidates are locked before deleting, and the count taken again
+        after, so evictions running side by side never delete more than needed.
+        """
         s = self.tables.sessions
 
-        def oldest(conn: Connection) -> list[str]:
-            total = conn.execute(sa.select(sa.func.count()).select_from(s)).scalar() or 0
-            if total <= max_sessions:
-                return []
-            return list(
-                conn.execute(
-                    sa.select(s.c.session_id)
-                    .where(s.c.session_id != current)
-                    .order_by(s.c.updated_us, s.c.session_id)
-                    .limit(total - max_sessions)
-                ).scalars()
-            )
+        def count(conn: Connection) -> int:
+            return conn.execute(sa.select(sa.func.count()).select_from(s)).scalar() or 0
 
-        for session_id in self._run(oldest, write=False):
-            self.delete_session(session_id)
+        def evict(conn: Connection) -> int:
+            if self._lock_session(conn, current) is None:
+                return 0  # evicted by another writer meanwhile: nothing for us to do
+            excess = count(conn) - max_sessions
+            if excess <= 0:
+                return 0
+            query = (
+                sa.select(s.c.session_id)
+                .where(s.c.session_id != current)
+                .order_by(s.c.updated_us, s.c.session_id)
+                .limit(excess)
+            )
+            if not self.is_sqlite:  # SQLite writers are serialized already
+                query = query.with_for_update()
+            doomed = list(conn.execute(query).scalars())
+            # a row deleted by another eviction while we waited for its lock is not returned;
+            # the count again, so we take only what is still beyond the limit
+            doomed = doomed[: max(0, count(conn) - max_sessions)]
+            return self._delete_sessions(conn, doomed) if doomed else 0
+
+        self._run(evict)
 
     def save_metadata(self, session_id: str, metadata: dict[str, Any]) -> None:
         validate_id(session_id, "session id")
