@@ -761,7 +761,8 @@ class StoreContract(TrackingContract):
             start = threading.Barrier(writers)
             errors: list[BaseException] = []
 
-            def write(w: int, r: int = r, start: threading.Barrier = start) -> None:
+            def write(w: int, r: int = r, start: threading.Barrier = start,
+                      errors: list[BaseException] = errors) -> None:
                 try:
                     start.wait()
                     store.save_batch(batch(f"race-{r}-{w}", seq=0,
