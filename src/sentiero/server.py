@@ -22,8 +22,9 @@ def run_gunicorn(
     on_ready: Callable[[], None] | None = None,
     access_log: bool = False,
 ) -> None:
-    """Serve ``app`` until interrupted. ``workers`` > 1 forks after the app is built, so every
-    store must open its connections lazily (ours do)."""
+    """Serve ``app`` until interrupted. ``workers`` > 1 forks after the app is built, so no
+    store may share a connection opened before the fork (the SQL store empties its pool in a
+    forked child; redis-py does the same by itself)."""
     from gunicorn.app.base import BaseApplication
 
     PrivateLogger = _private_logger_class()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from contract import StoreContract, batch
 from test_sql_common import SQLStoreTests, sql_leftovers
 
-from sentiero.stores.base import SessionQuery
+from sentiero.stores.base import SessionQuery, WindowRef
 from sentiero.stores.sql import SQLStore
 
 
@@ -53,6 +53,27 @@ class TestSQLiteFile(SQLStoreTests):
             again.close()
         with sqlite3.connect(self.path) as raw:
             assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+    def test_a_forked_worker_opens_its_own_connections(self, store: SQLStore) -> None:
+        """gunicorn --workers N forks after setup() opened a connection; a child using the
+        parent's socket corrupted both (PostgreSQL: "EMPTY_QUERY from command 'COMMIT'")."""
+        import os
+
+        store.save_batch(batch(seq=0))
+        assert store.engine.pool.checkedin() >= 1
+        pid = os.fork()
+        if pid == 0:  # the child: a fresh pool, and it still works
+            code = 1
+            try:
+                if store.engine.pool.checkedin() == 0 and store.save_batch(batch(seq=1)):
+                    code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.save_batch(batch(seq=2)) is True, "the parent's connection still works"
+        assert len(store.chunk_index(WindowRef("s1", "w1"))) == 3
 
 
 class TestSQLiteMemory(StoreContract):

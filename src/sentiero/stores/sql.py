@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
@@ -133,6 +135,8 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         # an in-memory SQLite database is one connection: serialize every use of it
         self._serial: threading.RLock | None = threading.RLock() if self._memory else None
         self.engine = self._create_engine(engine_kwargs)
+        if not self._memory:
+            _forget_connections_after_fork(self.engine)
 
     # --- engine ---------------------------------------------------------------------------
 
@@ -1023,6 +1027,22 @@ def traits_of_row(row: Any) -> Traits:
 
 def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:
     return conn.execute(stmt).all()
+
+
+def _forget_connections_after_fork(engine: Engine) -> None:
+    """A forked child (``sentiero serve --workers N`` forks after the app is built, and
+    ``setup()`` has opened a connection by then) must not use the parent's pooled
+    connections: two processes on one socket corrupt each other's protocol state (PostgreSQL
+    answered "unexpected result EMPTY_QUERY from command 'COMMIT'"). The child's pool starts
+    empty instead, without closing the parent's connections."""
+    ref = weakref.ref(engine)
+
+    def reset() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=reset)
 
 
 def _retryable(error: exc.DBAPIError) -> bool:
