@@ -1,0 +1,19 @@
+"""Options of the whole suite."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long", action="store_true", default=False,
+        help="run the reliability suite at full size (tests/reliability: 200 recorders for "
+             "5 minutes, 20 kills, a 30 s outage, 100,000 fuzz cases); tens of minutes",
+    )
+
+
+@pytest.fixture(scope="session")
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True under ``--long``: reliability tests use their full-size figures."""
+    return bool(request.config.getoption("--long"))
