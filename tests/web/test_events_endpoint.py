@@ -475,3 +475,32 @@ def test_a_refused_oversized_body_is_read_before_answering() -> None:
                                      headers={"Content-Length": "9000000"}).get_environ())
     assert drained(request, answer).headers["Connection"] == "close"
     assert huge.tell() == 8 * 1024 * 1024, "reading stops at the bound"
+
+
+def test_a_body_that_cannot_be_read_is_400_not_500(make_app: Any, store: MemoryStore) -> None:
+    """gunicorn raises from wsgi.input on bad chunked framing or a cut connection; that was
+    answered 500 "redaction failed"."""
+    import io
+
+    from werkzeug.test import EnvironBuilder
+
+    class Broken(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise ValueError("Invalid chunk size")
+
+    from werkzeug.test import run_wsgi_app
+
+    app = make_app(store)
+    environ = EnvironBuilder(path="/events", method="POST",
+                             headers={"Transfer-Encoding": "chunked",
+                                      "Content-Type": "application/json"}).get_environ()
+    environ["wsgi.input"] = Broken()
+    environ["wsgi.input_terminated"] = True
+    body, status, _headers = run_wsgi_app(app.wsgi_app, environ)
+    assert status.startswith("400")
+    assert orjson.loads(b"".join(body)) == {"error": "the request body could not be read (bad chunked "
+                                            "framing or a cut connection)"}
+    assert stored_sessions(store) == []

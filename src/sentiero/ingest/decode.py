@@ -31,6 +31,7 @@ BODY_TOO_LARGE = "request body too large"
 INVALID_GZIP = "invalid gzip encoding"
 INVALID_JSON = "invalid JSON body"
 NOT_AN_OBJECT = "body must be a JSON object"
+BODY_UNREADABLE = "the request body could not be read (bad chunked framing or a cut connection)"
 UNSUPPORTED_ENCODING = "unsupported Content-Encoding: send gzip or no Content-Encoding"
 KNOWN_ENCODINGS = frozenset(("", "identity", "gzip", "x-gzip"))
 
@@ -47,7 +48,10 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     chunks: list[bytes] = []
     remaining = limit + 1
     while remaining > 0:
-        block = stream.read(min(remaining, _READ_BLOCK))
+        try:
+            block = stream.read(min(remaining, _READ_BLOCK))
+        except Exception as exc:  # the server's body parser or the socket: the client's doing
+            raise IngestError(400, BODY_UNREADABLE) from exc
         if not block:
             break
         chunks.append(block)

@@ -136,7 +136,10 @@ def drained(request: Request, response: Response) -> Response:
     remaining = DRAIN_MAX_BYTES
     stream = request.stream
     while remaining > 0:
-        block = stream.read(min(remaining, 65_536))
+        try:
+            block = stream.read(min(remaining, 65_536))
+        except Exception:  # noqa: BLE001 - a body that cannot be read: just close after
+            break
         if not block:
             return response
         remaining -= len(block)
