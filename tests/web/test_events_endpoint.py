@@ -501,6 +501,6 @@ def test_a_body_that_cannot_be_read_is_400_not_500(make_app: Any, store: MemoryS
     environ["wsgi.input_terminated"] = True
     body, status, _headers = run_wsgi_app(app.wsgi_app, environ)
     assert status.startswith("400")
-    assert orjson.loads(b"".join(body)) == {"error": "the request body could not be read (bad chunked "
-                                            "framing or a cut connection)"}
+    assert orjson.loads(b"".join(body)) == {
+        "error": "the request body could not be read (bad chunked framing or a cut connection)"}
     assert stored_sessions(store) == []
