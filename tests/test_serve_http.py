@@ -62,6 +62,22 @@ def test_an_unknown_content_encoding_is_415(server: SentieroServer) -> None:
     assert raw_request(server.port, head, body) == b"HTTP/1.1 415 UNSUPPORTED MEDIA TYPE"
 
 
+def test_a_path_outside_the_prefix_is_a_404_with_the_security_headers(
+        server: SentieroServer) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{server.port}/elsewhere", timeout=10)
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
+        assert error.headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'self'" in error.headers["Content-Security-Policy"]
+        assert error.headers["Cache-Control"] == "no-store"
+    else:
+        raise AssertionError("not a 404")
+
+
 def wait_for_log(server: SentieroServer, needle: str, timeout_s: float = 10) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

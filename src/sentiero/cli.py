@@ -411,8 +411,15 @@ def import_command(store_url: str, file: IO[bytes]) -> None:
 
 
 def _not_found(environ: dict, start_response):  # type: ignore[no-untyped-def]
-    start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-    return [b"Not Found"]
+    """Paths outside the prefix on ``sentiero serve``: a 404 with the security headers of
+    every other answer."""
+    from werkzeug.wrappers import Response
+
+    from sentiero.web.security import apply_dashboard_headers
+
+    response = apply_dashboard_headers(Response("Not Found", status=404,
+                                                content_type="text/plain; charset=utf-8"))
+    return response(environ, start_response)
 
 
 def _build(cls, **kwargs):  # type: ignore[no-untyped-def]

@@ -178,7 +178,7 @@ def test_hostile_requests_never_5xx_and_never_write_partially(
     assert "/events" in paths and "/opt-out" in paths
     statuses: Counter[str] = Counter()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cases = 100_000 if long_run else int(os.environ.get("SENTIERO_FUZZ_CASES", "150"))
+    cases = int(os.environ.get("SENTIERO_FUZZ_CASES", 100_000 if long_run else 150))
 
     @settings(max_examples=cases, deadline=None, database=None, derandomize=not long_run,
               suppress_health_check=list(HealthCheck))
