@@ -63,12 +63,16 @@ def measure(app, batches) -> tuple[float, float]:  # type: ignore[no-untyped-def
     return len(batches) / elapsed, total_events / elapsed
 
 
-def rewrite_sessions(batches, round_no: int):
-    """A new session id per round, so the store really writes instead of deduplicating."""  # type: ignore[no-untyped-def]
+def rewrite_sessions(batches, round_no: int, with_seq: bool = True):
+    """A new session id per round, so the store really writes instead of deduplicating;
+    without ``with_seq`` the batches are the original recorder's (no ``seq``: deduplicated by
+    a digest of their events)."""  # type: ignore[no-untyped-def]
     out = []
     for body, count in batches:
         payload = orjson.loads(gzip.decompress(body))
         payload["sessionId"] = f"{payload['sessionId'][:100]}-r{round_no}"
+        if not with_seq:
+            del payload["seq"]
         out.append((gzip.compress(orjson.dumps(payload)), count))
     return out
 
@@ -76,6 +80,8 @@ def rewrite_sessions(batches, round_no: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-seq", action="store_true",
+                        help="batches without seq, as the original recorder sends them")
     args = parser.parse_args()
     from sentiero.app import Sentiero
     from sentiero.privacy.redaction import RedactionConfig
@@ -84,8 +90,8 @@ def main() -> None:
 
     rounds, repeats = (5, 3) if args.quick else (20, 5)
     base = fixture_batches()
-    batches = [b for r in range(rounds) for b in rewrite_sessions(base, r)]
-    print(f"{len(batches)} requests of real fixture batches ({sum(c for _, c in batches)} events)"
+    batches = [b for r in range(rounds) for b in rewrite_sessions(base, r, not args.no_seq)]
+    print(f"{len(batches)} {'seq-less ' if args.no_seq else ''}requests of real fixture batches ({sum(c for _, c in batches)} events)"
           f", median of {repeats} runs, each on a fresh store after a warm-up")
     print(f"{'endpoint':<36}{'requests/s':>12}{'events/s':>12}{'ms/request':>12}")
     with tempfile.TemporaryDirectory() as tmp:

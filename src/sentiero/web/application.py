@@ -140,7 +140,7 @@ class Application:
                 response = text_response("Internal Server Error", 500)
             return security.apply_dashboard_headers(response)
         if route.public:
-            if response.status_code >= 400:  # refusals, 404s, errors: never cached, framed
+            if response.status_code >= 400:  # refusals, 404s, errors: never cached, never framed
                 return security.apply_dashboard_headers(response)
             return security.apply_nosniff(response)
         return security.apply_dashboard_headers(response)
