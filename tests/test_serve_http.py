@@ -10,16 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.harness import SentieroServer
+from tests.reliability.harness import SentieroServer, private_folder
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentieroServer]:
-    folder = tmp_path_factory.mktemp("serve")
-    srv = SentieroServer(folder, f"sqlite:///{folder}/s.db", access_log=True)
-    srv.start()
-    yield srv
-    srv.stop()
+def server() -> Iterator[SentieroServer]:
+    with private_folder("serve") as folder:
+        srv = SentieroServer(folder, f"sqlite:///{folder}/s.db", access_log=True)
+        srv.start()
+        yield srv
+        srv.stop()
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.harness import PrivatePostgres, PrivateRedis
+from tests.reliability.harness import PrivatePostgres, PrivateRedis, private_folder
 
 pytestmark = pytest.mark.reliability
 
@@ -28,9 +28,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              else ["sqlite"])
 
 
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A folder of our own instead of pytest's: pytest prunes all but the newest three
+    basetemp folders of a user whenever a run starts, so on a machine where other pytest runs
+    start meanwhile, a long test's databases and logs would vanish under it."""
+    with private_folder("test") as folder:
+        yield folder
+
+
 @pytest.fixture(scope="session")
-def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres(tmp_path_factory.mktemp("postgres"))
+def private_postgres() -> Iterator[PrivatePostgres]:
+    with private_folder("postgres") as folder:
+        yield from _postgres(folder)
+
+
+def _postgres(folder: Path) -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres(folder)
     pg.init()
     pg.start()
     yield pg
@@ -38,11 +52,12 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
 
 
 @pytest.fixture(scope="session")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
+def private_redis() -> Iterator[PrivateRedis]:
+    with private_folder("redis") as folder:
+        server = PrivateRedis(folder)
+        server.start()
+        yield server
+        server.stop()
 
 
 def new_database(pg: PrivatePostgres) -> str:

@@ -8,6 +8,7 @@ nothing else on the machine is ever signalled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import sentiero
@@ -27,21 +29,37 @@ SRC = str(Path(sentiero.__file__).resolve().parent.parent)
 PREFIX = "/sentiero"
 
 
+@contextlib.contextmanager
+def private_folder(name: str) -> Iterator[Path]:
+    """A temporary folder outside pytest's basetemp (which other pytest runs of the same
+    user prune when they start), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=f"sentiero-{name}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
+def wait_for_port(port: int, timeout_s: float = 120.0, process: Process | None = None) -> None:
+    """Wait until something listens on ``port`` (a busy machine can take a while to start a
+    database); fails at once, with the process's output, when ``process`` exits first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.proc is not None and process.proc.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited:\n{process.output()[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+    output = process.output()[-3000:] if process is not None else ""
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s\n{output}")
 
 
 class Process:
@@ -182,7 +200,7 @@ class PrivatePostgres(Process):
 
     def start(self) -> None:
         super().start()
-        wait_for_port(self.port)
+        wait_for_port(self.port, process=self)
 
     def remove(self) -> None:
         """Stop the cluster and delete its folder."""
@@ -211,4 +229,4 @@ class PrivateRedis(Process):
 
     def start(self) -> None:
         super().start()
-        wait_for_port(self.port)
+        wait_for_port(self.port, process=self)

@@ -32,7 +32,7 @@ from sentiero.app import Sentiero
 from sentiero.stores import open_store
 from sentiero.stores.base import SessionQuery, Store
 from sentiero.stores.sql import SQLStore
-from tests.reliability.harness import SentieroServer
+from tests.reliability.harness import SentieroServer, private_folder
 from tests.stores.contract import load_fixture
 
 # --- what a hostile client sends ----------------------------------------------------------
@@ -211,12 +211,12 @@ def test_hostile_requests_never_5xx_and_never_write_partially(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentieroServer]:
-    folder = tmp_path_factory.mktemp("hostile")
-    srv = SentieroServer(folder, f"sqlite:///{folder}/s.db")
-    srv.start()
-    yield srv
-    srv.stop()
+def server() -> Iterator[SentieroServer]:
+    with private_folder("hostile") as folder:
+        srv = SentieroServer(folder, f"sqlite:///{folder}/s.db")
+        srv.start()
+        yield srv
+        srv.stop()
 
 
 def gzip_bomb(inflated_bytes: int) -> bytes:
