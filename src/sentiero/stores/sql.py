@@ -374,15 +374,15 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         """Store many batches in one transaction (bulk loads: benchmarks, large imports);
         the same rules as ``save_batch`` except ``limits``, which are not enforced here.
         Returns how many were stored (duplicates are skipped)."""
-        prepared = [(b, validate_batch(b), self._fact_rows(b), window_state_json(b))
-                    for b in batches if b.events]
+        prepared = [(b, validate_batch(b), self._fact_rows(b), window_state_json(b),
+                     b.dedupe_key) for b in batches if b.events]
         self._ensure_ready()
 
         def write(conn: Connection) -> int:
             stored = 0
-            for batch, data, facts, state in prepared:
+            for batch, data, facts, state, dedupe_key in prepared:
                 try:
-                    stored += self._save(conn, batch, data, facts, state)
+                    stored += self._save(conn, batch, data, facts, state, dedupe_key)
                 except _Duplicate:
                     continue
             return stored
