@@ -45,7 +45,7 @@ def url_of(app: Sentiero, route: Route) -> str:
     adapter = app.wsgi_app.url_map.bind("localhost", script_name=PREFIX)
     rule = next(r for r in app.wsgi_app.url_map.iter_rules() if r.endpoint == route.endpoint)
     values = {name: {"sid": "s1", "wid": "w1", "filename": "recorder-ABCD1234.js"}.get(
-        name, "x") for name in rule.arguments}
+        name, "1") for name in rule.arguments}  # "1" suits str and int converters
     return adapter.build(route.endpoint, values)[len(PREFIX):]
 
 
