@@ -165,3 +165,24 @@ def test_erasing_a_session_removes_its_facts_from_every_analysis(empty_store: St
     assert o.kpis.sessions == 1 and o.kpis.events == 16
     assert list(empty_store.scope_facts(Scope(), ("click", "dead_click", "rage_click"),
                                         url=HOST + "/frustration.html")) == []
+
+
+def test_server_errors_overlay_the_activity_series() -> None:
+    """Three occurrences of one problem today and one 40 days ago: the 30-day overview's
+    series counts the three, on today's bucket."""
+    from datetime import timedelta
+
+    from sentiero.stores.memory import MemoryStore
+    from sentiero.tracking.models import Occurrence
+
+    store = MemoryStore()
+    fill(store, ["landing-a"])
+    now_ms = int(NOW.timestamp() * 1000)
+    old_ms = int((NOW - timedelta(days=40)).timestamp() * 1000)
+    for ts in (now_ms - 3000, now_ms - 2000, now_ms - 1000, old_ms):
+        store.save_occurrence(Occurrence(problem_id="p" * 16, project="shop",
+                                         exception_class="KeyError", message="k", ts_ms=ts))
+    o = overview.overview(store, LAST_30_DAYS)
+    assert sum(b.server_errors for b in o.series) == 3
+    assert o.series[-1].server_errors == 3 and not o.server_overlay_truncated
+    assert [(p.exception_class, p.count) for p in o.top_problems] == [("KeyError", 4)]

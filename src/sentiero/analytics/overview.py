@@ -57,6 +57,48 @@ class Bucket:
     events: int = 0
     sessions: int = 0
     errors: int = 0
+    server_errors: int = 0
+
+
+OVERLAY_PROBLEMS = 200
+OVERLAY_OCCURRENCES = 500
+
+
+def server_error_days(store: Store, period: Period) -> tuple[dict[int, int], bool]:
+    """Server error occurrences per UTC day in the period, and whether the overlay's bounds
+    (200 problems seen in the period, 500 occurrences each, as the original) cut it short.
+    Empty for a store that keeps no error tracking."""
+    from sentiero.tracking.models import ProblemQuery
+
+    lo = int(period.since.timestamp() * 1000) if period.since else None
+    hi = int(period.until.timestamp() * 1000) if period.until else None
+    try:
+        problems = store.list_problems(  # type: ignore[attr-defined]
+            ProblemQuery(limit=OVERLAY_PROBLEMS + 1, since_ms=lo))
+    except (AttributeError, NotImplementedError):
+        return {}, False
+    truncated = len(problems) > OVERLAY_PROBLEMS
+    days: dict[int, int] = {}
+    for problem in problems[:OVERLAY_PROBLEMS]:
+        occurrences = store.list_occurrences(  # type: ignore[attr-defined]
+            problem_id=problem.id, limit=OVERLAY_OCCURRENCES + 1, since_ms=lo)
+        truncated = truncated or len(occurrences) > OVERLAY_OCCURRENCES
+        for occ in occurrences[:OVERLAY_OCCURRENCES]:
+            if hi is None or occ.ts_ms <= hi:
+                day = occ.ts_ms - occ.ts_ms % 86_400_000
+                days[day] = days.get(day, 0) + 1
+    return days, truncated
+
+
+def top_open_problems(store: Store, limit: int = 5) -> list[Any]:
+    """The open server problems with the most occurrences (none without error tracking)."""
+    from sentiero.tracking.models import ProblemQuery
+
+    try:
+        return store.list_problems(  # type: ignore[attr-defined,no-any-return]
+            ProblemQuery(limit=limit, status="open", sort_by="count"))
+    except (AttributeError, NotImplementedError):
+        return []
 
 
 @dataclass
@@ -77,6 +119,8 @@ class Overview:
     navigation_external: list[tuple[str, int]]
     link_texts: list[tuple[str, int]]
     metadata: list[dict[str, Any]] = field(default_factory=list)
+    server_overlay_truncated: bool = False
+    top_problems: list[Any] = field(default_factory=list)
 
     @property
     def deltas(self) -> dict[str, float | None]:
@@ -108,11 +152,14 @@ def _distribution(store: Store, scope: Scope, trait: str) -> list[tuple[str, int
     return top_counts(counts, MAX_DISTINCT)
 
 
-def activity_series(store: Store, scope: Scope, period: Period) -> list[Bucket]:
+def activity_series(store: Store, scope: Scope, period: Period,
+                    server_days: dict[int, int] | None = None) -> list[Bucket]:
     weekly = period.weekly
     days = store.daily_activity(scope)
     errors = store.fact_counts(scope, "error", by_day=True)
-    labels = bucket_labels(period, [d for d, _, _ in days] + [e.day or 0 for e in errors])
+    server_days = server_days or {}
+    labels = bucket_labels(period, [d for d, _, _ in days] + [e.day or 0 for e in errors]
+                           + list(server_days))
     buckets = {label: Bucket(label) for label in labels}
     for day, events, starts in days:
         bucket = buckets.setdefault(bucket_of(day, weekly), Bucket(bucket_of(day, weekly)))
@@ -121,6 +168,9 @@ def activity_series(store: Store, scope: Scope, period: Period) -> list[Bucket]:
     for count in errors:
         label = bucket_of(count.day or 0, weekly)
         buckets.setdefault(label, Bucket(label)).errors += count.count
+    for day, n in server_days.items():
+        label = bucket_of(day, weekly)
+        buckets.setdefault(label, Bucket(label)).server_errors += n
     return [buckets[k] for k in sorted(buckets)]
 
 
@@ -209,11 +259,14 @@ def overview(store: Store, period: Period, segment: Segment | None = None) -> Ov
         if prior_period else None
     durations = store.session_durations(scope)
     internal, external, texts = navigation(store, scope)
+    # the overlay follows the period, not the segment: server errors carry no browser
+    server_days, server_truncated = server_error_days(store, period) \
+        if scope.segment.empty else ({}, False)
     return Overview(
         period=period,
         kpis=kpis(store, scope),
         prior=prior,
-        series=activity_series(store, scope, period),
+        series=activity_series(store, scope, period, server_days),
         browsers=_distribution(store, scope, "browser"),
         devices=_distribution(store, scope, "device"),
         operating_systems=_distribution(store, scope, "os"),
@@ -226,6 +279,8 @@ def overview(store: Store, period: Period, segment: Segment | None = None) -> Ov
         navigation_external=external,
         link_texts=texts,
         metadata=metadata_distributions(store, scope),
+        server_overlay_truncated=server_truncated,
+        top_problems=top_open_problems(store),
     )
 
 

@@ -91,6 +91,10 @@ def overview_page(web: Web, request: Request) -> Response:
             labels, [b.sessions for b in data.series], [b.errors for b in data.series],
             title="Sessions per " + ("week" if rng.period.weekly else "day")
             + " with JS errors", value_name="sessions", overlay_name="JS errors"),
+        server_chart=charts.column_chart(
+            labels, [b.server_errors for b in data.series],
+            title="Server errors per " + ("week" if rng.period.weekly else "day"),
+            value_name="server errors") if any(b.server_errors for b in data.series) else None,
         events_chart=charts.column_chart(
             labels, [b.events for b in data.series], title="Events per "
             + ("week" if rng.period.weekly else "day"), value_name="events"),
