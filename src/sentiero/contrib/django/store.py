@@ -199,10 +199,10 @@ class DjangoStore(Store):
               state: str | None) -> bool:
         session = self._lock_session(batch)
         wid = batch.window_id
-        if batch.seq is not None:
-            if self._batches().filter(session=session, window_id=wid, seq=batch.seq).exists():
-                raise _Duplicate
-            self._batches().create(session=session, window_id=wid, seq=batch.seq)
+        key = batch.dedupe_key  # seq, or the content key of a seq-less batch
+        if self._batches().filter(session=session, window_id=wid, seq=key).exists():
+            raise _Duplicate
+        self._batches().create(session=session, window_id=wid, seq=key)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
         window, _ = self._windows().get_or_create(session=session, window_id=wid)
         index = window.next_chunk
