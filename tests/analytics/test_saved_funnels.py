@@ -51,7 +51,7 @@ def test_saved_funnels_round_trip(store: Store) -> None:
 
 
 def test_erasing_sessions_keeps_saved_funnels(store: Store) -> None:
-    ids = fill(empty_store, ["landing-a"])
+    ids = fill(store, ["landing-a"])
     kept = funnel("kept")
     store.save_funnel(kept)
     store.erase_sessions(list(ids.values()))
