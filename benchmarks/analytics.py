@@ -72,6 +72,15 @@ PAGES = [
     ("web vitals", "/analytics/vitals"),
     ("client errors", "/issues?source=client"),
     ("sessions+filter", "/?browser=Safari&url_pattern=pricing"),
+    ("heatmap", "/analytics/heatmap?url=http://127.0.0.1:39711/frustration.html"),
+    ("heatmap.json", "/analytics/heatmap.json?url=http://127.0.0.1:39711/frustration.html"),
+    ("scroll", "/analytics/scroll"),
+    ("forms", "/analytics/forms?url=http://127.0.0.1:39711/signup.html"),
+    ("frustration", "/analytics/frustration"),
+    ("funnel 3 steps", "/analytics/funnel?step1=%2Flanding&type1=url&step2=%2Fpricing"
+                       "&type2=url&step3=%2Fsignup&type3=url"),
+    ("conversions", "/analytics/conversions?url=%2Fsignup"),
+    ("engagement", "/analytics/engagement"),
 ]
 
 

@@ -13,12 +13,14 @@ import { initImportPage } from "./import_page.js";
 import { initReplayPage } from "./replay_page.js";
 import { initSessionsList } from "./sessions_list.js";
 import { initSharePage } from "./share_page.js";
+import { initHeatmap } from "./heatmap.js";
 
 function init() {
   initSessionsList(document, window);
   initReplayPage(window, document, Replayer);
   initSharePage(window, document, Replayer);
   initImportPage(window, document, Replayer);
+  initHeatmap(document, window, Replayer);
 }
 
 if (document.readyState === "loading") {

@@ -165,3 +165,6 @@ def filename(dataset: Dataset, period: Period, fmt: str) -> str:
     start = period.since.date().isoformat() if period.since else "start"
     end = period.until.date().isoformat() if period.until else "now"
     return f"{dataset.key}_{start}_to_{end}.{fmt}"
+
+
+from sentiero.analytics import export_more  # noqa: E402,F401  (registers the part-2 datasets)

@@ -35,6 +35,9 @@ ERROR_TAG = "error"
 CLICK_TAG = "__click"
 PERF_TAG = "__perf"
 FORM_SUBMIT_TAG = "__form_submit"
+IDLE_GAP_MS = 10_000  # a pause longer than this between a window's events is idle time
+THRASH_PX = 100
+THRASH_MS = 1_000
 NAVIGATION_TAG = "navigation"
 MAX_ERROR_MESSAGE = 4_000
 MAX_ERROR_SOURCE = 2_048
@@ -167,6 +170,8 @@ class FactState:
     last_click_ms: int | None = None  # the latest click of the current page view
     label_wait: str | None = None  # a __click selector that came before its rrweb click
     label_wait_ms: int | None = None
+    last_ms: int | None = None  # the window's latest event (idle gaps)
+    scroll_prev: list[float] = field(default_factory=list)  # [y, ts, dy] of the last scroll
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,7 +179,8 @@ class FactState:
             "width": self.width, "height": self.height, "scroll_y": self.scroll_y,
             "pages": self.pages, "rage": self.rage, "pending": self.pending,
             "last_click_ms": self.last_click_ms, "label_wait": self.label_wait,
-            "label_wait_ms": self.label_wait_ms,
+            "label_wait_ms": self.label_wait_ms, "last_ms": self.last_ms,
+            "scroll_prev": self.scroll_prev,
         }
 
     @classmethod
@@ -184,7 +190,7 @@ class FactState:
             return state
         try:
             state.url = data.get("url") if isinstance(data.get("url"), str) else None
-            for name in ("pv", "pv_last_ms", "label_wait_ms", "last_click_ms"):
+            for name in ("pv", "pv_last_ms", "label_wait_ms", "last_click_ms", "last_ms"):
                 value = _number(data.get(name))
                 setattr(state, name, int(value) if value is not None else None)
             state.width = _number(data.get("width"))
@@ -197,6 +203,9 @@ class FactState:
             pending = data.get("pending")
             state.pending = [p for p in pending if isinstance(p, dict) and "ts" in p][:50] \
                 if isinstance(pending, list) else []
+            prev = data.get("scroll_prev")
+            state.scroll_prev = [float(v) for v in prev][:3] if isinstance(prev, list) and \
+                len(prev) == 3 and all(_number(v) is not None for v in prev) else []
             state.label_wait = data.get("label_wait") \
                 if isinstance(data.get("label_wait"), str) else None
         except (TypeError, ValueError):
@@ -220,6 +229,10 @@ class _Walk:
         self.vitals: dict[tuple[int, str], Fact] = {}  # last report per metric per page view
         self.last_click: Fact | None = None
         self.last_dead: Fact | None = None
+        self.idle_ms = 0  # gaps over IDLE_GAP_MS between this window's events, this batch
+        self.idle_at: int | None = None
+        self.reversals = 0  # scroll direction reversals (thrashing), this batch
+        self.reversal_at: int | None = None
 
     def add(self, kind: str, ts: int, data: dict[str, Any], key: str | None = None,
             value: float | None = None) -> Fact:
@@ -378,9 +391,33 @@ class _Walk:
         if y is None or self.s.pv is None:
             return
         self.s.scroll_y = max(0, y)
+        self.thrash(ts, float(y))
         best = self.scroll_max.get(self.s.pv)
         if best is None or y > best[1]:
             self.scroll_max[self.s.pv] = (ts, y)
+
+    def thrash(self, ts: int, y: float) -> None:
+        """A reversal: the scroll turns direction, both moves over THRASH_PX, within
+        THRASH_MS of the previous scroll (inventory §5.8)."""
+        prev = self.s.scroll_prev
+        if prev:
+            prev_y, prev_ts, prev_dy = prev
+            dy = y - prev_y
+            if dy and prev_dy and (dy > 0) != (prev_dy > 0) and abs(dy) > THRASH_PX \
+                    and abs(prev_dy) > THRASH_PX and ts - prev_ts <= THRASH_MS:
+                self.reversals += 1
+                self.reversal_at = self.reversal_at or ts
+            self.s.scroll_prev = [y, float(ts), dy or prev_dy]
+        else:
+            self.s.scroll_prev = [y, float(ts), 0.0]
+
+    def gap(self, ts: int) -> None:
+        last = self.s.last_ms
+        if last is not None and ts - last > IDLE_GAP_MS:
+            self.idle_ms += ts - last
+            self.idle_at = self.idle_at or last
+        if last is None or ts > last:
+            self.s.last_ms = ts
 
     def input(self, ts: int, data: dict[str, Any]) -> None:
         node = data.get("id")
@@ -455,6 +492,12 @@ class _Walk:
                                    entry["url"], {"first_ms": entry["first"],
                                                   "last_ms": entry["last"], "pv": pv},
                                    str(node), float(entry["n"])))
+        if self.idle_ms:
+            self.facts.append(Fact("idle", self.sid, self.wid, self.idle_at or 0, self.s.url,
+                                   {}, None, float(self.idle_ms)))
+        if self.reversals:
+            self.facts.append(Fact("scroll_reversal", self.sid, self.wid, self.reversal_at or 0,
+                                   self.s.url, {}, None, float(self.reversals)))
         self.page_time()
         return self.facts
 
@@ -484,6 +527,7 @@ def derive_facts(
         kind = event.get("type")
         data = _data(event)
         walk.settle_clicks(ts)
+        walk.gap(ts)
         if state.pv is not None and (state.pv_last_ms is None or ts > state.pv_last_ms):
             state.pv_last_ms = ts
         if kind == EVENT_META:

@@ -27,6 +27,7 @@ from sentiero.analytics import query
 from sentiero.analytics.query import Durations, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
+from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.tracking import TrackingStore
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
@@ -566,6 +567,21 @@ class Store(TrackingStore, ABC):
     def erase_sessions(self, session_ids: Iterable[str]) -> int:
         ids = [validate_id(s, "session id") for s in session_ids]
         return sum(1 for s in ids if self.delete_session(s))
+
+    # saved funnels (sentiero.stores.saved_funnels): optional for custom stores
+
+    def save_funnel(self, funnel: SavedFunnel) -> None:
+        """Store ``funnel`` (replacing one of the same id); ``StoreError`` past
+        ``saved_funnels.MAX_SAVED``."""
+        raise NotImplementedError("this store keeps no saved funnels")
+
+    def list_funnels(self) -> list[SavedFunnel]:
+        """Every saved funnel, by name then newest."""
+        raise NotImplementedError("this store keeps no saved funnels")
+
+    def delete_funnel(self, funnel_id: str) -> bool:
+        """Whether a funnel of that id was there (and is gone)."""
+        raise NotImplementedError("this store keeps no saved funnels")
 
     # analytics (sentiero.analytics.query): generic answers; SQL stores push them into SQL
 

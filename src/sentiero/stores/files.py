@@ -79,6 +79,7 @@ from sentiero.stores.base import (
     validate_id,
     validate_metadata,
 )
+from sentiero.stores.saved_funnels import MAX_SAVED, SavedFunnel, sorted_funnels
 from sentiero.stores.tracking import FileTracking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -96,6 +97,8 @@ _FACTS = "facts.jsonl"
 _LOCK = "lock"
 _EVICTION_LOCK = ".eviction.lock"  # store-wide: one max_sessions eviction at a time
 _TRASH = ".trash"
+_FUNNELS = "funnels.json"  # saved funnels: {id: SavedFunnel document}, not a session
+_FUNNELS_LOCK = "funnels.lock"
 
 
 def _us(moment: datetime) -> int:
@@ -381,6 +384,40 @@ class FileStore(FileTracking, Store):
     def _forget(self, path: Path) -> None:
         with self._cache_lock:
             self._cache.pop(str(path), None)
+
+    # --- saved funnels ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _funnels(self) -> Iterator[dict[str, Any]]:
+        """The saved funnels under the store's funnel lock; written back on exit."""
+        fd = os.open(self.root / _FUNNELS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                docs = orjson.loads((self.root / _FUNNELS).read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                docs = {}
+            before = dict(docs)
+            yield docs
+            if docs != before:
+                _write_atomic(self.root / _FUNNELS, orjson.dumps(docs))
+        finally:
+            os.close(fd)
+
+    def save_funnel(self, funnel: SavedFunnel) -> None:
+        with self._funnels() as docs:
+            if funnel.funnel_id not in docs and len(docs) >= MAX_SAVED:
+                raise StoreError(f"at most {MAX_SAVED} saved funnels")
+            docs[funnel.funnel_id] = orjson.loads(funnel.to_json())
+
+    def list_funnels(self) -> list[SavedFunnel]:
+        with self._funnels() as docs:
+            return sorted_funnels([SavedFunnel.from_json(orjson.dumps(d))
+                                   for d in docs.values()])
+
+    def delete_funnel(self, funnel_id: str) -> bool:
+        with self._funnels() as docs:
+            return docs.pop(funnel_id, None) is not None
 
     # --- meta -----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from sentiero.stores.base import (
     SessionQuery,
     SessionSummary,
     Store,
+    StoreError,
     StoreLimits,
     WindowRef,
     WindowSummary,
@@ -35,6 +36,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.saved_funnels import MAX_SAVED, SavedFunnel, sorted_funnels
 from sentiero.stores.tracking import MemoryTracking
 
 
@@ -87,6 +89,7 @@ class MemoryStore(MemoryTracking, Store):
         self._sessions: dict[str, _Session] = {}
         self._seen: dict[str, set[tuple[str, int]]] = {}  # session -> {(window, seq)}
         self._facts: list[Fact] = []  # in arrival order; sorted by ts_ms on read
+        self._funnels: dict[str, bytes] = {}  # saved funnels by id (SavedFunnel.to_json)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -325,6 +328,23 @@ class MemoryStore(MemoryTracking, Store):
                 self._drop_session(sid)
             self._purge_tracking(to_ms(cutoff))
         return len(old)
+
+    # --- saved funnels -----------------------------------------------------------------
+
+    def save_funnel(self, funnel: SavedFunnel) -> None:
+        with self._lock:
+            if funnel.funnel_id not in self._funnels and len(self._funnels) >= MAX_SAVED:
+                raise StoreError(f"at most {MAX_SAVED} saved funnels")
+            self._funnels[funnel.funnel_id] = funnel.to_json()
+
+    def list_funnels(self) -> list[SavedFunnel]:
+        with self._lock:
+            docs = list(self._funnels.values())
+        return sorted_funnels([SavedFunnel.from_json(d) for d in docs])
+
+    def delete_funnel(self, funnel_id: str) -> bool:
+        with self._lock:
+            return self._funnels.pop(funnel_id, None) is not None
 
     def clear(self) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ Keys (``<p>`` is the prefix, ``<s>`` a session id, ``<w>`` a window id)::
     <p>by:created    ZSET  -created                      ties by id ascending)
     <p>by:events     ZSET  -event count
     <p>expiry        ZSET  session ids scored by the Redis time their keys expire (TTL only)
+    <p>funnels       HASH  saved funnel id -> its JSON document (never expires)
 
 A fact member is ``<16 hex counter><8 hex position><2 hex len>kind<2 hex len>window`` followed
 by the JSON ``[session_id, ts_ms, url, data]``.
@@ -75,6 +76,7 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.redis_tracking import RedisTracking
+from sentiero.stores.saved_funnels import MAX_SAVED, SavedFunnel, sorted_funnels
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PAGE = 500
@@ -539,6 +541,25 @@ class RedisStore(RedisTracking, Store):
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+    # --- saved funnels (one hash: id -> SavedFunnel document; no TTL) ----------------------
+
+    @_wrap_errors
+    def save_funnel(self, funnel: SavedFunnel) -> None:
+        key = self.prefix + "funnels"
+        if not self._client.hexists(key, funnel.funnel_id) and \
+                self._client.hlen(key) >= MAX_SAVED:
+            raise StoreError(f"at most {MAX_SAVED} saved funnels")
+        self._client.hset(key, funnel.funnel_id, funnel.to_json())
+
+    @_wrap_errors
+    def list_funnels(self) -> list[SavedFunnel]:
+        docs = self._client.hvals(self.prefix + "funnels")
+        return sorted_funnels([SavedFunnel.from_json(d) for d in docs])
+
+    @_wrap_errors
+    def delete_funnel(self, funnel_id: str) -> bool:
+        return bool(self._client.hdel(self.prefix + "funnels", funnel_id))
 
     # --- writes ---------------------------------------------------------------------------
 

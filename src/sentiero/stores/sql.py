@@ -56,6 +56,7 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.sql_analytics import SQLAnalytics
+from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 from sentiero.stores.sql_tracking import SQLTracking
 
@@ -105,7 +106,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(SQLAnalytics, SQLTracking, Store):
+class SQLStore(SQLAnalytics, SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 
@@ -320,6 +321,7 @@ class SQLStore(SQLAnalytics, SQLTracking, Store):
         t = self.tables
 
         def drop(conn: Connection) -> None:
+            funnels_table(t.prefix).drop(conn, checkfirst=True)
             for table in (*t.tracking.all, t.facts, t.batches, t.chunks, t.windows, t.sessions,
                           t.schema):
                 table.drop(conn, checkfirst=True)

@@ -324,6 +324,12 @@ def _step6_tracking(conn: Connection, t: Tables) -> None:
         _create_table(conn, table)
 
 
+def _step7_saved_funnels(conn: Connection, t: Tables) -> None:
+    from sentiero.stores.sql_funnels import create_funnels_table
+
+    create_funnels_table(conn, t)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -333,5 +339,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "fact keys and values, session traits, analytics indexes", _step5_analytics),
     Migration(6, "server-side error tracking: problems, occurrences, server events, ingest keys",
               _step6_tracking),
+    Migration(7, "saved funnels", _step7_saved_funnels),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -25,9 +25,16 @@ from sentiero.web.routing import Route, Web, text_response
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_URL_PARAM = 2_048
-TABS = (("overview", "Overview", "/analytics"), ("pages", "Pages", "/analytics/pages"),
+TABS = (("overview", "Overview", "/analytics"),
+        ("heatmap", "Heatmap", "/analytics/heatmap"), ("scroll", "Scroll", "/analytics/scroll"),
+        ("forms", "Forms", "/analytics/forms"),
+        ("pages", "Pages", "/analytics/pages"),
         ("segments", "Segments", "/analytics/segments"),
         ("vitals", "Web Vitals", "/analytics/vitals"),
+        ("frustration", "Frustration", "/analytics/frustration"),
+        ("funnel", "Funnel", "/analytics/funnel"),
+        ("engagement", "Engagement", "/analytics/engagement"),
+        ("conversions", "Conversions", "/analytics/conversions"),
         ("errors", "Client errors", "/issues?source=client"),
         ("export", "Export", "/analytics/export"))
 _EXPORT_NAME = re.compile(r"^([a-z_]{1,40})\.(csv|json)\Z")

@@ -41,6 +41,7 @@ def _route_modules() -> list[Any]:
     from sentiero.web import (
         activity,
         analytics,
+        analytics_more,
         api,
         client_errors,
         dashboard,
@@ -53,7 +54,7 @@ def _route_modules() -> list[Any]:
         tracking_ingest,
     )
 
-    return [events, dashboard, api, analytics, client_errors, activity, downloads,
+    return [events, dashboard, api, analytics, analytics_more, client_errors, activity, downloads,
             maintenance, share, privacy_scan, tracking_ingest, issues]
 
 

@@ -97,3 +97,34 @@ def share_bar(parts: Sequence[tuple[str, int]], *, title: str, colours: dict[str
         x += w
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def fold_lines(folds: Sequence[tuple[int, float | None]], *, avg: float | None, title: str,
+               width: int = 120, height: int = 220) -> Markup:
+    """A page drawn as a tall box with a line at each fold (``(p, depth %)``): the share of
+    the page p% of the views reached at most; the average as a dashed line."""
+    parts = [f'<svg class="chart fold-lines" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-label="{escape(title)}">',
+             f'<rect x="1" y="1" width="{width - 2}" height="{height - 2}" fill="#f6f7f9" '
+             f'stroke="{GRID}"/>']
+    merged: dict[float, list[int]] = {}  # equal depths: one line, one label "p50/p75 …"
+    for p, depth in folds:
+        if depth is not None:
+            merged.setdefault(depth, []).append(p)
+    label_y = -99.0
+    for depth, ps in sorted(merged.items()):
+        y = 1 + (height - 2) * depth / 100
+        name = "/".join(f"p{p}" for p in ps)
+        label_y = max(max(10, y - 3), label_y + 11)  # close folds: labels stacked
+        label_y = min(label_y, height - 3)
+        parts.append(f'<line x1="1" y1="{_n(y)}" x2="{width - 1}" y2="{_n(y)}" '
+                     f'stroke="{ACCENT}" stroke-width="2"><title>{name}: {_n(depth)}% of the '
+                     f"page</title></line>")
+        parts.append(f'<text x="4" y="{_n(label_y)}" font-size="10" fill="{ACCENT}">'
+                     f"{name} {_n(depth)}%</text>")
+    if avg is not None:
+        y = 1 + (height - 2) * avg / 100
+        parts.append(f'<line x1="1" y1="{_n(y)}" x2="{width - 1}" y2="{_n(y)}" stroke="{ERROR}" '
+                     f'stroke-dasharray="4 3"><title>average: {_n(avg)}%</title></line>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

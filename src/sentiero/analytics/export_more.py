@@ -1,0 +1,83 @@
+"""The export datasets of the part-2 analyses (frustration, scroll, saved funnels), registered with
+:func:`sentiero.analytics.export.register` when :mod:`sentiero.analytics.export` loads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sentiero.analytics import engagement, forms, frustration, funnel, scroll
+from sentiero.analytics.export import Dataset, register
+from sentiero.analytics.periods import Period
+
+if TYPE_CHECKING:
+    from sentiero.stores.base import Store
+
+
+def _frustration(store: Store, period: Period) -> Iterator[list[Any]]:
+    for page in frustration.frustration(store, period):
+        for i in page.incidents:
+            f = i.fact
+            yield [page.url, i.subtype, f.session_id, f.window_id, f.ts_ms, i.clicks, f.key,
+                   i.with_error, f.data.get("x"), f.data.get("y")]
+
+
+def _scroll(store: Store, period: Period) -> Iterator[list[Any]]:
+    for page in scroll.scroll_depth(store, period):
+        hist = dict(page.histogram)
+        yield [page.url, page.sessions, round(page.avg_depth_px or 0, 1), page.avg_depth_pct,
+               page.page_height_px, page.fold(50), page.fold(75), page.fold(90), page.views,
+               *(hist[b] for b in scroll.BINS)]
+
+
+def _funnels(store: Store, period: Period) -> Iterator[list[Any]]:
+    """Every saved funnel's steps (a store without saved funnels has none)."""
+    try:
+        saved = store.list_funnels()
+    except NotImplementedError:
+        return
+    for f in saved:
+        steps = [funnel.Step(kind, value) for kind, value in f.steps]
+        result = funnel.funnel(store, period, steps, f.within_ms)
+        for n, r in enumerate(result.steps, 1):
+            yield [f.name, n, r.step.kind, r.step.value, r.sessions, r.from_first_pct,
+                   r.from_previous_pct, r.median_ms_from_previous, r.drop_offs]
+
+
+def _forms(store: Store, period: Period) -> Iterator[list[Any]]:
+    """Per field of every page (labels need one snapshot per page: left to the page)."""
+    for page in forms.form_pages(store, period):
+        for f in page.fields:
+            yield [page.url, f.node, f.sessions, f.rate_pct, f.avg_fill_ms, f.refills,
+                   f.drop_offs]
+
+
+def _engagement(store: Store, period: Period) -> Iterator[list[Any]]:
+    data = engagement.engagement(store, period)
+    for item in data.rows:
+        sig = item.signals
+        yield [item.row.session_id, item.score, item.row.traits.entry_url,
+               item.row.duration_ms, sig.rage, sig.dead, sig.churn, round(sig.idle_ratio, 3),
+               sig.thrash, sig.bounce, sig.refills, sig.error_exit]
+
+
+for dataset in (
+    Dataset("frustration", "Frustration incidents",
+            ("url", "subtype", "session_id", "window_id", "timestamp_ms", "clicks", "selector",
+             "with_js_error", "x", "y"), _frustration),
+    Dataset("scroll", "Scroll depth",
+            ("url", "session_count", "avg_depth_px", "avg_depth_pct", "page_height_px",
+             "p50_pct", "p75_pct", "p90_pct", "page_views", "bin_0_25", "bin_25_50",
+             "bin_50_75", "bin_75_100"), _scroll),
+    Dataset("forms", "Form analytics",
+            ("url", "field_id", "sessions", "completion_rate", "avg_time_to_fill_ms",
+             "total_refills", "drop_offs"), _forms),
+    Dataset("engagement", "Engagement scores (top 500)",
+            ("session_id", "score", "entry_url", "duration_ms", "rage_clicks", "dead_clicks",
+             "revisits", "idle_ratio", "scroll_reversals", "quick_bounce", "form_refills",
+             "error_exit"), _engagement),
+    Dataset("funnel", "Saved funnels",
+            ("funnel", "step", "kind", "value", "sessions", "from_first_pct",
+             "from_previous_pct", "median_ms_from_previous", "stopped_here"), _funnels),
+):
+    register(dataset)

@@ -1,0 +1,92 @@
+"""Frustration and scroll depth on every store.
+
+Frustration, from the fixtures and the ingest rules (tests/unit/test_ingest_facts.py derives
+each fact): frustration-a clicks a dead button 3 times, bursts 6 clicks on a slow button (the
+first 4 within 500 ms of the first: one rage click of 4, its clicks not also dead; the other 2
+plain dead) and twice where a JS error follows instead of a response: 1 rage + 7 dead (2 with a
+JS error) on frustration.html, 1 session; its last click, a link to signup.html, is withdrawn.
+todo-a has 5 clicks that changed nothing within 500 ms on todo.html; signup-b one on
+pricing.html and one on signup.html. Pages sort by incidents, then URL.
+
+Scroll: four sessions view /long (viewport 800 px high) and scroll to 200, 1200, 2200 and
+3200 px (the third first goes to 2200, then back up to 900: its deepest point counts); a fifth
+view never scrolls and is no sample. Page height = 3200 + 800 = 4000; depths (y + 800) / 4000:
+25, 50, 75, 100% -> average 62.5%, 1700 px; nearest-rank p50 = 2nd = 50, p75 = 3rd = 75,
+p90 = ceil(3.6) = 4th = 100; one sample in each quarter bin.
+"""
+
+from __future__ import annotations
+
+from sentiero.analytics import export, frustration, scroll
+from sentiero.analytics.periods import resolve_period
+from sentiero.stores.base import Store
+from tests.analytics import synthetic as s
+from tests.analytics.dataset import SETTINGS, fill
+from tests.analytics.support import ingest_recording
+
+ALL = resolve_period(None, None, None, default_preset=None)
+HOST = "http://127.0.0.1:39711"
+START = 1_790_000_000_000
+
+
+def test_frustration_per_page_with_every_incident(filled_store: Store) -> None:
+    pages = frustration.frustration(filled_store, ALL)
+    assert [(p.url, p.rage, p.dead, p.dead_with_error, p.sessions_affected) for p in pages] == [
+        (HOST + "/frustration.html", 1, 7, 2, 1),
+        (HOST + "/todo.html", 0, 5, 0, 1),
+        (HOST + "/pricing.html", 0, 1, 0, 1),
+        (HOST + "/signup.html", 0, 1, 0, 1),
+    ]
+    page = pages[0]
+    assert len(page.incidents) == 8  # every incident, in time order
+    times = [i.fact.ts_ms for i in page.incidents]
+    assert times == sorted(times)
+    (rage,) = [i for i in page.incidents if i.subtype == "rage"]
+    assert rage.clicks == 4 and rage.fact.session_id == "sess-frustration-a"
+    rules = SETTINGS.frustration_rules()
+    assert rage.reason(rules).startswith("4 clicks within 10 px")
+    assert [i.reason(rules).endswith("a JS error followed") for i in page.incidents].count(
+        True) == 2
+    only = frustration.frustration(filled_store, ALL, url=HOST + "/todo.html")
+    assert [p.url for p in only] == [HOST + "/todo.html"]
+    rows = list(export.DATASETS["frustration"].rows(filled_store, ALL))
+    assert len(rows) == 8 + 5 + 1 + 1
+
+
+def _scroll_sessions(store: Store) -> None:
+    for n, depths in enumerate(([200], [1200], [2200, 900], [3200], [])):
+        start = START + n * 60_000
+        events = [s.meta(start, "/long"), s.snapshot(start + 1)]
+        events += [s.scroll(start + 100 * (i + 1), y) for i, y in enumerate(depths)]
+        events.append(s.custom(start + 1_000, "tick"))
+        ingest_recording(store, "", f"scroll-{n}", settings=SETTINGS,
+                         recording=s.recording(f"scroll-{n}", events))
+
+
+def test_scroll_depth_fold_lines_and_histogram(empty_store: Store) -> None:
+    _scroll_sessions(empty_store)
+    (page,) = scroll.scroll_depth(empty_store, ALL)
+    assert page.url == s.SITE + "/long"
+    assert (page.views, page.sessions, page.page_height_px) == (4, 4, 4000)
+    assert page.depths_pct == [25.0, 50.0, 75.0, 100.0]
+    assert (page.avg_depth_px, page.avg_depth_pct) == (1700, 62.5)
+    assert (page.fold(50), page.fold(75), page.fold(90)) == (50.0, 75.0, 100.0)
+    assert page.histogram == [("0-25%", 1), ("25-50%", 1), ("50-75%", 1), ("75-100%", 1)]
+    assert page.deepest is not None and page.deepest.session_id == "scroll-3"
+    (row,) = export.DATASETS["scroll"].rows(empty_store, ALL)
+    assert row == [s.SITE + "/long", 4, 1700.0, 62.5, 4000, 50.0, 75.0, 100.0, 4, 1, 1, 1, 1]
+
+
+def test_scroll_depth_of_the_fixtures(filled_store: Store) -> None:
+    """landing-a scrolls to 1200 px and dashboard-a to 3200 px (800 px viewports); nobody else
+    scrolls the document: one sample each, at 100% of the page it saw."""
+    found = {p.url: (p.views, p.avg_depth_px, p.page_height_px)
+             for p in scroll.scroll_depth(filled_store, ALL)}
+    assert found == {HOST + "/landing.html": (1, 1200, 2000),
+                     HOST + "/dashboard.html": (1, 3200, 4000)}
+
+
+def test_erased_sessions_leave_frustration(empty_store: Store) -> None:
+    ids = fill(empty_store, ["frustration-a", "todo-a"])
+    empty_store.erase_sessions([ids["frustration-a"]])
+    assert [p.url for p in frustration.frustration(empty_store, ALL)] == [HOST + "/todo.html"]

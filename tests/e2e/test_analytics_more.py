@@ -1,0 +1,109 @@
+"""Analytics part 2 in real Chromium: the heatmap draws over the recorded page (its text under
+the dots), a hot spot lists its clicks and opens a replay at one of them, a four-step funnel
+shows its counts, and a frustration incident opens its replay at the incident."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from sentiero.app import Sentiero
+from sentiero.stores.memory import MemoryStore
+from tests.analytics.dataset import fill
+from tests.analytics.test_funnel_conversions import fill_shop
+from tests.e2e.site import make_site
+
+pytestmark = pytest.mark.e2e
+HOST = "http://127.0.0.1:39711"
+
+
+@pytest.fixture
+def site(live_server: Any) -> tuple[str, MemoryStore]:
+    store = MemoryStore()
+    fill(store)
+    fill_shop(store)
+    server = live_server(make_site(Sentiero(store=store, allow_open_dashboard=True)))
+    return server.url + "/sentiero", store
+
+
+def _replay_offset(page: Any) -> float:
+    seek = page.locator(".sentiero-player__seek")
+    seek.wait_for(state="attached", timeout=15_000)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.sentiero-player__seek');"
+        " return s && Number(s.max) > 0 && Number(s.value) > 0; }", timeout=15_000)
+    return float(seek.input_value())
+
+
+def _first_ms(store: MemoryStore, session_id: str, window_id: str) -> int:
+    summary = store.get_session(session_id)
+    assert summary is not None
+    return next(w.first_ms for w in summary.windows if w.window_id == window_id)
+
+
+def test_heatmap_over_the_recorded_page_and_a_hot_spot_opens_a_replay(
+        site: tuple[str, MemoryStore], browser: Any) -> None:
+    base, store = site
+    for width, height in ((1280, 800), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(f"{base}/analytics/heatmap?url={HOST}/frustration.html&since=2020-01-01")
+        page.wait_for_selector("#sentiero-heatmap[data-ready=true]", timeout=15_000)
+        frame = page.frame_locator(".heatmap-page iframe")
+        assert "Checkout" in frame.locator("body").inner_text()  # the page under the dots
+        assert "Pay now" in frame.locator("body").inner_text()
+        assert page.locator("circle.heatmap-spot").count() == 5
+        assert page.locator("circle.heatmap-spot[data-count='6']").count() == 1
+        # the dot sits over the button that was clicked six times
+        dot = page.locator("circle.heatmap-spot[data-count='6']").bounding_box()
+        button = frame.locator("button", has_text="Pay now").bounding_box()
+        assert dot is not None and button is not None
+        centre = (dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+        assert button["x"] <= centre[0] <= button["x"] + button["width"], (centre, button)
+        assert button["y"] <= centre[1] <= button["y"] + button["height"], (centre, button)
+        page.locator("circle.heatmap-spot[data-count='6']").click()
+        page.wait_for_url(re.compile(r".*spot=15-8.*"))
+        assert page.locator(".heatmap-spot-list li").count() == 6
+        link = page.locator(".heatmap-spot-list a", has_text="Replay this click").first
+        href = link.get_attribute("href") or ""
+        ts = int(re.search(r"[?&]t=(\d+)", href).group(1))  # type: ignore[union-attr]
+        clicks = {f.ts_ms for f in store.iter_facts(kind="click")}
+        assert ts in clicks
+        link.click()
+        window_id = re.search(r"/windows/([^/?]+)", page.url).group(1)  # type: ignore[union-attr]
+        offset = _replay_offset(page)
+        expected = ts - _first_ms(store, "sess-frustration-a", window_id)
+        assert abs(offset - expected) < 600, (offset, expected)
+        context.close()
+
+
+def test_a_four_step_funnel_shows_its_counts(site: tuple[str, MemoryStore], page: Any) -> None:
+    base, _ = site
+    page.goto(f"{base}/analytics/funnel?since=2020-01-01")
+    page.select_option("#f-type1", "url")
+    page.fill("#f-step1", "/cart")
+    page.fill("#f-step2", "checkout")
+    page.fill("#f-step3", "pay")
+    page.click("button:has-text('Show funnel')")
+    page.fill("#f-step4", "done")  # the page offers one more row after three steps
+    page.click("button:has-text('Show funnel')")
+    assert page.locator(".funnel-sessions").all_inner_texts() == ["6", "4", "3", "2"]
+    page.fill("#f-within", "30")
+    page.click("button:has-text('Show funnel')")
+    assert page.locator(".funnel-sessions").all_inner_texts() == ["6", "4", "3", "1"]
+
+
+def test_a_frustration_incident_opens_its_replay_at_the_incident(
+        site: tuple[str, MemoryStore], page: Any) -> None:
+    base, store = site
+    page.goto(f"{base}/analytics/frustration?since=2020-01-01")
+    rage = page.locator("li.incident-rage").first
+    assert "4 clicks within 10 px" in rage.inner_text()
+    rage.locator("a", has_text="Replay at this moment").click()
+    (fact,) = list(store.iter_facts(kind="rage_click"))
+    assert f"t={fact.ts_ms}" in page.url
+    offset = _replay_offset(page)
+    expected = fact.ts_ms - _first_ms(store, fact.session_id, fact.window_id)
+    assert abs(offset - expected) < 600, (offset, expected)
