@@ -90,7 +90,7 @@ def test_staff_users_see_the_dashboard_and_delete_with_both_csrf_schemes_on(
     assert listing["X-Frame-Options"] == "DENY"
     cookie = listing.cookies["sentiero_csrf"]
     assert cookie["path"] == "/sentiero/" and cookie["httponly"]
-    token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', listing.content.decode())
+    token = re.search(r'name="csrf_token" value="([^"]{20,})"', listing.content.decode())
     assert token, "the listing carries Sentiero's CSRF token"
     # without Sentiero's token the core refuses, whatever Django's middleware says
     assert client.post("/sentiero/sessions/dj-session/delete").status_code == 403
