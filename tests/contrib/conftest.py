@@ -52,6 +52,7 @@ def postgres_db() -> Iterator[str]:
 def empty_tables(alias: str) -> None:
     from sentiero.contrib.django import models
 
-    for model in (models.RecordedChunk, models.RecordedFact, models.ReceivedBatch,
-                  models.RecordedWindow, models.RecordedSession):
+    for model in (models.TrackedOccurrence, models.TrackedProblem, models.TrackedServerEvent,
+                  models.TrackingIngestKey, models.RecordedChunk, models.RecordedFact,
+                  models.ReceivedBatch, models.RecordedWindow, models.RecordedSession):
         model.objects.using(alias).all().delete()

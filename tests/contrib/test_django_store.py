@@ -16,7 +16,8 @@ from tests.contrib.django_setup import django_store
 from tests.stores.contract import StoreConcurrencyContract, StoreContract, batch
 
 MODELS = (models.RecordedSession, models.RecordedWindow, models.RecordedChunk,
-          models.ReceivedBatch, models.RecordedFact)
+          models.ReceivedBatch, models.RecordedFact, models.TrackedProblem,
+          models.TrackedOccurrence, models.TrackedServerEvent, models.TrackingIngestKey)
 
 
 def leftovers(alias: str) -> list[str]:
@@ -29,7 +30,6 @@ def leftovers(alias: str) -> list[str]:
 
 
 class DjangoContract(StoreContract, StoreConcurrencyContract):
-    tracks_errors = False  # the ORM store has no error-tracking tables yet (issue 9 follow-up)
     alias = "default"
 
     def store_factory(self):  # type: ignore[no-untyped-def]

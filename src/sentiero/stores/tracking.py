@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 _MISSING = (
     "this store does not keep error-tracking data (problems, occurrences, server events, "
-    "ingest keys): use SQLStore, RedisStore, FileStore or MemoryStore"
+    "ingest keys): use SQLStore, DjangoStore, RedisStore, FileStore or MemoryStore"
 )
 
 

@@ -51,8 +51,8 @@ TRENDS = {"24h": (24, 3_600_000), "7d": (7, 86_400_000), "30d": (30, 86_400_000)
 RECENT = 50
 FACET_SAMPLE = 200
 FRAMES_SHOWN = 20
-NOT_TRACKED = ("This store does not keep error-tracking data. Use SQLStore, RedisStore, "
-               "FileStore or MemoryStore to see problems here.")
+NOT_TRACKED = ("This store does not keep error-tracking data. Use SQLStore, DjangoStore, "
+               "RedisStore, FileStore or MemoryStore to see problems here.")
 CLIENT_ERRORS_PENDING = "Client error groups arrive with the analytics pages."
 BROWSER_EVENTS_PENDING = "Browser custom events arrive with the analytics pages."
 

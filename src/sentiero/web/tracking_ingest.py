@@ -36,8 +36,8 @@ from sentiero.web.application import Route, Web, json_response
 logger = logging.getLogger("sentiero.tracking")
 
 INVALID_KEY = "invalid or missing ingest key"
-NOT_KEPT = ("this store does not keep error-tracking data: use SQLStore, RedisStore, "
-            "FileStore or MemoryStore")
+NOT_KEPT = ("this store does not keep error-tracking data: use SQLStore, DjangoStore, "
+            "RedisStore, FileStore or MemoryStore")
 REDACTION_FAILED = "the report could not be processed (redaction failed); nothing was stored"
 STORAGE_UNAVAILABLE = "storage unavailable, retry later"
 

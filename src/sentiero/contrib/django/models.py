@@ -101,3 +101,84 @@ class RecordedFact(models.Model):
             models.Index(fields=["ts_ms"], name="sentiero_fact_ts"),
             models.Index(fields=["session", "ts_ms"], name="sentiero_fact_session_ts"),
         ]
+
+
+# --- server-side error tracking (store.py's DjangoTracking; stores/tracking.py has the contract)
+
+
+class TrackedProblem(models.Model):
+    """A problem: occurrences sharing a fingerprint, with its counts and status."""
+
+    problem_id = models.CharField(max_length=128, primary_key=True)
+    project = models.CharField(max_length=128)
+    exception_class = models.CharField(max_length=200)
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    count = models.BigIntegerField()
+    status = models.CharField(max_length=16)
+    first_seen_ms = models.BigIntegerField()
+    last_seen_ms = models.BigIntegerField()
+    resolved_at_ms = models.BigIntegerField(null=True)
+    platform = models.CharField(max_length=32, null=True)
+
+    class Meta:
+        db_table = "sentiero_problem"
+        indexes = [
+            models.Index(fields=["-last_seen_ms", "problem_id"], name="sentiero_problem_last"),
+            models.Index(fields=["-first_seen_ms", "problem_id"], name="sentiero_problem_first"),
+            models.Index(fields=["-count", "problem_id"], name="sentiero_problem_count"),
+            models.Index(fields=["status", "-last_seen_ms"], name="sentiero_problem_status"),
+        ]
+
+
+class TrackedOccurrence(models.Model):
+    """One reported exception, as JSON beside the columns the lists filter on. The session
+    is a plain column (an occurrence may name a session that is not, or no longer, stored)."""
+
+    occurrence_id = models.CharField(max_length=128, primary_key=True)
+    problem = models.ForeignKey(TrackedProblem, on_delete=models.CASCADE,
+                                related_name="occurrences")
+    session_id = models.CharField(max_length=128, null=True)
+    window_id = models.CharField(max_length=128, null=True)
+    ts_ms = models.BigIntegerField()
+    data_json = models.TextField()
+
+    class Meta:
+        db_table = "sentiero_occurrence"
+        indexes = [
+            models.Index(fields=["problem", "ts_ms"], name="sentiero_occurrence_problem"),
+            models.Index(fields=["session_id"], name="sentiero_occurrence_session"),
+            models.Index(fields=["ts_ms"], name="sentiero_occurrence_ts"),
+        ]
+
+
+class TrackedServerEvent(models.Model):
+    """One ``track()`` call, as JSON beside the columns the log filters on."""
+
+    event_id = models.CharField(max_length=128, primary_key=True)
+    project = models.CharField(max_length=128)
+    name = models.CharField(max_length=200)
+    level = models.CharField(max_length=8)
+    session_id = models.CharField(max_length=128, null=True)
+    ts_ms = models.BigIntegerField()
+    data_json = models.TextField()
+
+    class Meta:
+        db_table = "sentiero_server_event"
+        indexes = [
+            models.Index(fields=["-ts_ms", "event_id"], name="sentiero_server_event_ts"),
+            models.Index(fields=["session_id"], name="sentiero_server_event_session"),
+        ]
+
+
+class TrackingIngestKey(models.Model):
+    """An ingest key's public id and the SHA-256 hash of its secret (never the secret)."""
+
+    key_id = models.CharField(max_length=128, primary_key=True)
+    project = models.CharField(max_length=128)
+    secret_hash = models.CharField(max_length=64)
+    created_ms = models.BigIntegerField()
+    revoked_ms = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "sentiero_ingest_key"

@@ -31,6 +31,7 @@ from sentiero.contrib.django.models import (
     RecordedSession,
     RecordedWindow,
 )
+from sentiero.contrib.django.tracking import DjangoTracking
 from sentiero.stores.base import (
     Batch,
     Chunk,
@@ -93,7 +94,7 @@ def _upper_max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-class DjangoStore(Store):
+class DjangoStore(DjangoTracking, Store):
     """Recordings in a Django database (``using`` = a key of ``settings.DATABASES``)."""
 
     def __init__(self, using: str = "default", limits: StoreLimits | None = None) -> None:
@@ -433,7 +434,7 @@ class DjangoStore(Store):
             if window is None:
                 return False
             if not self._windows().filter(session=session).exclude(pk=window.pk).exists():
-                session.delete(using=self.using)
+                self._delete_sessions([session.pk])
                 return True
             self._chunks().filter(window=window).delete()
             window.delete(using=self.using)
@@ -448,7 +449,9 @@ class DjangoStore(Store):
 
     def _delete_sessions(self, ids: list[str]) -> int:
         """Delete sessions with everything under them, children first in bulk (no row-by-row
-        cascade collection of chunk data)."""
+        cascade collection of chunk data), with their error-tracking occurrences and server
+        events."""
+        self._forget_tracked_sessions(ids)
         self._chunks().filter(window__session_id__in=ids).delete()
         self._facts().filter(session_id__in=ids).delete()
         self._batches().filter(session_id__in=ids).delete()
@@ -461,10 +464,12 @@ class DjangoStore(Store):
         return self._run(lambda: self._delete_sessions([session_id]) > 0)
 
     def purge_older_than(self, seconds: float) -> int:
-        cutoff = _to_us(utcnow() - timedelta(seconds=seconds))
+        moment = utcnow() - timedelta(seconds=seconds)
+        cutoff = _to_us(moment)
         ids = self._run(lambda: list(self._sessions().filter(updated_us__lt=cutoff)
                                      .values_list("session_id", flat=True)), atomic=False)
         count = 0
         for start in range(0, len(ids), 500):
             count += self._run(lambda s=start: self._delete_sessions(ids[s:s + 500]))
+        self._purge_tracking(to_ms(moment))
         return count
