@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import logging  # noqa: E402
 
+import sqlalchemy as sa  # noqa: E402
+
 from tests.analytics.support import load_recording  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -193,11 +195,17 @@ def measure(store: Store) -> dict[str, float]:
     return out
 
 
-def open_store(backend: str, folder: str) -> SQLStore:
+def stored_sessions(store: SQLStore) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(store.tables.sessions)).scalar_one()
+
+
+def open_store(backend: str, folder: str, sqlite_path: str | None = None,
+               pg_prefix: str | None = None) -> SQLStore:
     if backend == "sqlite":
-        store = SQLStore(f"sqlite:///{folder}/bench.db", auto_migrate=True)
+        store = SQLStore(f"sqlite:///{sqlite_path or folder + '/bench.db'}", auto_migrate=True)
     else:
-        store = SQLStore(POSTGRES_URL, auto_migrate=True, prefix=f"bench{uuid.uuid4().hex[:6]}_")
+        store = SQLStore(POSTGRES_URL, auto_migrate=True, prefix=pg_prefix or f"bench{uuid.uuid4().hex[:6]}_")
     store.setup()
     return store
 
@@ -208,6 +216,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--long", action="store_true", help="add 1,000,000 on PostgreSQL")
+    parser.add_argument("--sqlite-path", help="keep the SQLite database in this file and reuse "
+                        "the sessions already in it (fills only what is missing)")
+    parser.add_argument("--pg-prefix", help="keep the PostgreSQL tables under this prefix "
+                        "and reuse the sessions already in them")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tpl = templates()
@@ -215,10 +227,13 @@ def main() -> None:
     for backend in args.backends.split(","):
         backend_sizes = sizes + ([1_000_000] if args.long and backend == "postgres" else [])
         with tempfile.TemporaryDirectory() as folder:
-            store = open_store(backend, folder)
+            store = open_store(backend, folder, args.sqlite_path, args.pg_prefix)
             try:
-                have = 0
+                have = stored_sessions(store)
                 for size in backend_sizes:
+                    if size < have:
+                        print(f"{backend}: {have:,} sessions stored already; skipping {size:,}")
+                        continue
                     print(f"{backend}: filling to {size:,} sessions", flush=True)
                     began = time.perf_counter()
                     fill(store, size - have, have, tpl)
@@ -227,7 +242,7 @@ def main() -> None:
                           flush=True)
                     results[(backend, size)] = measure(store)
             finally:
-                if backend != "sqlite":
+                if backend != "sqlite" and not args.pg_prefix:
                     store.drop_tables()
                 store.close()
     columns = list(results)

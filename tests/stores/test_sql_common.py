@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from contract import StoreConcurrencyContract, StoreContract, batch, fixture_batches
 from sqlalchemy import event
 
+from sentiero.analytics.query import Scope
 from sentiero.stores import open_store
 from sentiero.stores.base import (
     Fact,
@@ -26,7 +27,7 @@ from sentiero.stores.base import (
     encode_events,
 )
 from sentiero.stores.sql import SQLStore, _escape_like, normalize_url
-from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS
+from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS, LATEST_VERSION, MIGRATIONS
 
 
 def sql_leftovers(store: SQLStore) -> list[str]:
@@ -217,6 +218,29 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             Fact("vital", "s1", "w1", 5, "https://a.example/", {}, "LCP", 1234.5)]))
         assert [(f.key, f.value) for f in bare.iter_facts()] == [("LCP", 1234.5)]
         assert bare.get_session("s1").traits.browser == "Chrome"
+
+    def test_engagement_step_scores_the_sessions_already_stored(self, bare: SQLStore) -> None:
+        assert bare.migrate(to_version=7) == list(range(1, 8))
+        quote = bare.engine.dialect.identifier_preparer.quote
+        t = bare.tables
+        with bare.engine.begin() as conn:  # what releases before step 8 created
+            for column in ENGAGEMENT_COLUMNS:
+                conn.execute(sa.text(
+                    f"ALTER TABLE {quote(t.sessions.name)} DROP COLUMN {quote(column)}"))
+            conn.execute(sa.insert(t.sessions).values(
+                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
+                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=True))
+            conn.execute(sa.insert(t.facts), [
+                {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
+                 "url": "https://a.example/", "data_json": "{}", "key": None, "value": None}
+                for kind, ts in (("rage_click", 2000), ("dead_click", 3000), ("error", 55_000))])
+        assert bare.migrate() == list(range(8, LATEST_VERSION + 1))
+        bare.setup()
+        # rage 1 (1/3 x 20) + dead 1 (1/3 x 15) + an error 5 s before the end (10): 21.7 -> 22
+        data = bare.engagement_scores(Scope(), "score", 10)
+        assert [(r.row.session_id, r.score) for r in data.rows] == [("old-1", 22)]
+        assert data.rows[0].signals.chips() == ["Rage clicks 1", "Dead clicks 1", "Error exit"]
+        assert data.distribution[1] == ("20-40", 1)
 
     def test_save_batches_stores_many_in_one_transaction_and_skips_duplicates(
         self, store: SQLStore

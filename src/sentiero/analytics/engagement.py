@@ -18,14 +18,15 @@ Idle pauses and scroll reversals are measured per window at ingest (facts ``idle
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sentiero.analytics.periods import Period
-from sentiero.analytics.query import Scope, Segment, SessionRow
+from sentiero.analytics.query import Scope, Segment, SessionRow, span_ms
 
 if TYPE_CHECKING:
-    from sentiero.stores.base import Store
+    from sentiero.stores.base import Fact, Store
 
 WEIGHTS = {"rage": 0.20, "dead": 0.15, "churn": 0.15, "idle": 0.10, "thrash": 0.10,
            "bounce": 0.10, "refills": 0.10, "error_exit": 0.10}
@@ -52,6 +53,7 @@ class Signals:
     refills: int = 0
     error_exit: bool = False
     duration_ms: int | None = None
+    last_error_ms: int | None = None  # the session's last JS error
 
     @property
     def idle_ratio(self) -> float:
@@ -113,25 +115,18 @@ def bin_of(score: int) -> int:
     return min(len(BINS) - 1, score // 20)
 
 
-def engagement(store: Store, period: Period, segment: Segment | None = None,
-               sort: str = "score") -> Engagement:
-    scope = Scope(period.since, period.until, segment or Segment())
-    rows = store.analytics_sessions(scope)
-    wanted = {r.session_id for r in rows}
-    signals: dict[str, Signals] = defaultdict(Signals)
-    seen_urls: dict[str, set[str]] = defaultdict(set)
-    fields: dict[str, dict[str, float]] = defaultdict(dict)
-    errors: dict[str, int] = {}
-    for f in store.scope_facts(Scope(segment=scope.segment), KINDS):
-        if f.session_id not in wanted:
-            continue
-        s = signals[f.session_id]
+def signals_of(facts: Iterable[Fact]) -> Signals:
+    """The signals one session's facts (of ``KINDS``, any order) carry, before the session's
+    duration is known (see :func:`scored`)."""
+    s = Signals()
+    urls: set[str] = set()
+    fields: dict[str, float] = {}
+    for f in facts:
         if f.kind == "rage_click":
             s.rage += 1
         elif f.kind == "dead_click":
             s.dead += 1
         elif f.kind == "page_view":
-            urls = seen_urls[f.session_id]
             if f.url in urls:
                 s.churn += 1
             elif f.url:
@@ -142,26 +137,53 @@ def engagement(store: Store, period: Period, segment: Segment | None = None,
             s.thrash += int(f.value or 0)
         elif f.kind == "form_field":
             node = f"{f.window_id}:{f.key}"
-            fields[f.session_id][node] = fields[f.session_id].get(node, 0) + (f.value or 1)
+            fields[node] = fields.get(node, 0) + (f.value or 1)
         elif f.kind == "error":
-            errors[f.session_id] = max(errors.get(f.session_id, f.ts_ms), f.ts_ms)
-    scored = []
+            s.last_error_ms = f.ts_ms if s.last_error_ms is None else max(s.last_error_ms,
+                                                                           f.ts_ms)
+    s.pages = len(urls)
+    s.refills = int(sum(n - 1 for n in fields.values()))
+    return s
+
+
+def scored(signals: Signals, first_ms: int | None, last_ms: int | None) -> int:
+    """Complete ``signals`` with the session's span and return its score."""
+    signals.duration_ms = span_ms(first_ms, last_ms)
+    signals.error_exit = signals.last_error_ms is not None and last_ms is not None and \
+        last_ms - signals.last_error_ms <= ERROR_EXIT_MS
+    return signals.score()
+
+
+def engagement(store: Store, period: Period, segment: Segment | None = None,
+               sort: str = "score") -> Engagement:
+    """Every session in scope scored; the rows are the top ``MAX_ROWS`` by score (or by
+    duration with ``sort="duration"``), ties by id."""
+    scope = Scope(period.since, period.until, segment or Segment())
+    return store.engagement_scores(scope, "duration" if sort == "duration" else "score",
+                                   MAX_ROWS)
+
+
+def generic_scores(store: Store, scope: Scope, sort: str, limit: int) -> Engagement:
+    rows = store.analytics_sessions(scope)
+    wanted = {r.session_id for r in rows}
+    facts: dict[str, list[Fact]] = defaultdict(list)
+    for f in store.scope_facts(Scope(segment=scope.segment), KINDS):
+        if f.session_id in wanted:
+            facts[f.session_id].append(f)
+    items = []
     for row in rows:
-        s = signals[row.session_id]
-        s.pages = len(seen_urls[row.session_id])
-        s.duration_ms = row.duration_ms
-        s.refills = int(sum(n - 1 for n in fields[row.session_id].values()))
-        last_error = errors.get(row.session_id)
-        s.error_exit = last_error is not None and row.last_ms is not None and \
-            row.last_ms - last_error <= ERROR_EXIT_MS
-        scored.append(SessionScore(row, s, s.score()))
+        signals = signals_of(facts.get(row.session_id, ()))
+        items.append(SessionScore(row, signals, scored(signals, row.first_ms, row.last_ms)))
     counts = [0] * len(BINS)
-    for item in scored:
+    for item in items:
         counts[bin_of(item.score)] += 1
     if sort == "duration":
-        scored.sort(key=lambda x: (-(x.row.duration_ms or 0), x.row.session_id))
+        items.sort(key=lambda x: (-(x.row.duration_ms or 0), x.row.session_id))
     else:
-        scored.sort(key=lambda x: (-x.score, x.row.session_id))
-    average = round(sum(x.score for x in scored) / len(scored), 1) if scored else None
-    return Engagement(scored[:MAX_ROWS], len(scored), list(zip(BINS, counts, strict=True)),
-                      average)
+        items.sort(key=lambda x: (-x.score, x.row.session_id))
+    return Engagement(items[:limit], len(items), list(zip(BINS, counts, strict=True)),
+                      average_of(sum(x.score for x in items), len(items)))
+
+
+def average_of(total: int, count: int) -> float | None:
+    return round(total / count, 1) if count else None

@@ -233,21 +233,14 @@ def navigation(store: Store, scope: Scope) -> tuple[list[tuple[str, int]], ...]:
 
 
 def metadata_distributions(store: Store, scope: Scope) -> list[dict[str, Any]]:
-    """Top custom metadata keys by session count, each with its top values (caps: 50 keys ×
-    50 values tracked, as the original)."""
+    """Top custom metadata keys by session count, each with its top values."""
     keys: Counter[str] = Counter()
     values: dict[str, Counter[str]] = {}
-    for row in store.analytics_sessions(scope):
-        for key, value in row.metadata.items():
-            if key in METADATA_EXCLUDED:
-                continue
-            if key not in values and len(values) >= 50:
-                continue
-            keys[key] += 1
-            counter = values.setdefault(key, Counter())
-            text = value if isinstance(value, str) else str(value)
-            if text in counter or len(counter) < 50:
-                counter[text[:200]] += 1
+    for (key, text), n in store.metadata_counts(scope).items():
+        if key in METADATA_EXCLUDED:
+            continue
+        keys[key] += n
+        values.setdefault(key, Counter())[text] += n
     return [{"key": key, "sessions": n, "values": top_counts(values[key], TOP_METADATA_VALUES)}
             for key, n in top_counts(keys, TOP_METADATA_KEYS)]
 

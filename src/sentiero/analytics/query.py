@@ -258,6 +258,23 @@ def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_da
             for (k, u, key, day), n in counts.items()]
 
 
+MAX_METADATA_TEXT = 200
+
+
+def metadata_text(value: Any) -> str:
+    """A metadata value as the overview groups it: strings as they are, anything else as
+    Python prints it, at most 200 characters."""
+    return (value if isinstance(value, str) else str(value))[:MAX_METADATA_TEXT]
+
+
+def generic_metadata_counts(rows: Iterable[SessionRow]) -> dict[tuple[str, str], int]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        for key, value in row.metadata.items():
+            counts[(key, metadata_text(value))] += 1
+    return dict(counts)
+
+
 DURATION_BUCKETS_MS = (30_000, 120_000, 300_000, 900_000)
 DURATION_LABELS = ("0-30s", "30s-2m", "2-5m", "5-15m", "15m+")
 

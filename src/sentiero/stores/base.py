@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import zstandard
@@ -29,6 +29,9 @@ from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
 from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.tracking import TrackingStore
+
+if TYPE_CHECKING:
+    from sentiero.analytics.engagement import Engagement
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -646,6 +649,18 @@ class Store(TrackingStore, ABC):
 
     def session_durations(self, scope: Scope) -> Durations:
         return query.generic_durations(query.generic_sessions(self, scope))
+
+    def engagement_scores(self, scope: Scope, sort: str, limit: int) -> Engagement:
+        """Every session in scope scored (sentiero.analytics.engagement); the top ``limit``
+        by ``sort`` ("score" or "duration"), ties by id."""
+        from sentiero.analytics.engagement import generic_scores
+
+        return generic_scores(self, scope, sort, limit)
+
+    def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
+        """{(metadata key, value as text): sessions} over the sessions in scope (values as
+        ``query.metadata_text`` prints them)."""
+        return query.generic_metadata_counts(query.generic_sessions(self, scope))
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
                     ) -> Iterator[Fact]:

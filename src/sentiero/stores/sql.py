@@ -57,6 +57,7 @@ from sentiero.stores.base import (
 )
 from sentiero.stores.sql_analytics import SQLAnalytics
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
+from sentiero.stores.sql_engagement import SQLEngagement, engagement_changes
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 from sentiero.stores.sql_tracking import SQLTracking
 
@@ -106,7 +107,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(SQLAnalytics, SQLTracking, SQLSavedFunnels, Store):
+class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 
@@ -473,6 +474,8 @@ class SQLStore(SQLAnalytics, SQLTracking, SQLSavedFunnels, Store):
         if batch_has_errors(batch) and not session.has_errors:
             changes["has_errors"] = True
         changes.update(self._trait_changes(session, batch, changes))
+        changes.update(engagement_changes(conn, t.facts, session, {f.kind for f in batch.facts},
+                                          changes["first_ms"], changes["last_ms"]))
         conn.execute(sa.update(s).where(s.c.session_id == sid).values(changes))
 
         max_events = self.limits.max_events_per_session

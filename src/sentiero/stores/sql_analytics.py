@@ -25,6 +25,7 @@ from sentiero.analytics.query import (
     Scope,
     Segment,
     SessionRow,
+    metadata_text,
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
@@ -153,7 +154,8 @@ class SQLAnalytics:
                                    None, 0))
         return rows
 
-    def _rows(self, where: list[Any], limit: int | None, offset: int) -> list[SessionRow]:
+    def _rows(self, where: list[Any], limit: int | None, offset: int,
+              order_by: list[Any] | None = None) -> list[SessionRow]:
         s, w = self.tables.sessions, self.tables.windows
         first_window = (
             sa.select(w.c.window_id).where(w.c.session_id == s.c.session_id)
@@ -165,7 +167,7 @@ class SQLAnalytics:
                       s.c.event_count, s.c.has_errors, s.c.metadata_json,
                       *(s.c[name] for name in TRAITS), first_window.label("first_window"))
             .where(*where)
-            .order_by(s.c.updated_us.desc(), s.c.session_id)
+            .order_by(*(order_by or (s.c.updated_us.desc(), s.c.session_id)))
         )
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -231,6 +233,35 @@ class SQLAnalytics:
             timed += int(n)
             total += int(ms or 0)
         return Durations(tuple(buckets), total, timed)
+
+    def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
+        s = self.tables.sessions
+        where = self._session_where(scope)
+        counts: dict[tuple[str, str], int] = {}
+        if self.backend == "mysql":  # no JSON table function worth its syntax: read one column
+            for (text,) in self._read(sa.select(s.c.metadata_json).where(*where)):
+                for key, value in orjson.loads(text).items():
+                    group = (key, metadata_text(value))
+                    counts[group] = counts.get(group, 0) + 1
+            return counts
+        if self.backend == "postgresql":
+            pairs = sa.func.jsonb_each(sa.cast(s.c.metadata_json, postgresql.JSONB)) \
+                .table_valued("key", "value").alias("m")
+            json_text = sa.cast(pairs.c.value, sa.Text)
+        else:  # SQLite's json_each gives SQL values; quote them back into JSON text
+            pairs = sa.func.json_each(s.c.metadata_json).table_valued("key", "value", "type") \
+                .alias("m")
+            json_text = sa.case(
+                (pairs.c.type == "text", sa.func.json_quote(pairs.c.value)),
+                (pairs.c.type.in_(("true", "false", "null")), pairs.c.type),
+                else_=sa.cast(pairs.c.value, sa.Text))
+        stmt = (sa.select(pairs.c.key, json_text, sa.func.count())
+                .select_from(s).join(pairs, sa.true()).where(*where)
+                .group_by(pairs.c.key, json_text))
+        for key, value, n in self._read(stmt):
+            group = (key, metadata_text(orjson.loads(value)))
+            counts[group] = counts.get(group, 0) + int(n)
+        return counts
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
                     ) -> Iterator[Fact]:

@@ -32,6 +32,17 @@ Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), *_MYSQL)
 FactKey = sa.String(200).with_variant(mysql.VARCHAR(200, charset="utf8mb4",
                                                    collation="utf8mb4_bin"), *_MYSQL)
+# step 8: a session's engagement signals (sentiero.analytics.engagement.Signals attributes
+# after the ``eng_`` prefix) and its score, kept at ingest by sentiero.stores.sql_engagement
+ENGAGEMENT_COLUMNS = ("eng_rage", "eng_dead", "eng_churn", "eng_pages", "eng_idle_ms",
+                      "eng_thrash", "eng_refills", "eng_last_error_ms", "eng_score")
+
+
+def signal_columns() -> list[sa.Column]:
+    return [sa.Column(name, sa.Float if name == "eng_idle_ms" else sa.BigInteger, nullable=True)
+            for name in ENGAGEMENT_COLUMNS]
+
+
 TRAIT_COLUMNS = (("browser", 16), ("device", 16), ("os", 16), ("country", 8),
                  ("utm_source", 200), ("utm_medium", 200), ("utm_campaign", 200))
 
@@ -159,6 +170,8 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         *(sa.Column(name, sa.String(length), nullable=True) for name, length in TRAIT_COLUMNS),
         sa.Column("entry_url", sa.Text, nullable=True),
         sa.Column("referrer", sa.Text, nullable=True),
+        # step 8: engagement signals and score (sentiero.stores.sql_engagement)
+        *signal_columns(),
     )
     # the default list order: updated_at desc, ties by id
     sa.Index(f"{p}sessions_updated", sessions.c.updated_us.desc(), sessions.c.session_id)
@@ -330,6 +343,14 @@ def _step7_saved_funnels(conn: Connection, t: Tables) -> None:
     create_funnels_table(conn, t)
 
 
+def _step8_engagement(conn: Connection, t: Tables) -> None:
+    from sentiero.stores.sql_engagement import backfill
+
+    for column in signal_columns():
+        _add_column(conn, t.sessions, t.sessions.c[column.name])
+    backfill(conn, t)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -340,5 +361,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "server-side error tracking: problems, occurrences, server events, ingest keys",
               _step6_tracking),
     Migration(7, "saved funnels", _step7_saved_funnels),
+    Migration(8, "engagement signals and score per session, kept at ingest", _step8_engagement),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
