@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 import logging  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
-
 from tests.analytics.support import load_recording  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -197,7 +196,8 @@ def measure(store: Store) -> dict[str, float]:
 
 def stored_sessions(store: SQLStore) -> int:
     with store.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(store.tables.sessions)).scalar_one()
+        count = sa.select(sa.func.count()).select_from(store.tables.sessions)
+        return int(conn.execute(count).scalar_one())
 
 
 def open_store(backend: str, folder: str, sqlite_path: str | None = None,
@@ -205,7 +205,8 @@ def open_store(backend: str, folder: str, sqlite_path: str | None = None,
     if backend == "sqlite":
         store = SQLStore(f"sqlite:///{sqlite_path or folder + '/bench.db'}", auto_migrate=True)
     else:
-        store = SQLStore(POSTGRES_URL, auto_migrate=True, prefix=pg_prefix or f"bench{uuid.uuid4().hex[:6]}_")
+        prefix = pg_prefix or f"bench{uuid.uuid4().hex[:6]}_"
+        store = SQLStore(POSTGRES_URL, auto_migrate=True, prefix=prefix)
     store.setup()
     return store
 

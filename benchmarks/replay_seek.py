@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium_path  # noqa: E402
+from tests.e2e.replay_support import long_recording, mounted, post_batches  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from sentiero.app import Sentiero  # noqa: E402
 from sentiero.stores.memory import MemoryStore  # noqa: E402
-from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium_path  # noqa: E402
-from tests.e2e.replay_support import long_recording, mounted, post_batches  # noqa: E402
 
 T0 = 1_750_000_000_000
 

@@ -56,8 +56,8 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.sql_analytics import SQLAnalytics
-from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
 from sentiero.stores.sql_engagement import SQLEngagement, engagement_changes
+from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 from sentiero.stores.sql_tracking import SQLTracking
 
