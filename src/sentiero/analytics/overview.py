@@ -17,7 +17,7 @@ from sentiero.analytics.periods import (
     pct,
     top_counts,
 )
-from sentiero.analytics.query import DURATION_LABELS, Scope, Segment
+from sentiero.analytics.query import DURATION_LABELS, Facets, Scope, Segment
 from sentiero.analytics.traits import same_origin
 from sentiero.ingest.facts import is_internal_tag
 
@@ -139,23 +139,22 @@ class Overview:
         }
 
 
-def kpis(store: Store, scope: Scope) -> Kpis:
-    sessions = store.count_sessions(scope)
-    errored = store.count_sessions(scope.with_segment(has_errors=True)) \
-        if scope.segment.has_errors is None else (sessions if scope.segment.has_errors else 0)
-    events = sum(e for _, e, _ in store.daily_activity(scope))
-    return Kpis(sessions, events, errored, store.session_durations(scope).mean_ms)
+def kpis(facets: Facets, days: list[tuple[int, int, int]]) -> Kpis:
+    """From the sessions' facets and ``daily_activity`` of the same scope."""
+    return Kpis(facets.sessions, sum(e for _, e, _ in days), facets.errored,
+                facets.durations.mean_ms)
 
 
-def _distribution(store: Store, scope: Scope, trait: str) -> list[tuple[str, int]]:
-    counts = {k: v[0] for k, v in store.session_counts(scope, trait).items() if k is not None}
+def _distribution(facets: Facets, trait: str) -> list[tuple[str, int]]:
+    counts = {k: v[0] for k, v in facets.counts[trait].items() if k is not None}
     return top_counts(counts, MAX_DISTINCT)
 
 
 def activity_series(store: Store, scope: Scope, period: Period,
+                    days: list[tuple[int, int, int]],
                     server_days: dict[int, int] | None = None) -> list[Bucket]:
+    """``days``: the scope's ``daily_activity``."""
     weekly = period.weekly
-    days = store.daily_activity(scope)
     errors = store.fact_counts(scope, "error", by_day=True)
     server_days = server_days or {}
     labels = bucket_labels(period, [d for d, _, _ in days] + [e.day or 0 for e in errors]
@@ -198,20 +197,20 @@ def tag_series(store: Store, scope: Scope, period: Period) -> list[dict[str, Any
     return out
 
 
-def entry_pages(store: Store, scope: Scope) -> list[dict[str, Any]]:
-    counts = store.session_counts(scope, "entry_url")
+def entry_pages(facets: Facets) -> list[dict[str, Any]]:
+    counts = facets.counts["entry_url"]
     rows = [{"url": url, "sessions": n, "errors": e, "error_pct": pct(e, n)}
             for url, (n, e) in counts.items() if url]
     rows.sort(key=lambda r: (-r["sessions"], r["url"]))
     return rows[:TOP_ENTRY_PAGES]
 
 
-def referrers(store: Store, scope: Scope) -> list[tuple[str, int]]:
+def referrers(facets: Facets) -> list[tuple[str, int]]:
     """Referrers of sessions in scope, without the site's own origins (those of the entry
     pages), so internal navigation does not crowd out real sources."""
-    own = {url for url in store.session_counts(scope, "entry_url") if url}
+    own = {url for url in facets.counts["entry_url"] if url}
     counts: Counter[str] = Counter()
-    for referrer, (n, _) in store.session_counts(scope, "referrer").items():
+    for referrer, (n, _) in facets.counts["referrer"].items():
         if referrer and not any(same_origin(referrer, entry) for entry in own):
             counts[referrer] += n
     return top_counts(counts, TOP_REFERRERS)
@@ -248,26 +247,30 @@ def metadata_distributions(store: Store, scope: Scope) -> list[dict[str, Any]]:
 def overview(store: Store, period: Period, segment: Segment | None = None) -> Overview:
     scope = Scope(period.since, period.until, segment or Segment())
     prior_period = period.previous()
-    prior = kpis(store, Scope(prior_period.since, prior_period.until, scope.segment)) \
-        if prior_period else None
-    durations = store.session_durations(scope)
+    prior = None
+    if prior_period:
+        before = Scope(prior_period.since, prior_period.until, scope.segment)
+        prior = kpis(store.session_facets(before), store.daily_activity(before))
+    facets = store.session_facets(scope)
+    days = store.daily_activity(scope)
+    durations = facets.durations
     internal, external, texts = navigation(store, scope)
     # the overlay follows the period, not the segment: server errors carry no browser
     server_days, server_truncated = server_error_days(store, period) \
         if scope.segment.empty else ({}, False)
     return Overview(
         period=period,
-        kpis=kpis(store, scope),
+        kpis=kpis(facets, days),
         prior=prior,
-        series=activity_series(store, scope, period, server_days),
-        browsers=_distribution(store, scope, "browser"),
-        devices=_distribution(store, scope, "device"),
-        operating_systems=_distribution(store, scope, "os"),
-        countries=_distribution(store, scope, "country"),
+        series=activity_series(store, scope, period, days, server_days),
+        browsers=_distribution(facets, "browser"),
+        devices=_distribution(facets, "device"),
+        operating_systems=_distribution(facets, "os"),
+        countries=_distribution(facets, "country"),
         durations=list(zip(DURATION_LABELS, durations.buckets, strict=True)),
         tags=tag_series(store, scope, period),
-        entry_pages=entry_pages(store, scope),
-        referrers=referrers(store, scope),
+        entry_pages=entry_pages(facets),
+        referrers=referrers(facets),
         navigation_internal=internal,
         navigation_external=external,
         link_texts=texts,

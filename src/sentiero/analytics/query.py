@@ -292,6 +292,51 @@ class Durations:
         return self.total_ms / self.timed if self.timed else None
 
 
+FACET_TRAITS = ("browser", "device", "os", "country", "entry_url", "referrer")
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What one pass over the sessions in scope tells: how many (and with errors), their
+    durations, and {trait: {value: (sessions, sessions with errors)}} for ``FACET_TRAITS``."""
+
+    sessions: int
+    errored: int
+    durations: Durations
+    counts: dict[str, dict[Any, tuple[int, int]]]
+
+
+def fold_facets(groups: Iterable[tuple[tuple[Any, ...], bool, int | None, int, int]]) -> Facets:
+    """Facets from groups of sessions: (trait values in ``FACET_TRAITS`` order, has errors,
+    duration bucket or None, sessions, summed duration ms)."""
+    sessions = errored = total = timed = 0
+    buckets = [0] * len(DURATION_LABELS)
+    counts: dict[str, dict[Any, list[int]]] = {t: {} for t in FACET_TRAITS}
+    for values, has_errors, bucket, n, duration_ms in groups:
+        sessions += n
+        errored += n if has_errors else 0
+        if bucket is not None:
+            buckets[bucket] += n
+            timed += n
+            total += duration_ms
+        for trait, value in zip(FACET_TRAITS, values, strict=True):
+            slot = counts[trait].setdefault(value, [0, 0])
+            slot[0] += n
+            slot[1] += n if has_errors else 0
+    return Facets(sessions, errored, Durations(tuple(buckets), total, timed),
+                  {t: {v: (a, b) for v, (a, b) in c.items()} for t, c in counts.items()})
+
+
+def generic_facets(rows: Iterable[SessionRow]) -> Facets:
+    def groups() -> Iterator[tuple[tuple[Any, ...], bool, int | None, int, int]]:
+        for row in rows:
+            duration = row.duration_ms
+            yield (tuple(getattr(row.traits, t) for t in FACET_TRAITS), row.has_errors,
+                   None if duration is None else duration_bucket(duration), 1, duration or 0)
+
+    return fold_facets(groups())
+
+
 def duration_bucket(duration_ms: int) -> int:
     for i, edge in enumerate(DURATION_BUCKETS_MS):
         if duration_ms < edge:

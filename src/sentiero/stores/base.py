@@ -24,7 +24,7 @@ import orjson
 import zstandard
 
 from sentiero.analytics import query
-from sentiero.analytics.query import Durations, FactCount, Scope, Segment, SessionRow
+from sentiero.analytics.query import Durations, Facets, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
 from sentiero.stores.saved_funnels import SavedFunnel
@@ -656,6 +656,10 @@ class Store(TrackingStore, ABC):
         from sentiero.analytics.engagement import generic_scores
 
         return generic_scores(self, scope, sort, limit)
+
+    def session_facets(self, scope: Scope) -> Facets:
+        """Counts, durations and trait distributions of the sessions in scope, in one pass."""
+        return query.generic_facets(query.generic_sessions(self, scope))
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
         """{(metadata key, value as text): sessions} over the sessions in scope (values as

@@ -19,12 +19,15 @@ from sqlalchemy.dialects import postgresql
 from sentiero.analytics.query import (
     DURATION_BUCKETS_MS,
     DURATION_LABELS,
+    FACET_TRAITS,
     TRAITS,
     Durations,
+    Facets,
     FactCount,
     Scope,
     Segment,
     SessionRow,
+    fold_facets,
     metadata_text,
 )
 from sentiero.analytics.traits import Traits
@@ -233,6 +236,25 @@ class SQLAnalytics:
             timed += int(n)
             total += int(ms or 0)
         return Durations(tuple(buckets), total, timed)
+
+    def session_facets(self, scope: Scope) -> Facets:
+        s = self.tables.sessions
+        duration = s.c.last_ms - s.c.first_ms
+        bucket = sa.case(
+            (sa.or_(s.c.first_ms.is_(None), s.c.last_ms.is_(None)), None),
+            *((duration < edge, i) for i, edge in enumerate(DURATION_BUCKETS_MS)),
+            else_=len(DURATION_BUCKETS_MS),
+        ).label("bucket")
+        traits = [s.c[name] for name in FACET_TRAITS]
+        stmt = (sa.select(*traits, s.c.has_errors, bucket, sa.func.count(),
+                          sa.func.sum(sa.func.coalesce(duration, 0)))
+                .where(*self._session_where(scope))
+                .group_by(*traits, s.c.has_errors, bucket))
+        n = len(traits)
+        return fold_facets(
+            (tuple(r[:n]), bool(r[n]), None if r[n + 1] is None else int(r[n + 1]),
+             int(r[n + 2]), int(r[n + 3] or 0))
+            for r in self._read(stmt))
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
         s = self.tables.sessions
