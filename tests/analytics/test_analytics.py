@@ -186,3 +186,26 @@ def test_server_errors_overlay_the_activity_series() -> None:
     assert sum(b.server_errors for b in o.series) == 3
     assert o.series[-1].server_errors == 3 and not o.server_overlay_truncated
     assert [(p.exception_class, p.count) for p in o.top_problems] == [("KeyError", 4)]
+
+
+def test_metadata_values_of_every_json_type_group_alike_on_every_store(store: Store) -> None:
+    """Numbers, booleans, null, lists and objects are counted as Python prints them, whether
+    the store groups them in SQL (SQLite json_each, PostgreSQL jsonb_each) or in Python."""
+    from tests.analytics import synthetic as s
+    from tests.analytics.dataset import SETTINGS
+    from tests.analytics.support import ingest_recording
+
+    metadata = {"n": 5, "ratio": 1.5, "flag": True, "off": False, "none": None,
+                "tags": ["a", 2], "obj": {"k": "v"}, "long": "x" * 300}
+    t = 1_790_000_000_000
+    events = [s.meta(t, "/m"), s.snapshot(t + 1), s.custom(t + 2, "x")]
+    ingest_recording(store, "", "typed-meta", settings=SETTINGS, metadata=metadata,
+                     recording=s.recording("typed-meta", events))
+    try:
+        counts = store.metadata_counts(Scope())
+        assert {k: v for k, v in counts.items() if k[0] in metadata} == {
+            ("n", "5"): 1, ("ratio", "1.5"): 1, ("flag", "True"): 1, ("off", "False"): 1,
+            ("none", "None"): 1, ("tags", "['a', 2]"): 1, ("obj", "{'k': 'v'}"): 1,
+            ("long", "x" * 200): 1}
+    finally:
+        store.erase_sessions(["typed-meta"])

@@ -42,6 +42,9 @@ def _from_us(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
 
 
+_SQLITE_JSON_ATOMS = {"true": True, "false": False, "null": None}
+
+
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -269,20 +272,23 @@ class SQLAnalytics:
         if self.backend == "postgresql":
             pairs = sa.func.jsonb_each(sa.cast(s.c.metadata_json, postgresql.JSONB)) \
                 .table_valued("key", "value").alias("m")
-            json_text = sa.cast(pairs.c.value, sa.Text)
-        else:  # SQLite's json_each gives SQL values; quote them back into JSON text
+            columns = [pairs.c.key, sa.cast(pairs.c.value, sa.Text)]  # JSON text
+        else:  # SQLite's json_each: SQL values with their JSON type
             pairs = sa.func.json_each(s.c.metadata_json).table_valued("key", "value", "type") \
                 .alias("m")
-            json_text = sa.case(
-                (pairs.c.type == "text", sa.func.json_quote(pairs.c.value)),
-                (pairs.c.type.in_(("true", "false", "null")), pairs.c.type),
-                else_=sa.cast(pairs.c.value, sa.Text))
-        stmt = (sa.select(pairs.c.key, json_text, sa.func.count())
-                .select_from(s).join(pairs, sa.true()).where(*where)
-                .group_by(pairs.c.key, json_text))
-        for key, value, n in self._read(stmt):
-            group = (key, metadata_text(orjson.loads(value)))
-            counts[group] = counts.get(group, 0) + int(n)
+            columns = [pairs.c.key, pairs.c.type, pairs.c.value]
+        stmt = (sa.select(*columns, sa.func.count())
+                .select_from(s).join(pairs, sa.true()).where(*where).group_by(*columns))
+        for *group, n in self._read(stmt):
+            if len(group) == 2:
+                key, value = group[0], orjson.loads(group[1])
+            else:
+                key, kind, raw = group
+                value = _SQLITE_JSON_ATOMS.get(kind, raw) if kind != "text" else raw
+                if kind in ("object", "array"):
+                    value = orjson.loads(raw)
+            text = metadata_text(value)
+            counts[(key, text)] = counts.get((key, text), 0) + int(n)
         return counts
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
