@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sentiero.stores.base import Store
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-SESSION_PAGE = 1_000
+SESSION_PAGE = 10_000  # rows per query: few OFFSET skips over a large range
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,9 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 if not memory:
                     cursor.execute("PRAGMA journal_mode=WAL")
                     cursor.execute("PRAGMA synchronous=NORMAL")
+                    # analytics reads scan facts by index: a 32 MiB page cache per
+                    # connection (the default is 2 MiB) keeps their table pages in memory
+                    cursor.execute("PRAGMA cache_size=-32768")
                 cursor.close()
 
             @event.listens_for(engine, "begin")
@@ -899,7 +902,10 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
     def _fact_pages(self, stmt: sa.Select) -> Iterator[Fact]:
         # keyset pages: no connection is held while the caller consumes facts
         f = self.tables.facts
+        stmt = stmt.with_only_columns(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url,
+                                      f.c.data_json, f.c.key, f.c.value, f.c.id)
         after: tuple[int, int] | None = None
+        loads = orjson.loads
         while True:
             page = stmt
             if after is not None:
@@ -907,15 +913,12 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                     sa.or_(f.c.ts_ms > after[0], sa.and_(f.c.ts_ms == after[0], f.c.id > after[1]))
                 )
             page = page.order_by(f.c.ts_ms, f.c.id).limit(_FACT_PAGE)
-            rows = self._run(functools.partial(_fetch_all, page), write=False)
-            for r in rows:
-                yield Fact(
-                    r.kind, r.session_id, r.window_id, r.ts_ms, r.url, orjson.loads(r.data_json),
-                    r.key, r.value,
-                )
+            rows = self._run(functools.partial(_fetch_tuples, page), write=False)
+            for kind, sid, wid, ts, url, data, key, value, _id in rows:
+                yield Fact(kind, sid, wid, ts, url, loads(data), key, value)
             if len(rows) < _FACT_PAGE:
                 return
-            after = (rows[-1].ts_ms, rows[-1].id)
+            after = (rows[-1][3], rows[-1][8])
 
     # --- deletes ----------------------------------------------------------------------------
 
@@ -1028,6 +1031,11 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
 def traits_of_row(row: Any) -> Traits:
     return Traits(*(getattr(row, name) for name in TRAIT_NAMES))
+
+
+def _fetch_tuples(stmt: sa.Select, conn: Connection) -> list[tuple[Any, ...]]:
+    """Plain tuples: unpacking them is several times cheaper than reading Row attributes."""
+    return [tuple(r) for r in conn.execute(stmt)]
 
 
 def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:

@@ -179,13 +179,14 @@ class SQLAnalytics:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
-        return [
-            SessionRow(r.session_id, _from_us(r.created_us), _from_us(r.updated_us), r.first_ms,
-                       r.last_ms, int(r.event_count), bool(r.has_errors),
-                       orjson.loads(r.metadata_json),
-                       Traits(*(getattr(r, name) for name in TRAITS)), r.first_window)
-            for r in self._read(stmt)
-        ]
+        traits = len(TRAITS)
+        out = []
+        for r in self._read(stmt):  # positions, not Row attributes: several times cheaper
+            sid, created, updated, first, last, events, errors, metadata, *rest = tuple(r)
+            out.append(SessionRow(sid, _from_us(created), _from_us(updated), first, last,
+                                  int(events), bool(errors), orjson.loads(metadata),
+                                  Traits(*rest[:traits]), rest[traits]))
+        return out
 
     def count_sessions(self, scope: Scope) -> int:
         s = self.tables.sessions
