@@ -138,6 +138,30 @@ def fill(store: SQLStore, count: int, start: int, tpl: list[list[Batch]]) -> Non
     store.save_batches(pending)
 
 
+def copy_rows(source: SQLStore, target: SQLStore) -> None:
+    """Copy every row the SQLite fill wrote into ``target`` (a faster fill for a server
+    database: the rows are the ones ingest produced, so the data is the same)."""
+    src, dst = source.tables, target.tables
+    tables = ("sessions", "windows", "chunks", "batches", "facts")
+    with source.engine.connect() as read, target.engine.begin() as write:
+        for name in tables:
+            table_in, table_out = getattr(src, name), getattr(dst, name)
+            columns = [c.name for c in table_in.columns]
+            began = time.perf_counter()
+            result = read.execution_options(yield_per=5000).execute(sa.select(table_in))
+            copied = 0
+            for part in result.partitions(5000):
+                write.execute(sa.insert(table_out), [dict(zip(columns, r, strict=True))
+                                                     for r in part])
+                copied += len(part)
+            print(f"    copied {copied:,} {name} rows in {time.perf_counter() - began:.0f} s",
+                  flush=True)
+        if target.backend == "postgresql":  # the facts id sequence continues after the copy
+            seq = f"{dst.facts.name}_id_seq"
+            write.execute(sa.text(f"SELECT setval('{seq}', (SELECT max(id) FROM "
+                                  f"{dst.facts.name}))"))
+
+
 def timed_get(port: int, path: str) -> float:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     began = time.perf_counter()
@@ -219,6 +243,9 @@ def main() -> None:
     parser.add_argument("--long", action="store_true", help="add 1,000,000 on PostgreSQL")
     parser.add_argument("--sqlite-path", help="keep the SQLite database in this file and reuse "
                         "the sessions already in it (fills only what is missing)")
+    parser.add_argument("--copy-from", metavar="SQLITE_FILE",
+                        help="fill PostgreSQL by copying the rows of a SQLite store this "
+                        "script filled (with as many sessions as the largest size)")
     parser.add_argument("--pg-prefix", help="keep the PostgreSQL tables under this prefix "
                         "and reuse the sessions already in them")
     args = parser.parse_args()
@@ -237,6 +264,15 @@ def main() -> None:
                         continue
                     print(f"{backend}: filling to {size:,} sessions", flush=True)
                     began = time.perf_counter()
+                    if args.copy_from and backend == "postgres" and have == 0:
+                        source = open_store("sqlite", folder, args.copy_from)
+                        copy_rows(source, store)
+                        source.close()
+                        have = stored_sessions(store)
+                        if have >= size:
+                            print(f"  copied in {time.perf_counter() - began:.0f} s")
+                            results[(backend, size)] = measure(store)
+                            continue
                     fill(store, size - have, have, tpl)
                     have = size
                     print(f"  filled in {time.perf_counter() - began:.0f} s; timing pages",

@@ -108,38 +108,58 @@ class PageReport:
 
 def page_report(store: Store, period: Period, url: str,
                 segment: Segment | None = None) -> PageReport:
+    """Counts come grouped from the store (``fact_counts``); only the kinds whose values are
+    needed one by one (time on page, scroll depth, form sessions, error messages) are read."""
     scope = _scope(period, segment)
     report = PageReport(url)
-    views: set[tuple[str, str, int]] = set()
-    sessions: set[str] = set()
-    leaves = leaves_entry = 0
-    durations: dict[tuple[str, str, str], float] = {}
+
+    def counted(kind: str) -> list[Any]:
+        return store.fact_counts(scope, kind, by_key=True, url=url)
+
+    def sessions_of(kind: str) -> int:
+        return sum(c.sessions for c in store.fact_counts(scope, kind, url=url))
+
+    view_counts = counted("page_view")
+    report.entries = sum(c.count for c in view_counts if c.key == "entry")
+    leave_counts = counted("page_leave")
+    leaves = sum(c.count for c in leave_counts)
+    leaves_entry = sum(c.count for c in leave_counts if c.key == "entry")
     elements: Counter[str] = Counter()
+    for c in counted("click"):
+        report.clicks += c.count
+        if c.key:
+            elements[c.key] += c.count
+    frustration: Counter[str] = Counter()
+    for kind in ("rage_click", "dead_click"):
+        for c in counted(kind):
+            if kind == "rage_click":
+                report.rage_clicks += c.count
+            else:
+                report.dead_clicks += c.count
+            if c.key:
+                frustration[c.key] += c.count
+    tags: Counter[str] = Counter()
+    for c in counted("custom"):
+        if c.key and not is_internal_tag(c.key):
+            tags[c.key] += c.count
+    error_groups: dict[str, dict[str, Any]] = {}
+    for c in counted("error"):
+        name = c.key or "Unknown error"
+        group = error_groups.setdefault(name, {"key": name, "message": "", "count": 0,
+                                               "sessions": 0, "last_ms": 0})
+        group["count"] += c.count
+        group["sessions"] += c.sessions
+        group["last_ms"] = max(group["last_ms"], c.last_ms or 0)
+    durations: dict[tuple[str, str, str], float] = {}
     scroll: dict[tuple[str, str, Any], tuple[float, float | None]] = {}
     fields: set[str] = set()
     field_sessions: set[str] = set()
     submit_sessions: set[str] = set()
-    frustration: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    error_groups: dict[str, dict[str, Any]] = {}
-    kinds = ("page_view", "page_leave", "page_time", "click", "scroll", "form_field",
-             "form_submit", "error", "rage_click", "dead_click", "custom")
+    kinds = ("page_time", "scroll", "form_field", "form_submit")
     for f in store.scope_facts(scope, kinds, url=url):
-        if f.kind == "page_view":
-            views.add((f.session_id, f.window_id, f.ts_ms))
-            sessions.add(f.session_id)
-            if f.key == "entry":
-                report.entries += 1
-        elif f.kind == "page_leave":
-            leaves += 1
-            leaves_entry += f.key == "entry"
-        elif f.kind == "page_time" and f.value is not None:
+        if f.kind == "page_time" and f.value is not None:
             group = (f.session_id, f.window_id, f.key or "")
             durations[group] = max(durations.get(group, 0.0), f.value)
-        elif f.kind == "click":
-            report.clicks += 1
-            if f.key:
-                elements[f.key] += 1
         elif f.kind == "scroll" and f.value is not None:
             group = (f.session_id, f.window_id, f.data.get("pv"))
             vh = f.data.get("vh")
@@ -152,24 +172,16 @@ def page_report(store: Store, period: Period, url: str,
         elif f.kind == "form_submit":
             report.form_submits += 1
             submit_sessions.add(f.session_id)
-        elif f.kind == "error":
-            group = error_groups.setdefault(f.key or "Unknown error", {
-                "key": f.key or "Unknown error", "message": f.data.get("message", ""),
-                "count": 0, "sessions": set(), "last_ms": 0})
-            group["count"] += 1
-            group["sessions"].add(f.session_id)
-            group["last_ms"] = max(group["last_ms"], f.ts_ms)
-        elif f.kind in ("rage_click", "dead_click"):
-            if f.kind == "rage_click":
-                report.rage_clicks += 1
-            else:
-                report.dead_clicks += 1
-            if f.key:
-                frustration[f.key] += 1
-        elif f.kind == "custom" and f.key and not is_internal_tag(f.key):
-            tags[f.key] += 1
-    report.views = len(views)
-    report.sessions = len(sessions)
+    untold = set(error_groups)  # each group's message: its first occurrence's
+    for f in store.scope_facts(scope, ("error",), url=url) if untold else ():
+        name = f.key or "Unknown error"
+        if name in untold:
+            error_groups[name]["message"] = f.data.get("message", "")
+            untold.discard(name)
+            if not untold:
+                break
+    report.views = sum(c.count for c in view_counts)
+    report.sessions = sessions_of("page_view")
     report.exits = max(0, report.views - leaves)
     report.bounces = max(0, report.entries - leaves_entry)
     if durations:
@@ -188,9 +200,7 @@ def page_report(store: Store, period: Period, url: str,
     report.form_fields = len(fields)
     report.form_sessions = len(field_sessions)
     report.form_submit_sessions = len(submit_sessions & field_sessions)
-    report.errors = sorted(
-        ({**g, "sessions": len(g["sessions"])} for g in error_groups.values()),
-        key=lambda g: (-g["count"], g["key"]))
+    report.errors = sorted(error_groups.values(), key=lambda g: (-g["count"], g["key"]))
     report.vitals = [m for page in vitals_mod.web_vitals(store, period, segment, url=url)
                      for m in page.metrics]
     report.frustration_selectors = top_counts(frustration, 10)

@@ -121,6 +121,7 @@ class FactCount:
     count: int
     sessions: int
     day: int | None = None  # UTC day (epoch ms) when counted by day
+    last_ms: int | None = None  # the latest fact's ts_ms
 
 
 # --- the generic implementation (memory, files, Redis, Django; any custom store) ---------
@@ -245,16 +246,22 @@ def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, 
     return {value: (n, errored[value]) for value, n in counts.items()}
 
 
-def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False
-                        ) -> list[FactCount]:
+def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False,
+                        only_url: bool = False) -> list[FactCount]:
+    """``only_url``: the facts are of one page (a url filter), which each count names."""
     counts: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
     sessions: dict[tuple[str, str | None, str | None, int | None], set[str]] = {}
+    last: dict[tuple[str, str | None, str | None, int | None], int] = {}
+    page: str | None = None
     for fact in facts:
         group = (fact.kind, fact.url if by_url else None, fact.key if by_key else None,
                  fact.ts_ms - fact.ts_ms % DAY_MS if by_day else None)
         counts[group] += 1
         sessions.setdefault(group, set()).add(fact.session_id)
-    return [FactCount(k, u, key, n, len(sessions[(k, u, key, day)]), day)
+        last[group] = max(last.get(group, fact.ts_ms), fact.ts_ms)
+        page = fact.url
+    return [FactCount(k, u if by_url else (page if only_url else None), key, n,
+                      len(sessions[(k, u, key, day)]), day, last[(k, u, key, day)])
             for (k, u, key, day), n in counts.items()]
 
 

@@ -641,11 +641,11 @@ class Store(TrackingStore, ABC):
         return query.generic_session_counts(query.generic_sessions(self, scope), trait)
 
     def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False,
-                    by_day: bool = False) -> list[FactCount]:
-        """Facts of ``kind`` in scope and their distinct sessions, grouped by url, key and/or
-        UTC day."""
-        return query.generic_fact_counts(query.generic_facts(self, scope, (kind,)),
-                                         by_url, by_key, by_day)
+                    by_day: bool = False, url: str | None = None) -> list[FactCount]:
+        """Facts of ``kind`` in scope (on one page ``url`` if given), their distinct sessions
+        and latest time, grouped by url, key and/or UTC day."""
+        return query.generic_fact_counts(query.generic_facts(self, scope, (kind,), url),
+                                         by_url, by_key, by_day, only_url=url is not None)
 
     def session_durations(self, scope: Scope) -> Durations:
         return query.generic_durations(query.generic_sessions(self, scope))

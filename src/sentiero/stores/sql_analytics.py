@@ -204,22 +204,24 @@ class SQLAnalytics:
         return {r[0]: (int(r[1]), int(r[2] or 0)) for r in self._read(stmt)}
 
     def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False,
-                    by_day: bool = False) -> list[FactCount]:
+                    by_day: bool = False, url: str | None = None) -> list[FactCount]:
         f = self.tables.facts
         day = (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
         groups = [c for c, on in ((f.c.url, by_url), (f.c.key, by_key), (day, by_day)) if on]
-        stmt = (sa.select(*groups, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)))
-                .where(*self._fact_where(scope, (kind,), None)))
+        stmt = (sa.select(*groups, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
+                          sa.func.max(f.c.ts_ms))
+                .where(*self._fact_where(scope, (kind,), url)))
         if groups:
             stmt = stmt.group_by(*groups)
         out = []
         for r in self._read(stmt):
             values = list(r)
-            url = values.pop(0) if by_url else None
+            page = values.pop(0) if by_url else url
             key = values.pop(0) if by_key else None
             bucket = int(values.pop(0)) if by_day else None
             if int(values[0]):
-                out.append(FactCount(kind, url, key, int(values[0]), int(values[1]), bucket))
+                out.append(FactCount(kind, page, key, int(values[0]), int(values[1]), bucket,
+                                     int(values[2])))
         return out
 
     def session_durations(self, scope: Scope) -> Durations:
