@@ -61,6 +61,7 @@ class Tables:
     sort_indexes: tuple[sa.Index, ...]
     tracking: TrackingTables
     analytics_indexes: tuple[sa.Index, ...] = ()
+    read_indexes: tuple[sa.Index, ...] = ()  # step 9
 
 
 @dataclass(frozen=True)
@@ -263,8 +264,17 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Index(f"{p}sessions_traits", shadow.c.updated_us, shadow.c.browser,
                  shadow.c.device, shadow.c.country),
     )
+    # step 9: analytics reads by index alone: events per day (the chunks' rows hold their
+    # blobs, so a table scan reads every page) and one page's facts of a kind
+    chunks_shadow = chunks.to_metadata(sort_md)
+    read_indexes = (
+        sa.Index(f"{p}chunks_activity", chunks_shadow.c.first_ms, chunks_shadow.c.session_id,
+                 chunks_shadow.c.event_count),
+        sa.Index(f"{p}facts_kind_url", facts_shadow.c.kind, facts_shadow.c.url,
+                 facts_shadow.c.ts_ms, mysql_length={"url": 255}),
+    )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
-                  build_tracking_tables(md, p), analytics_indexes)
+                  build_tracking_tables(md, p), analytics_indexes, read_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -351,6 +361,11 @@ def _step8_engagement(conn: Connection, t: Tables) -> None:
     backfill(conn, t)
 
 
+def _step9_read_indexes(conn: Connection, t: Tables) -> None:
+    for index in t.read_indexes:
+        _create_index(conn, index)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -362,5 +377,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _step6_tracking),
     Migration(7, "saved funnels", _step7_saved_funnels),
     Migration(8, "engagement signals and score per session, kept at ingest", _step8_engagement),
+    Migration(9, "indexes for analytics reads: events per day, one page's facts",
+              _step9_read_indexes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
