@@ -11,6 +11,9 @@ one write path). Each page is requested over a real socket (werkzeug's threaded 
     python benchmarks/analytics.py                    # SQLite and PostgreSQL: 1k, 10k, 100k
     python benchmarks/analytics.py --sizes 1000 --backends sqlite     # a quick look
     python benchmarks/analytics.py --long             # adds 1,000,000 on PostgreSQL
+    python benchmarks/analytics.py --sizes 100000 --sqlite-path big.db   # keep the SQLite store
+    python benchmarks/analytics.py --sizes 100000 --backends postgres --copy-from big.db
+                                      # PostgreSQL gets the rows the SQLite fill wrote
 """
 
 from __future__ import annotations
