@@ -250,7 +250,7 @@ def overview(store: Store, period: Period, segment: Segment | None = None) -> Ov
     prior = None
     if prior_period:
         before = Scope(prior_period.since, prior_period.until, scope.segment)
-        prior = kpis(store.session_facets(before), store.daily_activity(before))
+        prior = kpis(store.session_facets(before, by_trait=False), store.daily_activity(before))
     facets = store.session_facets(scope)
     days = store.daily_activity(scope)
     durations = facets.durations

@@ -657,8 +657,9 @@ class Store(TrackingStore, ABC):
 
         return generic_scores(self, scope, sort, limit)
 
-    def session_facets(self, scope: Scope) -> Facets:
-        """Counts, durations and trait distributions of the sessions in scope, in one pass."""
+    def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
+        """Counts, durations and (unless ``by_trait`` is False: the counts alone are wanted)
+        trait distributions of the sessions in scope, in one pass."""
         return query.generic_facets(query.generic_sessions(self, scope))
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:

@@ -42,9 +42,6 @@ def _from_us(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
 
 
-_SQLITE_JSON_ATOMS = {"true": True, "false": False, "null": None}
-
-
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -243,7 +240,7 @@ class SQLAnalytics:
             total += int(ms or 0)
         return Durations(tuple(buckets), total, timed)
 
-    def session_facets(self, scope: Scope) -> Facets:
+    def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
         s = self.tables.sessions
         duration = s.c.last_ms - s.c.first_ms
         bucket = sa.case(
@@ -251,11 +248,11 @@ class SQLAnalytics:
             *((duration < edge, i) for i, edge in enumerate(DURATION_BUCKETS_MS)),
             else_=len(DURATION_BUCKETS_MS),
         ).label("bucket")
-        traits = [s.c[name] for name in FACET_TRAITS]
+        traits = [s.c[name] if by_trait else sa.null().label(name) for name in FACET_TRAITS]
         stmt = (sa.select(*traits, s.c.has_errors, bucket, sa.func.count(),
                           sa.func.sum(sa.func.coalesce(duration, 0)))
                 .where(*self._session_where(scope))
-                .group_by(*traits, s.c.has_errors, bucket))
+                .group_by(*(traits if by_trait else ()), s.c.has_errors, bucket))
         n = len(traits)
         return fold_facets(
             (tuple(r[:n]), bool(r[n]), None if r[n + 1] is None else int(r[n + 1]),
@@ -263,35 +260,16 @@ class SQLAnalytics:
             for r in self._read(stmt))
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
+        # sessions mostly share a few metadata objects (plan, locale, ...): group the stored
+        # JSON text in SQL, then count each distinct object's pairs once, times its sessions
         s = self.tables.sessions
-        where = self._session_where(scope)
+        stmt = (sa.select(s.c.metadata_json, sa.func.count())
+                .where(*self._session_where(scope)).group_by(s.c.metadata_json))
         counts: dict[tuple[str, str], int] = {}
-        if self.backend == "mysql":  # no JSON table function worth its syntax: read one column
-            for (text,) in self._read(sa.select(s.c.metadata_json).where(*where)):
-                for key, value in orjson.loads(text).items():
-                    group = (key, metadata_text(value))
-                    counts[group] = counts.get(group, 0) + 1
-            return counts
-        if self.backend == "postgresql":
-            pairs = sa.func.jsonb_each(sa.cast(s.c.metadata_json, postgresql.JSONB)) \
-                .table_valued("key", "value").alias("m")
-            columns = [pairs.c.key, sa.cast(pairs.c.value, sa.Text)]  # JSON text
-        else:  # SQLite's json_each: SQL values with their JSON type
-            pairs = sa.func.json_each(s.c.metadata_json).table_valued("key", "value", "type") \
-                .alias("m")
-            columns = [pairs.c.key, pairs.c.type, pairs.c.value]
-        stmt = (sa.select(*columns, sa.func.count())
-                .select_from(s).join(pairs, sa.true()).where(*where).group_by(*columns))
-        for *group, n in self._read(stmt):
-            if len(group) == 2:
-                key, value = group[0], orjson.loads(group[1])
-            else:
-                key, kind, raw = group
-                value = _SQLITE_JSON_ATOMS.get(kind, raw) if kind != "text" else raw
-                if kind in ("object", "array"):
-                    value = orjson.loads(raw)
-            text = metadata_text(value)
-            counts[(key, text)] = counts.get((key, text), 0) + int(n)
+        for text, n in self._read(stmt):
+            for key, value in orjson.loads(text).items():
+                group = (key, metadata_text(value))
+                counts[group] = counts.get(group, 0) + int(n)
         return counts
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
