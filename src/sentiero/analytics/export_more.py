@@ -15,11 +15,10 @@ if TYPE_CHECKING:
 
 
 def _frustration(store: Store, period: Period) -> Iterator[list[Any]]:
-    for page in frustration.frustration(store, period):
-        for i in page.incidents:
-            f = i.fact
-            yield [page.url, i.subtype, f.session_id, f.window_id, f.ts_ms, i.clicks, f.key,
-                   i.with_error, f.data.get("x"), f.data.get("y")]
+    for f in frustration.incidents(store, period):  # every one, streamed
+        i = frustration.Incident(f)
+        yield [f.url or "", i.subtype, f.session_id, f.window_id, f.ts_ms, i.clicks, f.key,
+               i.with_error, f.data.get("x"), f.data.get("y")]
 
 
 def _scroll(store: Store, period: Period) -> Iterator[list[Any]]:

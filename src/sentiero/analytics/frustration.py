@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 MAX_PAGES = 200
 TOP_SELECTORS = 10
-INCIDENTS_SHOWN = 20
+INCIDENTS_SHOWN = 20  # per page on the overview of every page
+INCIDENTS_ON_PAGE = 500  # on one page's own view; the export has every one
 KINDS = ("rage_click", "dead_click")
 
 
@@ -63,17 +64,13 @@ class PageFrustration:
     rage: int = 0
     dead: int = 0
     dead_with_error: int = 0
-    sessions: set[str] = field(default_factory=set)
+    sessions_affected: int = 0
     selectors: Counter[str] = field(default_factory=Counter)
-    incidents: list[Incident] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # the first ones, in time order
 
     @property
     def total(self) -> int:
         return self.rage + self.dead
-
-    @property
-    def sessions_affected(self) -> int:
-        return len(self.sessions)
 
     @property
     def top_selectors(self) -> list[tuple[str, int]]:
@@ -81,27 +78,33 @@ class PageFrustration:
 
 
 def incidents(store: Store, period: Period, segment: Segment | None = None,
-              url: str | None = None) -> Iterator[Fact]:
+              url: str | None = None, limit: int | None = None) -> Iterator[Fact]:
     yield from store.scope_facts(Scope(period.since, period.until, segment or Segment()),
-                                 KINDS, url=url)
+                                 KINDS, url=url, limit=limit)
 
 
 def frustration(store: Store, period: Period, segment: Segment | None = None,
-                url: str | None = None) -> list[PageFrustration]:
-    """Pages with a rage or dead click, most incidents first; incidents in time order."""
+                url: str | None = None, shown: int = INCIDENTS_SHOWN) -> list[PageFrustration]:
+    """Pages with a rage or dead click, most incidents first. The counts come grouped from the
+    store; each of the first ``MAX_PAGES`` pages lists its first ``shown`` incidents."""
+    scope = Scope(period.since, period.until, segment or Segment())
     pages: dict[str, PageFrustration] = {}
-    for fact in incidents(store, period, segment, url):
-        page = pages.setdefault(fact.url or "", PageFrustration(fact.url or ""))
-        incident = Incident(fact)
-        if incident.subtype == "rage":
-            page.rage += 1
-        else:
-            page.dead += 1
-            page.dead_with_error += incident.with_error
-        page.sessions.add(fact.session_id)
-        if fact.key:
-            page.selectors[fact.key] += 1
-        page.incidents.append(incident)
-    for page in pages.values():
-        page.incidents.sort(key=lambda i: (i.fact.ts_ms, i.fact.session_id))
-    return sorted(pages.values(), key=lambda p: (-p.total, p.url))
+    for kind in KINDS:
+        for c in store.fact_counts(scope, kind, by_url=True, by_key=True, url=url):
+            page = pages.setdefault(c.url or "", PageFrustration(c.url or ""))
+            if kind == "rage_click":
+                page.rage += c.count
+            else:
+                page.dead += c.count
+                page.dead_with_error += round(c.value_sum)
+            if c.key:
+                page.selectors[c.key] += c.count
+    for c in store.fact_counts(scope, KINDS, by_url=True, url=url):
+        if (c.url or "") in pages:
+            pages[c.url or ""].sessions_affected = c.sessions
+    ordered = sorted(pages.values(), key=lambda p: (-p.total, p.url))
+    for page in ordered[:MAX_PAGES]:
+        if page.url:  # (a fact without a page URL is counted, not listed)
+            page.incidents = [Incident(f) for f in incidents(store, period, segment, page.url,
+                                                             shown)]
+    return ordered

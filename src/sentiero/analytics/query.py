@@ -122,6 +122,7 @@ class FactCount:
     sessions: int
     day: int | None = None  # UTC day (epoch ms) when counted by day
     last_ms: int | None = None  # the latest fact's ts_ms
+    value_sum: float = 0.0  # the facts' values added up (None counts 0)
 
 
 # --- the generic implementation (memory, files, Redis, Django; any custom store) ---------
@@ -247,22 +248,25 @@ def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, 
 
 
 def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False,
-                        only_url: bool = False) -> list[FactCount]:
-    """``only_url``: the facts are of one page (a url filter), which each count names."""
+                        only_url: bool = False, kind_label: str = "") -> list[FactCount]:
+    """``only_url``: the facts are of one page (a url filter), which each count names;
+    ``kind_label``: the kind (or kinds, comma-joined) the counts name."""
     counts: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
     sessions: dict[tuple[str, str | None, str | None, int | None], set[str]] = {}
     last: dict[tuple[str, str | None, str | None, int | None], int] = {}
+    sums: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
     page: str | None = None
     for fact in facts:
-        group = (fact.kind, fact.url if by_url else None, fact.key if by_key else None,
+        group = (kind_label, fact.url if by_url else None, fact.key if by_key else None,
                  fact.ts_ms - fact.ts_ms % DAY_MS if by_day else None)
         counts[group] += 1
         sessions.setdefault(group, set()).add(fact.session_id)
         last[group] = max(last.get(group, fact.ts_ms), fact.ts_ms)
+        sums[group] += fact.value or 0
         page = fact.url
     return [FactCount(k, u if by_url else (page if only_url else None), key, n,
-                      len(sessions[(k, u, key, day)]), day, last[(k, u, key, day)])
-            for (k, u, key, day), n in counts.items()]
+                      len(sessions[g]), day, last[g], float(sums[g]))
+            for g, n in counts.items() for k, u, key, day in (g,)]
 
 
 MAX_METADATA_TEXT = 200

@@ -374,7 +374,7 @@ class _Walk:
         if click.get("pv") is not None:
             data["pv"] = click["pv"]
         fact = Fact("dead_click", self.sid, self.wid, int(click["ts"]), click.get("url"),
-                    data, click.get("sel"))
+                    data, click.get("sel"), 1.0 if data["error"] else 0.0)
         self.facts.append(fact)
         self.last_dead = fact
 

@@ -640,12 +640,16 @@ class Store(TrackingStore, ABC):
             raise ValueError(f"unknown trait {trait!r}")
         return query.generic_session_counts(query.generic_sessions(self, scope), trait)
 
-    def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False,
-                    by_day: bool = False, url: str | None = None) -> list[FactCount]:
-        """Facts of ``kind`` in scope (on one page ``url`` if given), their distinct sessions
-        and latest time, grouped by url, key and/or UTC day."""
-        return query.generic_fact_counts(query.generic_facts(self, scope, (kind,), url),
-                                         by_url, by_key, by_day, only_url=url is not None)
+    def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
+                    by_key: bool = False, by_day: bool = False, url: str | None = None
+                    ) -> list[FactCount]:
+        """Facts of ``kind`` (or of several kinds together) in scope, on one page ``url`` if
+        given: their number, distinct sessions, latest time and summed values, grouped by
+        url, key and/or UTC day."""
+        kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+        return query.generic_fact_counts(query.generic_facts(self, scope, kinds, url),
+                                         by_url, by_key, by_day, only_url=url is not None,
+                                         kind_label=",".join(kinds))
 
     def session_durations(self, scope: Scope) -> Durations:
         return query.generic_durations(query.generic_sessions(self, scope))
@@ -667,11 +671,14 @@ class Store(TrackingStore, ABC):
         ``query.metadata_text`` prints them)."""
         return query.generic_metadata_counts(query.generic_sessions(self, scope))
 
-    def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
-                    ) -> Iterator[Fact]:
+    def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
+                    limit: int | None = None) -> Iterator[Fact]:
         """The facts of ``kinds`` in scope (optionally on one page URL), in ts_ms order per
-        kind."""
-        return query.generic_facts(self, scope, tuple(kinds), url)
+        kind; with ``limit``, only the first ``limit`` of all kinds together in ts_ms order."""
+        facts = query.generic_facts(self, scope, tuple(kinds), url)
+        if limit is None:
+            return facts
+        return iter(sorted(facts, key=lambda f: (f.ts_ms, f.session_id))[:limit])
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
         """(UTC day as epoch ms, events, sessions starting) per day of the scope's range, for

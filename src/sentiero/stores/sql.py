@@ -899,9 +899,11 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             stmt = stmt.where(f.c.ts_ms <= to_ms(until))
         return self._fact_pages(stmt)
 
-    def _fact_pages(self, stmt: sa.Select) -> Iterator[Fact]:
+    def _fact_pages(self, stmt: sa.Select, limit: int | None = None) -> Iterator[Fact]:
         # keyset pages: no connection is held while the caller consumes facts
         f = self.tables.facts
+        size = _FACT_PAGE if limit is None else min(limit, _FACT_PAGE)
+        left = limit
         stmt = stmt.with_only_columns(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url,
                                       f.c.data_json, f.c.key, f.c.value, f.c.id)
         after: tuple[int, int] | None = None
@@ -912,11 +914,14 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 page = page.where(
                     sa.or_(f.c.ts_ms > after[0], sa.and_(f.c.ts_ms == after[0], f.c.id > after[1]))
                 )
-            page = page.order_by(f.c.ts_ms, f.c.id).limit(_FACT_PAGE)
+            page = page.order_by(f.c.ts_ms, f.c.id).limit(size)
             rows = self._run(functools.partial(_fetch_tuples, page), write=False)
             for kind, sid, wid, ts, url, data, key, value, _id in rows:
                 yield Fact(kind, sid, wid, ts, url, loads(data), key, value)
-            if len(rows) < _FACT_PAGE:
+            if left is not None:
+                left -= len(rows)
+                size = min(size, left)
+            if len(rows) < _FACT_PAGE or left == 0:
                 return
             after = (rows[-1][3], rows[-1][8])
 

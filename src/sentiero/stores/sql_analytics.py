@@ -200,14 +200,16 @@ class SQLAnalytics:
                 .where(*self._session_where(scope)).group_by(col))
         return {r[0]: (int(r[1]), int(r[2] or 0)) for r in self._read(stmt)}
 
-    def fact_counts(self, scope: Scope, kind: str, by_url: bool = False, by_key: bool = False,
-                    by_day: bool = False, url: str | None = None) -> list[FactCount]:
+    def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
+                    by_key: bool = False, by_day: bool = False, url: str | None = None
+                    ) -> list[FactCount]:
+        kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         f = self.tables.facts
         day = (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
         groups = [c for c, on in ((f.c.url, by_url), (f.c.key, by_key), (day, by_day)) if on]
         stmt = (sa.select(*groups, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
-                          sa.func.max(f.c.ts_ms))
-                .where(*self._fact_where(scope, (kind,), url)))
+                          sa.func.max(f.c.ts_ms), sa.func.sum(sa.func.coalesce(f.c.value, 0)))
+                .where(*self._fact_where(scope, kinds, url)))
         if groups:
             stmt = stmt.group_by(*groups)
         out = []
@@ -217,8 +219,9 @@ class SQLAnalytics:
             key = values.pop(0) if by_key else None
             bucket = int(values.pop(0)) if by_day else None
             if int(values[0]):
-                out.append(FactCount(kind, page, key, int(values[0]), int(values[1]), bucket,
-                                     int(values[2])))
+                out.append(FactCount(",".join(kinds), page, key, int(values[0]),
+                                     int(values[1]), bucket, int(values[2]),
+                                     float(values[3] or 0)))
         return out
 
     def session_durations(self, scope: Scope) -> Durations:
@@ -272,14 +275,18 @@ class SQLAnalytics:
                 counts[group] = counts.get(group, 0) + int(n)
         return counts
 
-    def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None
-                    ) -> Iterator[Fact]:
+    def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
+                    limit: int | None = None) -> Iterator[Fact]:
         kinds = tuple(kinds)
-        if not kinds:
+        if not kinds or limit == 0:
             return iter(())
         self._ensure_ready()
         f = self.tables.facts
-        return self._fact_pages(sa.select(f).where(*self._fact_where(scope, kinds, url)))
+        facts = self._fact_pages(sa.select(f).where(*self._fact_where(scope, kinds, url)),
+                                 limit)
+        if limit is None:
+            return facts
+        return iter(sorted(facts, key=lambda x: (x.ts_ms, x.session_id)))
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
         s, c = self.tables.sessions, self.tables.chunks

@@ -364,6 +364,10 @@ def _step8_engagement(conn: Connection, t: Tables) -> None:
 def _step9_read_indexes(conn: Connection, t: Tables) -> None:
     for index in t.read_indexes:
         _create_index(conn, index)
+    # dead clicks now carry "a JS error followed" as their value too (counted in SQL)
+    f = t.facts
+    conn.execute(sa.update(f).where(f.c.kind == "dead_click", f.c.value.is_(None)).values(
+        value=sa.case((f.c.data_json.like('%"error":true%'), 1.0), else_=0.0)))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -377,7 +381,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _step6_tracking),
     Migration(7, "saved funnels", _step7_saved_funnels),
     Migration(8, "engagement signals and score per session, kept at ingest", _step8_engagement),
-    Migration(9, "indexes for analytics reads: events per day, one page's facts",
+    Migration(9, "indexes for analytics reads (events per day, one page's facts); dead-click "
+                 "values",
               _step9_read_indexes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

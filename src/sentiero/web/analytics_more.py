@@ -39,11 +39,11 @@ def _url_param(request: Request) -> str:
 def frustration_page(web: Web, request: Request) -> Response:
     rng = parse_range(request.args)
     url = _url_param(request) or None
-    pages = frustration.frustration(web.store, rng.period, url=url)
+    shown = frustration.INCIDENTS_ON_PAGE if url else frustration.INCIDENTS_SHOWN
+    pages = frustration.frustration(web.store, rng.period, url=url, shown=shown)
     return _render(web, request, "analytics_frustration.html", "frustration", rng,
                    title="Frustration", pages=pages[:frustration.MAX_PAGES], total=len(pages),
-                   url=url, rules=web.settings.frustration_rules(),
-                   shown=frustration.INCIDENTS_SHOWN)
+                   url=url, rules=web.settings.frustration_rules(), shown=shown)
 
 
 def scroll_page(web: Web, request: Request) -> Response:
