@@ -51,6 +51,10 @@ def test_frustration_per_page_with_every_incident(filled_store: Store) -> None:
     assert [p.url for p in only] == [HOST + "/todo.html"]
     rows = list(export.DATASETS["frustration"].rows(filled_store, ALL))
     assert len(rows) == 8 + 5 + 1 + 1
+    # a page lists only its first incidents when asked for fewer; the counts stay whole
+    short = frustration.frustration(filled_store, ALL, shown=3)[0]
+    assert (short.rage, short.dead) == (1, 7)
+    assert [i.fact.ts_ms for i in short.incidents] == times[:3]
 
 
 def _scroll_sessions(store: Store) -> None:
