@@ -53,6 +53,7 @@ def empty_tables(alias: str) -> None:
     from sentiero.contrib.django import models
 
     for model in (models.TrackedOccurrence, models.TrackedProblem, models.TrackedServerEvent,
-                  models.TrackingIngestKey, models.RecordedChunk, models.RecordedFact,
-                  models.ReceivedBatch, models.RecordedWindow, models.RecordedSession):
+                  models.TrackingIngestKey, models.StoredFunnel, models.RecordedChunk,
+                  models.RecordedFact, models.ReceivedBatch, models.RecordedWindow,
+                  models.RecordedSession):
         model.objects.using(alias).all().delete()

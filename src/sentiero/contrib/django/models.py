@@ -182,3 +182,17 @@ class TrackingIngestKey(models.Model):
 
     class Meta:
         db_table = "sentiero_ingest_key"
+
+
+# --- saved funnels (store.py's save_funnel / list_funnels / delete_funnel; migration 0003)
+
+
+class StoredFunnel(models.Model):
+    """A saved funnel: its ``SavedFunnel.to_json`` document, as every store keeps it."""
+
+    funnel_id = models.CharField(max_length=32, primary_key=True)
+    created_us = models.BigIntegerField()
+    data_json = models.TextField()
+
+    class Meta:
+        db_table = "sentiero_funnel"

@@ -24,6 +24,7 @@ from django.db import (
 )
 from django.db.models import F, Max, Min, Q, Sum
 
+from sentiero.contrib.django.funnels import DjangoSavedFunnels
 from sentiero.contrib.django.models import (
     ReceivedBatch,
     RecordedChunk,
@@ -94,7 +95,7 @@ def _upper_max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-class DjangoStore(DjangoTracking, Store):
+class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
     """Recordings in a Django database (``using`` = a key of ``settings.DATABASES``)."""
 
     def __init__(self, using: str = "default", limits: StoreLimits | None = None) -> None:
