@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from sentiero.cli import main, parse_duration, parse_moment
 from sentiero.stores.base import Batch, Fact, SessionQuery, Store, WindowRef
+from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.sql import SQLStore
 from tests.stores.contract import POSTGRES_URL, fixture_batches, require_server
 
@@ -180,8 +181,13 @@ def recorded(tmp_path: Path) -> str:
             b.facts = [Fact("custom", b.session_id, b.window_id, b.first_ms, None, {"n": name})]
             b.window_state = {"password_ids": [34], "field_ids": [26, 30, b.seq]}
             assert store.save_batch(b)
+    store.save_funnel(SAVED)
     store.close()
     return url
+
+
+SAVED = SavedFunnel("a" * 32, "Cart to checkout", (("url", "/cart"), ("tag", "checkout")),
+                    600_000, datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
 
 
 def snapshot(store: Store) -> dict[str, Any]:
@@ -247,12 +253,15 @@ def test_export_then_import_into_another_sqlite_file(recorded: str, tmp_path: Pa
     target = f"sqlite:///{tmp_path / 'target.db'}"
     imported = run("import", "--store", target, str(out))
     assert imported.exit_code == 0, imported.output
-    assert "Imported 3 sessions with new data." in imported.stdout
+    assert "Imported 3 sessions with new data and 1 saved funnel." in imported.stdout
     assert "Importing" in imported.stderr
     compare(recorded, target)
     again = run("import", "--store", target, str(out))
     assert "Imported 0 sessions with new data." in again.stdout  # exactly once
     compare(recorded, target)
+    kept = SQLStore(target)
+    assert kept.list_funnels() == [SAVED]
+    kept.close()
 
 
 def test_export_to_stdout_and_by_session(recorded: str, tmp_path: Path) -> None:
@@ -260,7 +269,7 @@ def test_export_to_stdout_and_by_session(recorded: str, tmp_path: Path) -> None:
     result = run("export", "--store", recorded, "--session", sid)
     assert result.exit_code == 0, result.output
     lines = result.stdout_bytes.splitlines()
-    assert len(lines) == 2 and orjson.loads(lines[1])["session_id"] == sid
+    assert len(lines) == 2 and orjson.loads(lines[1])["session_id"] == sid  # no funnels
     target = f"sqlite:///{tmp_path / 'one.db'}"
     imported = CliRunner().invoke(main, ["import", "--store", target, "-"],
                                   input=result.stdout_bytes)
@@ -311,7 +320,7 @@ def test_export_from_sqlite_import_into_postgres(recorded: str, postgres_db: str
     assert migrated.exit_code == 0 and "Applied migrations: 1, 2, 3, 4" in migrated.stdout
     imported = run("import", "--store", postgres_db, str(out))
     assert imported.exit_code == 0, imported.output
-    assert "Imported 3 sessions with new data." in imported.stdout
+    assert "Imported 3 sessions with new data and 1 saved funnel." in imported.stdout
     compare(recorded, postgres_db)
     # and maintenance works there too
     erased = run("erase", "--store", postgres_db, "--meta", "fixture=todo-a", "--yes")

@@ -350,7 +350,8 @@ def erase(store_url: str, session_ids: tuple[str, ...], since: str | None, until
               help="Export only this session. Repeat for several. Default: every session.")
 def export_command(store_url: str, output: str, session_ids: tuple[str, ...]) -> None:
     """Write sessions (recordings, metadata, facts) to a JSON lines file that `sentiero
-    import` reads back into any store."""
+    import` reads back into any store; an export of every session carries the saved funnels
+    too."""
     from sentiero.stores.base import validate_id
     from sentiero.transfer import export_sessions
 
@@ -395,19 +396,24 @@ def _output(path: str) -> Iterator[IO[bytes]]:
 def import_command(store_url: str, file: IO[bytes]) -> None:
     """Read a `sentiero export` file (- for standard input) into a store. Importing the same
     file twice stores nothing twice."""
-    from sentiero.transfer import import_sessions
+    from sentiero.transfer import import_file
 
     store = _open_store(store_url)
     progress = _Progress("Importing")
     try:
         with _store_errors():
-            count = import_sessions(store, file, progress=progress)
+            result = import_file(store, file, progress=progress)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         progress.close()
         store.close()
-    click.echo(f"Imported {_plural(count)} with new data.")
+    funnels = (f" and {_plural(result.saved_funnels, 'saved funnel')}"
+               if result.saved_funnels else "")
+    click.echo(f"Imported {_plural(result.sessions)} with new data{funnels}.")
+    if result.funnels_not_kept:
+        click.echo(f"This store keeps no saved funnels: {result.funnels_not_kept} in the file "
+                   "were left out.", err=True)
 
 
 def _not_found(environ: dict, start_response):  # type: ignore[no-untyped-def]

@@ -2,7 +2,14 @@
 
 The file is JSON lines. The first line is a header::
 
-    {"format": "sentiero-export", "version": 2, "sessions": <count>, "exported_at": "..."}
+    {"format": "sentiero-export", "version": 3, "sessions": <count>, "saved_funnels": <count>,
+     "exported_at": "..."}
+
+then one line per saved funnel (``sentiero.stores.saved_funnels``; only in an export of every
+session, as funnels belong to no session)::
+
+    {"saved_funnel": {"id": ..., "name": ..., "steps": [["url", "/cart"], ...],
+                      "within_ms": ..., "created_at": ISO-8601}}
 
 and every following line is one session::
 
@@ -17,6 +24,8 @@ and every following line is one session::
 Version 2 added the facts' ``key`` and ``value`` and the fact kinds of the analytics
 (docs/CONTRACTS.md "Facts"). A version 1 file is still read: its facts, from before those
 kinds existed, are left aside and derived again from the recorded events, as ingest would.
+Version 3 added the saved funnels; importing one stores it by its id (an identical one
+already there is left as it is, so a second import changes nothing).
 
 ``occurrences`` and ``server_events`` (optional) are the session's error-tracking records
 (``sentiero.tracking.models``, as dicts); importing one stores it once (by its id) and counts
@@ -33,16 +42,18 @@ imported into sessions the target store does not have yet.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
 import orjson
 
 from sentiero.stores.base import Batch, Fact, Store, WindowRef, utcnow, validate_id
+from sentiero.stores.saved_funnels import MAX_NAME, SavedFunnel, valid_funnel_id
 
 FORMAT = "sentiero-export"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 _CHUNK_PAGE = 200
 
 Progress = Callable[[int, int], None]
@@ -53,20 +64,28 @@ def export_sessions(
     out: IO[bytes],
     session_ids: Iterable[str] | None = None,
     progress: Progress | None = None,
+    saved_funnels: bool | None = None,
 ) -> int:
     """Write the sessions (default: all, oldest first) to ``out``; returns how many were
-    written. Sessions that disappear meanwhile (or were never there) are left out."""
+    written. Sessions that disappear meanwhile (or were never there) are left out. The
+    store's saved funnels go along when ``saved_funnels`` is true (default: when every
+    session is exported)."""
     if session_ids is None:
         ids = list(store.iter_session_ids())
     else:
         ids = [validate_id(s, "session id") for s in session_ids]
+    funnels = _saved_funnels(store) if (session_ids is None if saved_funnels is None
+                                         else saved_funnels) else []
     header = {
         "format": FORMAT,
         "version": VERSION,
         "sessions": len(ids),
+        "saved_funnels": len(funnels),
         "exported_at": utcnow().isoformat(),
     }
     out.write(orjson.dumps(header) + b"\n")
+    for funnel in funnels:
+        out.write(b'{"saved_funnel":' + funnel.to_json() + b"}\n")
     written = 0
     for done, session_id in enumerate(ids, start=1):
         record = _session_record(store, session_id)
@@ -166,9 +185,32 @@ def _import_tracking(store: Store, session_id: str, record: dict[str, Any]) -> b
     return stored
 
 
+def _saved_funnels(store: Store) -> list[SavedFunnel]:
+    try:
+        return store.list_funnels()
+    except NotImplementedError:  # a custom store that keeps none
+        return []
+
+
+@dataclass
+class ImportResult:
+    sessions: int = 0
+    """Sessions that got at least one new batch (or tracking record)."""
+    saved_funnels: int = 0
+    """Saved funnels stored (new, or changed since an earlier import)."""
+    funnels_not_kept: int = 0
+    """Saved funnels of the file left out because the store keeps none."""
+
+
 def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None = None) -> int:
-    """Recreate the sessions of an export file in ``store``; returns how many sessions got
-    at least one new batch (0 when the file was imported before)."""
+    """Recreate the sessions (and saved funnels) of an export file in ``store``; returns how
+    many sessions got at least one new batch (0 when the file was imported before)."""
+    return import_file(store, in_file, progress).sessions
+
+
+def import_file(store: Store, in_file: IO[bytes], progress: Progress | None = None
+                ) -> ImportResult:
+    """``import_sessions``, telling also what became of the saved funnels."""
     lines = iter(in_file)
     header = _parse(next(lines, b""), 1)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -180,21 +222,61 @@ def import_sessions(store: Store, in_file: IO[bytes], progress: Progress | None 
             f"Sentiero reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     total = int(header.get("sessions") or 0)
-    imported = 0
+    result = ImportResult()
+    funnels: list[SavedFunnel] = []  # every one checked before the first is stored
     done = 0
     for number, line in enumerate(lines, start=2):
         if not line.strip():
             continue
         record = _parse(line, number)
         try:
+            if version >= 3 and isinstance(record, dict) and "saved_funnel" in record:
+                funnels.append(_funnel(record["saved_funnel"]))
+                continue
+            if funnels:
+                _import_funnels(store, funnels, result)
+                funnels = []
             if _import_session(store, record, rederive_facts=version == 1):
-                imported += 1
+                result.sessions += 1
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"line {number} of the export file: {exc}") from exc
         done += 1
         if progress is not None:
             progress(done, max(total, done))
-    return imported
+    _import_funnels(store, funnels, result)
+    return result
+
+
+def _funnel(doc: Any) -> SavedFunnel:
+    """The saved funnel of an export line, checked as the funnel page checks a new one."""
+    from sentiero.analytics.funnel import MAX_WITHIN_MS, make_steps
+
+    funnel = SavedFunnel.from_json(orjson.dumps(doc)) if isinstance(doc, dict) else None
+    if funnel is None or not valid_funnel_id(funnel.funnel_id):
+        raise ValueError("not a saved funnel")
+    if not funnel.name.strip() or len(funnel.name) > MAX_NAME:
+        raise ValueError(f"a saved funnel needs a name of 1 to {MAX_NAME} characters")
+    if funnel.within_ms is not None and not 0 < funnel.within_ms <= MAX_WITHIN_MS:
+        raise ValueError("a saved funnel's time window is out of range")
+    make_steps(list(funnel.steps))  # FunnelError (a ValueError) says what is wrong
+    return funnel
+
+
+def _import_funnels(store: Store, funnels: list[SavedFunnel], result: ImportResult) -> None:
+    """Store each funnel by its id unless an identical one is there; ``StoreError`` past
+    ``MAX_SAVED`` (the file is then not imported whole)."""
+    if not funnels:
+        return
+    try:
+        existing = {f.funnel_id: f for f in store.list_funnels()}
+    except NotImplementedError:
+        result.funnels_not_kept += len(funnels)
+        return
+    for funnel in funnels:
+        if existing.get(funnel.funnel_id) != funnel:
+            store.save_funnel(funnel)
+            existing[funnel.funnel_id] = funnel
+            result.saved_funnels += 1
 
 
 def _parse(line: bytes | str, number: int) -> Any:

@@ -59,3 +59,29 @@ def test_at_most_max_saved(store: Store) -> None:
     store.save_funnel(SavedFunnel(first.funnel_id, "replaced", first.steps, None,
                                         first.created_at))  # replacing is no new funnel
     assert len(store.list_funnels()) == MAX_SAVED
+
+
+def test_saved_funnels_travel_through_export_and_import(store: Store) -> None:
+    """Out of this store into memory and back: the same funnels, and importing the same file
+    again (or its own funnels) stores nothing new."""
+    import io
+
+    from sentiero.stores.memory import MemoryStore
+    from sentiero.transfer import export_sessions, import_file
+
+    fill(store, ["landing-a"])
+    saved = [funnel("b checkout", within_ms=1_800_000), funnel("A signup", minutes=1)]
+    for f in saved:
+        store.save_funnel(f)
+    out = io.BytesIO()
+    export_sessions(store, out)
+    moved = MemoryStore()
+    result = import_file(moved, io.BytesIO(out.getvalue()))
+    assert (result.sessions, result.saved_funnels) == (1, 2)
+    assert moved.list_funnels() == store.list_funnels() == [saved[1], saved[0]]
+
+    back = io.BytesIO()
+    export_sessions(moved, back)
+    again = import_file(store, io.BytesIO(back.getvalue()))
+    assert (again.sessions, again.saved_funnels) == (0, 0)
+    assert store.list_funnels() == [saved[1], saved[0]]

@@ -145,7 +145,7 @@ def test_export_selected_sessions_and_file_shape() -> None:
     assert export_sessions(source, buffer, session_ids=["multi", "not-there"]) == 1
     lines = buffer.getvalue().splitlines()
     header, record = orjson.loads(lines[0]), orjson.loads(lines[1])
-    assert header["format"] == "sentiero-export" and header["version"] == 2
+    assert header["format"] == "sentiero-export" and header["version"] == 3
     assert len(lines) == 2
     assert [w["window_id"] for w in record["windows"]] == ["wA", "wB"]
     assert [c["seq"] for c in record["windows"][1]["chunks"]] == [0, None]
@@ -217,3 +217,105 @@ def test_error_tracking_records_travel_with_their_session() -> None:
     from sentiero.tracking.models import ServerEventQuery
 
     assert [e.session_id for e in target.list_server_events(ServerEventQuery())] == ["s1"]
+
+
+# --- saved funnels ---------------------------------------------------------------------------
+
+
+def _funnel(name: str, n: int, steps: tuple = (("url", "/cart"), ("tag", "checkout"))):
+    from datetime import datetime, timezone
+
+    from sentiero.stores.saved_funnels import SavedFunnel
+
+    return SavedFunnel(f"{n:032x}", name, steps, 600_000 if n % 2 else None,
+                       datetime(2026, 3, 1, 12, n, tzinfo=timezone.utc))
+
+
+def test_saved_funnels_move_from_memory_to_sqlite_once(target: SQLStore) -> None:
+    from sentiero.transfer import import_file
+
+    source = _filled_memory_store()
+    a, b = _funnel("A cart", 1), _funnel("b signup ✓", 2, (("tag", "a"), ("url", "/x*"),
+                                                          ("tag", "b")))
+    source.save_funnel(b)
+    source.save_funnel(a)
+    buffer = io.BytesIO()
+    export_sessions(source, buffer)
+    lines = buffer.getvalue().splitlines()
+    header = orjson.loads(lines[0])
+    assert header["version"] == 3 and header["saved_funnels"] == 2
+    assert [orjson.loads(line)["saved_funnel"]["name"] for line in lines[1:3]] == \
+        ["A cart", "b signup ✓"]
+
+    first = import_file(target, io.BytesIO(buffer.getvalue()))
+    assert (first.sessions, first.saved_funnels, first.funnels_not_kept) == (6, 2, 0)
+    assert target.list_funnels() == [a, b]
+    again = import_file(target, io.BytesIO(buffer.getvalue()))
+    assert (again.sessions, again.saved_funnels) == (0, 0)  # idempotent
+    assert target.list_funnels() == [a, b]
+
+    renamed = dataclasses.replace(a, name="A cart (renamed)")
+    source.save_funnel(renamed)
+    changed = io.BytesIO()
+    export_sessions(source, changed)
+    assert import_file(target, io.BytesIO(changed.getvalue())).saved_funnels == 1
+    assert target.list_funnels() == [renamed, b]  # replaced by id, not added
+
+
+def test_selected_sessions_carry_no_funnels_unless_asked() -> None:
+    source = _filled_memory_store()
+    source.save_funnel(_funnel("kept", 1))
+    plain, asked = io.BytesIO(), io.BytesIO()
+    export_sessions(source, plain, session_ids=["multi"])
+    export_sessions(source, asked, session_ids=["multi"], saved_funnels=True)
+    assert orjson.loads(plain.getvalue().splitlines()[0])["saved_funnels"] == 0
+    assert len(plain.getvalue().splitlines()) == 2
+    assert len(asked.getvalue().splitlines()) == 3
+    target = MemoryStore()
+    import_sessions(target, io.BytesIO(asked.getvalue()))
+    assert target.list_funnels() == [_funnel("kept", 1)]
+
+
+def _v3(*funnel_docs: dict) -> bytes:
+    head = orjson.dumps({"format": "sentiero-export", "version": 3, "sessions": 0,
+                         "saved_funnels": len(funnel_docs)})
+    return b"\n".join([head, *(orjson.dumps({"saved_funnel": d}) for d in funnel_docs)]) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "../x"}, "not a saved funnel"),
+        ({"steps": "nope"}, "not a saved funnel"),
+        ({"name": " "}, "needs a name"),
+        ({"steps": [["tag", "only-one"]]}, "at least 2 steps"),
+        ({"steps": [["tag", "a"], ["css", "b"]]}, "not .css."),
+        ({"within_ms": -5}, "time window"),
+    ],
+)
+def test_a_bad_saved_funnel_is_refused_and_none_is_stored(change: dict, message: str) -> None:
+    good = orjson.loads(_funnel("good", 1).to_json())
+    bad = {**orjson.loads(_funnel("bad", 2).to_json()), **change}
+    target = MemoryStore()
+    with pytest.raises(ValueError, match=message):
+        import_sessions(target, io.BytesIO(_v3(good, bad)))
+    assert target.list_funnels() == []
+
+
+def test_a_store_keeping_no_funnels_imports_the_sessions_and_says_so() -> None:
+    from sentiero.stores.base import Store as Base
+    from sentiero.transfer import import_file
+
+    class NoFunnels(MemoryStore):
+        list_funnels = Base.list_funnels
+        save_funnel = Base.save_funnel
+
+    source = _filled_memory_store()
+    source.save_funnel(_funnel("kept", 1))
+    buffer = io.BytesIO()
+    export_sessions(source, buffer)
+    result = import_file(NoFunnels(), io.BytesIO(buffer.getvalue()))
+    assert (result.sessions, result.saved_funnels, result.funnels_not_kept) == (6, 0, 1)
+    empty = io.BytesIO()
+    assert export_sessions(NoFunnels(), empty) == 0
+    assert orjson.loads(empty.getvalue())["saved_funnels"] == 0
