@@ -107,3 +107,57 @@ def test_a_frustration_incident_opens_its_replay_at_the_incident(
     offset = _replay_offset(page)
     expected = fact.ts_ms - _first_ms(store, fact.session_id, fact.window_id)
     assert abs(offset - expected) < 600, (offset, expected)
+
+
+def test_the_replay_of_an_incident_shows_why_it_counted(
+        site: tuple[str, MemoryStore], browser: Any) -> None:
+    """The rage incident's replay lists the cluster's clicks (the fixture's four on "Pay now")
+    and marks them on the page; a dead click's says nothing answered it in time."""
+    base, store = site
+    (rage,) = list(store.iter_facts(kind="rage_click"))
+    cluster = sorted((f for f in store.iter_facts(kind="click")
+                      if f.window_id == rage.window_id and f.ts_ms >= rage.ts_ms),
+                     key=lambda f: f.ts_ms)[:4]
+    for width, height in ((1280, 800), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(f"{base}/analytics/frustration?since=2020-01-01")
+        page.locator("li.incident-rage a", has_text="Replay at this moment").first.click()
+        assert "incident=rage" in page.url
+        panel = page.locator("[data-testid=incident-panel]")
+        assert "Why this counted as a rage click" in panel.inner_text()
+        items = panel.locator(".incident-clicks li")
+        assert items.count() == 4
+        first_ms = _first_ms(store, rage.session_id, rage.window_id)
+        for item, click in zip(items.all(), cluster, strict=True):
+            text = item.inner_text()
+            assert f"at {int(click.data['x'])}, {int(click.data['y'])}" in text
+        assert f"+{cluster[1].ts_ms - cluster[0].ts_ms} ms" in items.nth(1).inner_text()
+        offset = _replay_offset(page)
+        assert abs(offset - (rage.ts_ms - first_ms)) < 600
+        overlay = page.locator("[data-testid=incident-overlay]")
+        overlay.wait_for(state="attached", timeout=15_000)
+        assert overlay.locator(".incident-overlay__dot").count() == 4
+        assert "4 clicks" in overlay.inner_text()
+        # the marks sit over the button that was clicked
+        frame = page.frame_locator(".sentiero-player iframe, #sentiero-player iframe").first
+        button = frame.locator("button", has_text="Pay now").bounding_box()
+        dot = overlay.locator(".incident-overlay__dot").first.bounding_box()
+        assert button is not None and dot is not None
+        cx, cy = dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2
+        assert button["x"] - 4 <= cx <= button["x"] + button["width"] + 4, (dot, button)
+        assert button["y"] - 4 <= cy <= button["y"] + button["height"] + 4, (dot, button)
+        page.screenshot(path=f"/tmp/incident-rage-{width}.png", full_page=True)
+
+        page.goto(f"{base}/analytics/frustration?since=2020-01-01")
+        page.locator("li.incident-dead a", has_text="Replay at this moment").first.click()
+        assert "incident=dead" in page.url
+        panel = page.locator("[data-testid=incident-panel]")
+        assert "Why this counted as a dead click" in panel.inner_text()
+        assert "no page change, DOM change or input within 500 ms" in panel.inner_text()
+        response = panel.locator("[data-testid=incident-response]").inner_text()
+        assert "too late" in response or "nothing answered it" in response
+        page.locator("[data-testid=incident-overlay] .incident-overlay__dot").wait_for(
+            timeout=15_000)
+        page.screenshot(path=f"/tmp/incident-dead-{width}.png", full_page=True)
+        context.close()

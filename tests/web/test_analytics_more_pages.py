@@ -205,3 +205,23 @@ def test_scroll_json_puts_the_folds_over_the_deepest_page_view(client) -> None:
     assert data["folds"][0]["label"].startswith("p50/p75/p90 (100.0%)")
     assert [e["type"] for e in data["snapshot"]] == [4, 2] and data["width"] == 1280
     assert orjson.loads(client.get("/analytics/scroll.json?url=x").get_data())["folds"] == []
+
+
+def test_the_replay_page_explains_the_incident_it_was_opened_at(client, filled) -> None:
+    rage = next(f for f in filled.iter_facts(kind="rage_click"))
+    base = f"/sessions/{rage.session_id}/windows/{rage.window_id}"
+    html = client.get("/analytics/frustration").get_data(as_text=True)
+    assert f"{base}?t={rage.ts_ms}&amp;incident=rage" in html
+    replay = client.get(f"{base}?t={rage.ts_ms}&incident=rage")
+    assert replay.status_code == 200
+    text = replay.get_data(as_text=True)
+    assert "Why this counted as a rage click" in text
+    assert text.count('data-seek-ms="') == 4  # the fixture's four clicks on "Pay now"
+    assert '"incident":{"subtype":"rage"' in text  # the markers' data for the script
+    assert "script-src 'self'" in replay.headers["Content-Security-Policy"]
+    missing = client.get(f"{base}?t={rage.ts_ms + 1}&incident=rage").get_data(as_text=True)
+    assert "No rage click was recorded at this moment of this tab." in missing
+    for query in ("incident=rage", "t=abc&incident=dead", f"t={rage.ts_ms}&incident=x<y"):
+        page = client.get(f"{base}?{query}")
+        assert page.status_code == 200
+        assert "Why this counted" not in page.get_data(as_text=True)

@@ -117,3 +117,33 @@ export class ClickOverlay {
     }
   }
 }
+
+/** Where the clicks of the incident named by the page (`?incident=`) landed: a dot per click
+ * and a label ("4 clicks" / "no response") by the first, over the replayed page. */
+export class IncidentMarkers {
+  constructor(doc, stage, incident, viewport) {
+    this.layer = el(doc, "div", { className: "incident-overlay", "aria-hidden": "true",
+      "data-testid": "incident-overlay" });
+    stage.appendChild(this.layer);
+    const clicks = (incident && Array.isArray(incident.clicks)) ? incident.clicks : [];
+    let labelled = false;
+    for (const click of clicks) {
+      const width = click.vw || (viewport && viewport.width);
+      const height = click.vh || (viewport && viewport.height);
+      if (!(width > 0) || !(height > 0) || !Number.isFinite(click.x) ||
+        !Number.isFinite(click.y)) continue;
+      const left = Math.min(100, Math.max(0, (click.x / width) * 100)).toFixed(2);
+      const top = Math.min(100, Math.max(0, (click.y / height) * 100)).toFixed(2);
+      const position = "left:" + left + "%;top:" + top + "%";
+      this.layer.appendChild(el(doc, "span", { className: "incident-overlay__dot",
+        style: position }));
+      if (!labelled) {
+        labelled = true;
+        const text = incident.subtype === "rage" ? clicks.length + " clicks" : "no response";
+        this.layer.appendChild(el(doc, "span", { className: "incident-overlay__label",
+          style: position }, text));
+      }
+    }
+    this.count = this.layer.querySelectorAll(".incident-overlay__dot").length;
+  }
+}

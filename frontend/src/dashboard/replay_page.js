@@ -68,4 +68,8 @@ export function initReplayPage(win, doc, Replayer) {
     return;
   }
   view.start();
+  // the incident panel's moments (?incident=): seek without leaving the page
+  for (const button of doc.querySelectorAll("[data-seek-ms]")) {
+    button.addEventListener("click", () => view.seekTo(Number(button.dataset.seekMs)));
+  }
 }

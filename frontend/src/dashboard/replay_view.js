@@ -17,7 +17,7 @@ import {
   newDerivation,
   pageAtOffset,
 } from "./activity_model.js";
-import { Badges, ClickOverlay, UrlBar } from "./overlays.js";
+import { Badges, ClickOverlay, IncidentMarkers, UrlBar } from "./overlays.js";
 import { Player, fetchJson } from "./player.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -58,6 +58,10 @@ export class ReplayView {
     player.on("ready", () => {
       this.clickOverlay = new ClickOverlay(o.doc, player.stageEl, o.clicksButton || null);
       if (o.clicksButton) o.clicksButton.hidden = false;
+      if (this.data.incident) {
+        this.incidentMarkers = new IncidentMarkers(o.doc, player.stageEl, this.data.incident,
+          player.viewport);
+      }
       this.refresh();
     });
     player.on("events", (events) => {

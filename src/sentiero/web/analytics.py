@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from sentiero.analytics import export, overview, pages, vitals
 from sentiero.analytics.query import DURATION_BUCKETS_MS, DURATION_LABELS, Scope, Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES, OPERATING_SYSTEMS
+from sentiero.stores.base import Fact
 from sentiero.web import charts, security
 from sentiero.web.analytics_params import (
     RangeParams,
@@ -75,6 +76,12 @@ class Links:
     def replay(self, session_id: str, window_id: str, ts_ms: int | None = None) -> str:
         path = f"/sessions/{session_id}/windows/{window_id}"
         return self._url(path, {"t": ts_ms} if ts_ms is not None else {})
+
+    def incident(self, fact: Fact) -> str:
+        """A rage or dead click's replay, at it, with the replay page's "why it counted"."""
+        subtype = "rage" if fact.kind == "rage_click" else "dead"
+        return self._url(f"/sessions/{fact.session_id}/windows/{fact.window_id}",
+                         {"t": fact.ts_ms, "incident": subtype})
 
 
 def _render(web: Web, request: Request, template: str, tab: str, rng: RangeParams,

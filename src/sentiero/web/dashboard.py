@@ -19,6 +19,7 @@ from sentiero.analytics.traits import BROWSERS, DEVICES
 from sentiero.stores.base import ID_PATTERN, SORT_KEYS, SessionQuery, SessionSummary, WindowRef
 from sentiero.web import security
 from sentiero.web.pages import not_found_page
+from sentiero.web.replay_incident import incident_panel
 from sentiero.web.routing import Route, Web, invalid_id, valid_ids
 from sentiero.web.window_tabs import main_window, window_tabs
 
@@ -44,6 +45,12 @@ def format_duration(ms: int | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m {seconds % 60}s"
     return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+
+
+def format_offset(ms: int) -> str:
+    """A moment of a replay: ``M:SS.mmm`` from the start of the tab."""
+    ms = max(0, int(ms))
+    return f"{ms // 60_000}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
 def format_time(moment: datetime | None) -> str:
@@ -348,6 +355,9 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         "startAt": parse_start_at(request.args.get("t")),
         "windows": windows,
     }
+    incident = incident_panel(web, request, sid, window)
+    if incident is not None and incident.explanation is not None:
+        data["incident"] = incident.explanation.to_dict()
     browser = parse_browser(session_user_agent(session))
     window_duration = (
         None if window.first_ms is None or window.last_ms is None
@@ -372,6 +382,8 @@ def replay_page(web: Web, request: Request, sid: str, wid: str) -> Response:
         more_tabs=more_tabs,
         multi_window=multi,
         replay_data=data,
+        incident=incident,
+        format_offset=format_offset,
         browser=browser,
         duration=format_duration(session.duration_ms),
         window_duration=format_duration(window_duration),
