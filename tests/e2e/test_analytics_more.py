@@ -161,3 +161,22 @@ def test_the_replay_of_an_incident_shows_why_it_counted(
             timeout=15_000)
         page.screenshot(path=f"/tmp/incident-dead-{width}.png", full_page=True)
         context.close()
+
+
+def test_the_mouse_move_map_draws_over_the_recorded_page(
+        site: tuple[str, MemoryStore], browser: Any) -> None:
+    base, _ = site
+    for width, height in ((1280, 800), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(f"{base}/analytics/heatmap?url={HOST}/frustration.html&since=2020-01-01")
+        page.locator(".heatmap-modes a", has_text="Mouse moves").click()
+        assert "mode=moves" in page.url
+        page.wait_for_selector("#sentiero-heatmap[data-ready=true]", timeout=15_000)
+        frame = page.frame_locator(".heatmap-page iframe")
+        assert "Checkout" in frame.locator("body").inner_text()  # the page under the cells
+        cells = page.locator(".heatmap-cell circle.heatmap-spot")
+        assert cells.count() > 0
+        assert page.locator("a.heatmap-spot-link").count() == 0  # nothing to list
+        page.screenshot(path=f"/tmp/moves-{width}.png", full_page=True)
+        context.close()

@@ -206,3 +206,31 @@ def test_the_original_recorders_tags_become_facts() -> None:
     assert (nav.key, nav.data["target"], nav.data["text"]) == ("external", "https://b.test/",
                                                                "Docs")
     assert "custom" not in kinds(facts)  # internal tags are not app custom events
+
+
+def test_mouse_moves_become_one_small_grid_per_page_view_and_batch() -> None:
+    """Viewport 1280 wide: 40 columns of 32 px; rows of 32 page px. Samples at x 10 and 20,
+    y 5 (column 0, row 0: 2), x 1279, y 40 (column 39, row 1); after a scroll to 100, y 5 is
+    page y 105 (row 3); a malformed sample and one outside the viewport's left are skipped.
+    A second page gets its own fact; moves before any Meta have no page view: none."""
+    def moves(ts: int, *points: object) -> dict:
+        return ev(3, ts, source=1, positions=list(points))
+
+    events = [
+        moves(900, {"x": 1, "y": 1, "id": 1, "timeOffset": 0}),  # before the page
+        META,
+        moves(1100, {"x": 10, "y": 5, "id": 4, "timeOffset": -40},
+              {"x": 20, "y": 5, "id": 4, "timeOffset": 0}),
+        moves(1200, {"x": 1279, "y": 40, "id": 4, "timeOffset": 0}, {"x": "no"}, "junk",
+              {"x": -3, "y": 8}),
+        ev(3, 1300, source=3, id=1, x=0, y=100),
+        moves(1400, {"x": 10, "y": 5, "id": 4, "timeOffset": 0}),
+        ev(4, 2000, href="https://a.test/q", width=1280, height=800),
+        moves(2100, {"x": 640, "y": 0, "id": 4, "timeOffset": 0}),
+    ]
+    found = [f for f in derive_facts("s", "w", events) if f.kind == "move"]
+    assert [(f.url, f.ts_ms, f.value) for f in found] == \
+        [("https://a.test/p", 1100, 4.0), ("https://a.test/q", 2100, 1.0)]
+    assert found[0].data == {"pv": 1000, "vw": 1280, "vh": 800,
+                             "cells": [[0, 0, 2], [0, 3, 1], [39, 1, 1]]}
+    assert found[1].data["cells"] == [[20, 0, 1]]

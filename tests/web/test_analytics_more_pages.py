@@ -225,3 +225,24 @@ def test_the_replay_page_explains_the_incident_it_was_opened_at(client, filled) 
         page = client.get(f"{base}?{query}")
         assert page.status_code == 200
         assert "Why this counted" not in page.get_data(as_text=True)
+
+
+def test_the_heatmap_has_a_mouse_move_mode(client) -> None:
+    import orjson
+
+    url = HOST + "/frustration.html"
+    page = client.get(f"/analytics/heatmap?url={url}&mode=moves")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "mouse-move samples from" in html and 'aria-current="page">Mouse moves' in html
+    assert "mode=moves" in html  # the map's data and the viewport tabs stay in this mode
+    data = orjson.loads(client.get(f"/analytics/heatmap.json?url={url}&mode=moves").data)
+    assert data["mode"] == "moves" and data["total_samples"] > 0
+    assert data["snapshot"] and data["width"] == 1280
+    assert sum(s["count"] for s in data["spots"]) == data["total_samples"]
+    assert all("href" not in s for s in data["spots"])  # nothing to list behind a cell
+    clicks = client.get(f"/analytics/heatmap?url={url}").get_data(as_text=True)
+    assert 'aria-current="page">Clicks' in clicks
+    for bad in ("/analytics/heatmap?mode=moves&url=https://never.test/",
+                "/analytics/heatmap.json?mode=moves&url=https://never.test/"):
+        assert client.get(bad).status_code == 200

@@ -34,9 +34,10 @@ function overlay(doc, data, height) {
   const peak = data.peak || 1;
   for (const spot of data.spots || []) {
     const intensity = spot.count / peak;
-    const link = doc.createElementNS(SVG_NS, "a");
-    link.setAttribute("href", spot.href);
-    link.setAttribute("class", "heatmap-spot-link");
+    // a click spot links to its clicks; a mouse-move cell (mode=moves) has nothing to list
+    const link = doc.createElementNS(SVG_NS, spot.href ? "a" : "g");
+    if (spot.href) link.setAttribute("href", spot.href);
+    link.setAttribute("class", spot.href ? "heatmap-spot-link" : "heatmap-cell");
     const dot = doc.createElementNS(SVG_NS, "circle");
     dot.setAttribute("cx", String(spot.x));
     dot.setAttribute("cy", String(spot.y));
@@ -46,7 +47,8 @@ function overlay(doc, data, height) {
     dot.setAttribute("class", "heatmap-spot");
     dot.setAttribute("data-count", String(spot.count));
     const title = doc.createElementNS(SVG_NS, "title");
-    title.textContent = `${spot.count} click${spot.count === 1 ? "" : "s"} (${spot.sessions} session${spot.sessions === 1 ? "" : "s"}): list them`;
+    const unit = data.unit || "click";
+    title.textContent = `${spot.count} ${unit}${spot.count === 1 ? "" : "s"} (${spot.sessions} session${spot.sessions === 1 ? "" : "s"})${spot.href ? ": list them" : ""}`;
     dot.appendChild(title);
     link.appendChild(dot);
     svg.appendChild(link);

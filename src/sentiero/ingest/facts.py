@@ -26,6 +26,7 @@ EVENT_INCREMENTAL = 3
 EVENT_META = 4
 EVENT_CUSTOM = 5
 SOURCE_MUTATION = 0
+SOURCE_MOUSE_MOVE = 1
 SOURCE_MOUSE_INTERACTION = 2
 SOURCE_SCROLL = 3
 SOURCE_VIEWPORT_RESIZE = 4
@@ -46,6 +47,13 @@ MAX_KEY = 200
 MAX_PAYLOAD_KEYS = 50
 MAX_TEXT = 200
 CLICK_LABEL_WINDOW_MS = 200
+MOVE_COLUMNS = 40
+"""A ``move`` fact's grid: this many columns across the viewport width..."""
+MOVE_ROW_PX = 32
+"""...and rows of this many CSS pixels down the page (scroll included)."""
+MOVE_MAX_ROWS = 1_000
+MOVE_MAX_CELLS = 400
+"""Cells kept per ``move`` fact (the busiest), so one stays small whatever the batch."""
 """A ``__click`` selector is attached to the rrweb click within this many ms of it."""
 
 
@@ -232,6 +240,7 @@ class _Walk:
         self.idle_ms = 0  # gaps over IDLE_GAP_MS between this window's events, this batch
         self.idle_at: int | None = None
         self.reversals = 0  # scroll direction reversals (thrashing), this batch
+        self.moves: dict[int, dict[str, Any]] = {}  # pv -> mouse-move grid, this batch
         self.reversal_at: int | None = None
 
     def add(self, kind: str, ts: int, data: dict[str, Any], key: str | None = None,
@@ -378,6 +387,29 @@ class _Walk:
         self.facts.append(fact)
         self.last_dead = fact
 
+    def move(self, ts: int, data: dict[str, Any]) -> None:
+        """Mouse-move samples (rrweb MouseMove ``positions``) counted into the page view's
+        coarse grid: x as a share of the viewport width, y in page pixels."""
+        s = self.s
+        positions = data.get("positions")
+        if s.pv is None or not s.width or not isinstance(positions, list):
+            return
+        entry = self.moves.get(s.pv)
+        if entry is None:
+            entry = self.moves[s.pv] = {"ts": ts, "url": s.url, "n": 0, "cells": {}}
+        entry["vw"], entry["vh"] = s.width, s.height
+        cells: dict[tuple[int, int], int] = entry["cells"]
+        for position in positions:
+            if not isinstance(position, dict):
+                continue
+            x, y = _number(position.get("x")), _number(position.get("y"))
+            if x is None or y is None or x < 0 or y < 0:
+                continue
+            gx = min(MOVE_COLUMNS - 1, int(x / s.width * MOVE_COLUMNS))
+            gy = min(MOVE_MAX_ROWS - 1, int((y + s.scroll_y) // MOVE_ROW_PX))
+            cells[(gx, gy)] = cells.get((gx, gy), 0) + 1
+            entry["n"] += 1
+
     def responded(self, ts: int) -> None:
         self.s.pending = [c for c in self.s.pending if c["ts"] >= ts]
 
@@ -492,6 +524,16 @@ class _Walk:
                                    entry["url"], {"first_ms": entry["first"],
                                                   "last_ms": entry["last"], "pv": pv},
                                    str(node), float(entry["n"])))
+        for pv, entry in self.moves.items():
+            if not entry["n"]:
+                continue
+            busiest = sorted(entry["cells"].items(), key=lambda kv: (-kv[1], kv[0]))
+            grid = [[gx, gy, n] for (gx, gy), n in sorted(busiest[:MOVE_MAX_CELLS])]
+            data = {"pv": pv, "vw": entry["vw"], "cells": grid}
+            if entry["vh"]:
+                data["vh"] = entry["vh"]
+            self.facts.append(Fact("move", self.sid, self.wid, entry["ts"], entry["url"], data,
+                                   None, float(entry["n"])))
         if self.idle_ms:
             self.facts.append(Fact("idle", self.sid, self.wid, self.idle_at or 0, self.s.url,
                                    {}, None, float(self.idle_ms)))
@@ -539,6 +581,8 @@ def derive_facts(
             source = data.get("source")
             if source == SOURCE_MOUSE_INTERACTION and data.get("type") == MOUSE_CLICK:
                 walk.click(ts, data)
+            elif source == SOURCE_MOUSE_MOVE:
+                walk.move(ts, data)
             elif source == SOURCE_MUTATION:
                 walk.responded(ts)
             elif source == SOURCE_INPUT:

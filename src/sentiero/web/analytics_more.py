@@ -13,6 +13,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from sentiero.analytics import (
+    attention,
     conversions,
     engagement,
     forms,
@@ -23,6 +24,7 @@ from sentiero.analytics import (
     scroll,
     snapshots,
 )
+from sentiero.ingest.facts import MOVE_COLUMNS, MOVE_ROW_PX
 from sentiero.stores import saved_funnels
 from sentiero.stores.base import StoreError
 from sentiero.stores.saved_funnels import SavedFunnel
@@ -111,7 +113,49 @@ def _heatmap_args(web: Web, request: Request) -> tuple[Any, str, list[str], str 
     return rng, url, urls, viewport if viewport in heatmap.BUCKET_KEYS else None
 
 
+def _moves_asked(request: Request) -> bool:
+    return request.args.get("mode") == "moves"
+
+
+def moves_page(web: Web, request: Request) -> Response:
+    """The heatmap page's ``mode=moves``: the mouse-move attention map."""
+    rng, url, urls, viewport = _heatmap_args(web, request)
+    data = attention.move_map(web.store, rng.period, url, viewport) if url in urls else None
+    return _render(web, request, "analytics_moves.html", "heatmap", rng, title="Heatmap",
+                   url=url, urls=urls, data=data, buckets=heatmap.BUCKETS,
+                   unknown=bool(url) and url not in urls,
+                   links_base={**rng.params(), "url": url, "mode": "moves"},
+                   asked_viewport=viewport, columns=MOVE_COLUMNS, row_px=MOVE_ROW_PX)
+
+
+def moves_json(web: Web, request: Request) -> Response:
+    """What heatmap.js draws for ``mode=moves``: the busiest cells as spots (no listing)."""
+    rng, url, urls, viewport = _heatmap_args(web, request)
+    if url not in urls:
+        return json_response({"mode": "moves", "total_samples": 0, "spots": [],
+                              "snapshot": None})
+    data = attention.move_map(web.store, rng.period, url, viewport)
+    rep = data.representative
+    snapshot = snapshots.page_events(web.store, rep.session_id, rep.window_id, rep.pv) \
+        if rep is not None else None
+    spots = []
+    for cell in data.cells:
+        x, y = data.centre(cell)
+        spots.append({"x": round(x, 1), "y": round(y, 1), "count": cell.count,
+                      "sessions": cell.sessions})
+    return json_response({
+        "mode": "moves", "unit": "mouse-move sample", "viewport": data.bucket,
+        "counts": data.counts, "total_samples": data.total, "page_views": data.views,
+        "width": rep.width if rep is not None else None,
+        "viewport_height": rep.height if rep is not None else None,
+        "page_height": data.page_height, "peak": data.peak, "snapshot": snapshot,
+        "spots": spots,
+    })
+
+
 def heatmap_page(web: Web, request: Request) -> Response:
+    if _moves_asked(request):
+        return moves_page(web, request)
     rng, url, urls, viewport = _heatmap_args(web, request)
     data = heatmap.heatmap(web.store, rng.period, url, viewport) if url in urls else None
     spot_key = request.args.get("spot") or ""
@@ -128,6 +172,8 @@ def heatmap_json(web: Web, request: Request) -> Response:
     representative_window, was_truncated) plus what the overlay draws: the viewport bucket,
     the representative layout's width, the page's snapshot (its Meta and full snapshot: one
     fetch, whatever the number of sessions) and every hot spot with its listing link."""
+    if _moves_asked(request):
+        return moves_json(web, request)
     rng, url, urls, viewport = _heatmap_args(web, request)
     if url not in urls:
         return json_response({"grid_size": heatmap.CELL_PX, "total_clicks": 0,

@@ -1,0 +1,57 @@
+"""The mouse-move attention map (sentiero.analytics.attention) on every store, over three
+small recordings whose figures are derived by hand below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentiero.analytics.attention import move_map
+from sentiero.analytics.periods import Period
+from sentiero.stores.base import Store
+from tests.analytics.support import ingest_recording
+
+T0 = 1_767_000_000_000
+URL = "https://shop.example/pay"
+ALL = Period(None, None, None)
+
+
+def _recording(sid: str, width: int, points: list[tuple[int, int]]) -> dict[str, Any]:
+    events: list[dict[str, Any]] = [
+        {"type": 4, "timestamp": T0, "data": {"href": URL, "width": width, "height": 800}},
+        {"type": 2, "timestamp": T0 + 1, "data": {}},
+    ]
+    for n, (x, y) in enumerate(points):
+        events.append({"type": 3, "timestamp": T0 + 100 + n * 100,
+                       "data": {"source": 1, "positions": [{"x": x, "y": y, "id": 4,
+                                                            "timeOffset": 0}]}})
+    return {"session_id": sid, "meta": {},
+            "windows": [{"window_id": f"{sid}-w", "url": URL, "events": events}]}
+
+
+def _fill(store: Store) -> None:
+    """Desktop: a 1280 px visitor, 2 samples at the left edge (column 0 of 40, row 0) and one
+    half way across (column 20, row 2 = page y 64-95); a 1440 px visitor, 3 samples in column
+    20 (x 720 / 1440 = 0.5), row 0, and one in column 0, row 0. Phone: 390 px, 1 sample."""
+    ingest_recording(store, "", recording=_recording("m-a", 1280, [(5, 5), (10, 8), (640, 70)]))
+    ingest_recording(store, "", recording=_recording("m-b", 1440,
+                                                     [(720, 3), (730, 9), (721, 1), (2, 2)]))
+    ingest_recording(store, "", recording=_recording("m-c", 390, [(100, 100)]))
+
+
+def test_moves_sum_per_cell_over_the_bucket_and_draw_on_the_busiest_view(
+        empty_store: Store) -> None:
+    _fill(empty_store)
+    m = move_map(empty_store, ALL, URL)
+    assert m.bucket == "desktop" and m.counts == {"phone": 1, "tablet": 0, "desktop": 7}
+    assert (m.total, m.views) == (7, 2)
+    assert [(c.gx, c.gy, c.count, c.sessions) for c in m.cells] == \
+        [(0, 0, 3, 2), (20, 0, 3, 1), (20, 2, 1, 1)]
+    assert m.representative is not None
+    assert (m.representative.session_id, m.representative.width) == ("m-b", 1440)
+    # cells land on the 1440 px layout at their share of the width: column 20 of 40 -> 738
+    assert m.centre(m.cells[1]) == (738.0, 16.0)
+    assert m.page_height == 96
+    phone = move_map(empty_store, ALL, URL, "phone")
+    assert [(c.gx, c.gy, c.count) for c in phone.cells] == [(10, 3, 1)]  # 100/390*40, 100//32
+    assert move_map(empty_store, ALL, URL, "tablet").total == 0
+    assert move_map(empty_store, ALL, "https://shop.example/never").cells == []
