@@ -246,3 +246,13 @@ def test_the_heatmap_has_a_mouse_move_mode(client) -> None:
     for bad in ("/analytics/heatmap?mode=moves&url=https://never.test/",
                 "/analytics/heatmap.json?mode=moves&url=https://never.test/"):
         assert client.get(bad).status_code == 200
+
+
+def test_mouse_move_grids_are_no_activity_items(client, filled) -> None:
+    import orjson
+
+    move = next(filled.iter_facts(kind="move"))
+    body = client.get(f"/api/sessions/{move.session_id}/windows/{move.window_id}/activity")
+    assert body.status_code == 200
+    kinds = {item["kind"] for item in orjson.loads(body.data)["items"]}
+    assert "move" not in kinds and "click" in kinds

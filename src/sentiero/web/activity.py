@@ -254,9 +254,10 @@ ITEM_BUILDERS = {
     "dead_click": _dead_click,
 }
 KINDS = (*ITEM_BUILDERS, "server_error")
-NOT_SHOWN = frozenset({"page_time", "page_leave", "idle", "scroll_reversal"})
+NOT_SHOWN = frozenset({"page_time", "page_leave", "idle", "scroll_reversal", "move"})
 """Bookkeeping facts for analytics (time on page, idle time and scroll reversals for the
-engagement score): no item of their own, the timeline shows idle gaps and scrolls already."""
+engagement score, mouse-move grids for the attention map): no item of their own, the timeline
+shows idle gaps and scrolls already."""
 
 
 def fact_item(fact: Fact, first_ms: int, first_page: bool) -> dict[str, Any]:
