@@ -154,7 +154,7 @@ def test_the_replay_of_an_incident_shows_why_it_counted(
         assert "incident=dead" in page.url
         panel = page.locator("[data-testid=incident-panel]")
         assert "Why this counted as a dead click" in panel.inner_text()
-        assert "no page change, DOM change or input within 500 ms" in panel.inner_text()
+        assert "No page change, DOM change or input within 500 ms" in panel.inner_text()
         response = panel.locator("[data-testid=incident-response]").inner_text()
         assert "too late" in response or "nothing answered it" in response
         page.locator("[data-testid=incident-overlay] .incident-overlay__dot").wait_for(
