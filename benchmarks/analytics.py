@@ -163,6 +163,16 @@ def copy_rows(source: SQLStore, target: SQLStore) -> None:
             seq = f"{dst.facts.name}_id_seq"
             write.execute(sa.text(f"SELECT setval('{seq}', (SELECT max(id) FROM "
                                   f"{dst.facts.name}))"))
+    analyze(target)
+
+
+def analyze(store: SQLStore) -> None:
+    """Planner statistics after a bulk load, as autovacuum would gather them in a while."""
+    if store.backend != "postgresql":
+        return
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("sessions", "windows", "chunks", "facts"):
+            conn.execute(sa.text(f"ANALYZE {getattr(store.tables, table).name}"))
 
 
 def timed_get(port: int, path: str) -> float:
@@ -277,6 +287,7 @@ def main() -> None:
                             results[(backend, size)] = measure(store)
                             continue
                     fill(store, size - have, have, tpl)
+                    analyze(store)
                     have = size
                     print(f"  filled in {time.perf_counter() - began:.0f} s; timing pages",
                           flush=True)
