@@ -58,7 +58,8 @@ function sharedFromLoader() {
 //   buildRecordOptions forces recordCanvas off), so rrweb's canvas observers, argument
 //   serializer and inline image-bitmap worker give way to a CanvasManager that records nothing;
 // - rrdom's BaseRRNode (virtual DOM of the replayer): record only meets real DOM nodes, for
-//   which its `instanceof BaseRRNode` checks stay false with an empty class.
+//   which its `instanceof BaseRRNode` checks stay false with an empty class;
+// - the deprecated `mirror` export's warning proxy (record uses record.mirror, never this one).
 const RRWEB_RECORD = /[\\/]@rrweb[\\/]record[\\/]dist[\\/]record\.js$/;
 const RRWEB_CUTS = [
   {
@@ -69,6 +70,7 @@ const RRWEB_CUTS = [
   },
   { start: "class BaseRRNode {", end: "function on(type, fn, target = document) {",
     stub: "class BaseRRNode {}\n" },
+  { start: "const DEPARTED_MIRROR_ACCESS_WARNING = ", end: "function throttle(", stub: "" },
 ];
 
 function trimmedRrwebRecord() {
