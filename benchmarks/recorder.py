@@ -5,24 +5,28 @@ what a visitor loads, next to `@rrweb/record` alone and the whole `rrweb` packag
 (what the recorder was built on before), both bundled by the same esbuild settings.
 
 Main thread: Chromium records a fixture page (tests/fixtures/pages, default `dashboard.html`, a
-300-row table re-rendered twice a second) for N seconds, in turns, each in a fresh context:
+300-row table re-rendered twice a second) for N seconds per variant, each in a fresh context of
+one browser; every round runs the variants back to back (order reversed every other round):
 
-* `page only`: no recorder,
+* `page only`: no recorder (with --floors),
 * `rrweb record`: plain `@rrweb/record` with the same record() options as ours, events kept in
   an array (the floor: rrweb's own work),
-* `rrweb + JSON`: the same, each event kept as `JSON.stringify(event)` (the floor of any
-  recorder that sends what rrweb emits),
+* `rrweb + JSON` (with --floors): the same, each event kept as `JSON.stringify(event)` (the
+  floor of any recorder that sends what rrweb emits),
 * `sentiero`: our script tag (loader, then the recorder chunk when idle), sending to a real
   Sentiero on loopback (memory store).
 
 Measured from the moment recording runs, over the window: CDP `Performance.getMetrics`
-TaskDuration (all main-thread tasks) and ScriptDuration. Medians over the rounds; the ratio is
-sentiero / rrweb record.
+TaskDuration (wall time of all main-thread tasks), ScriptDuration and ThreadTime (the main
+thread's CPU time). The ratios sentiero / rrweb record (task time and CPU time) are taken within
+each round (runs next to each other in time, so the shared machine's load drifts
+less between them) and printed as the median over the rounds with its min-max spread.
 
-    python benchmarks/recorder.py                    # dashboard.html, 20 s, 3 rounds
+    python benchmarks/recorder.py                    # dashboard.html, 20 s, 5 rounds
     python benchmarks/recorder.py --quick            # 5 s, 1 round
     python benchmarks/recorder.py --pages dashboard.html,todo.html --seconds 10
     python benchmarks/recorder.py --bytes-only       # no browser
+    python benchmarks/recorder.py --floors           # + page only, rrweb + JSON each round
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ PAGES = ROOT / "tests" / "fixtures" / "pages"
 BUNDLE = """
 const esbuild = require("esbuild");
 esbuild.build({stdin: {contents: process.argv[1], resolveDir: process.cwd(), loader: "js"},
-  bundle: true, format: "iife", minify: true, target: "es2018", platform: "browser",
+  bundle: true, format: "iife", minify: true, target: "es2020", platform: "browser",
   write: false, legalComments: "eof", logLevel: "error"})
   .then((r) => process.stdout.write(r.outputFiles[0].contents));
 """
@@ -147,7 +151,37 @@ def metrics(cdp: Any) -> dict[str, float]:
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
-def main_thread_table(pages: list[str], seconds: float, rounds: int) -> None:
+# TaskDuration is wall time of main-thread tasks: on a busy shared machine a starved renderer's
+# tasks stretch, and a page that keeps its main thread busy saturates it at the window's length
+# whatever the recorder does. ThreadTime is the main thread's CPU time, which neither affects.
+KEYS = ("TaskDuration", "ScriptDuration", "ThreadTime")
+
+
+def measure(browser: Any, base: str, page_name: str, variant: str,
+            seconds: float) -> dict[str, float]:
+    """One recording window in a fresh context: main-thread TaskDuration / ScriptDuration (s)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        page.goto(f"{base}/as-{variant}/{page_name}")
+        page.wait_for_function(READY[variant], timeout=30_000)
+        before = metrics(cdp)
+        page.wait_for_timeout(seconds * 1000)
+        after = metrics(cdp)
+        return {k: after[k] - before[k] for k in KEYS}
+    finally:
+        context.close()
+
+
+def pair_order(index: int, variants: list[str]) -> list[str]:
+    """Round ``index``'s order: reversed every other round, so drift in the machine's load
+    (the container is shared) does not always favour the variant that runs first."""
+    return list(variants) if index % 2 == 0 else list(reversed(variants))
+
+
+def main_thread_table(pages: list[str], seconds: float, rounds: int, floors: bool) -> None:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -166,41 +200,47 @@ def main_thread_table(pages: list[str], seconds: float, rounds: int) -> None:
                          request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    variants = [v for v, _ in VARIANTS if floors or v in ("plain", "sentiero")]
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
-            for _ in range(rounds):
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--disable-gpu", "--disable-background-networking"])
+            for index in range(rounds):
                 for page_name in pages:
-                    for variant, _label in VARIANTS:
-                        context = browser.new_context(viewport={"width": 1280, "height": 800})
-                        page = context.new_page()
-                        cdp = context.new_cdp_session(page)
-                        cdp.send("Performance.enable")
-                        page.goto(f"{base}/as-{variant}/{page_name}")
-                        page.wait_for_function(READY[variant], timeout=30_000)
-                        before = metrics(cdp)
-                        page.wait_for_timeout(seconds * 1000)
-                        after = metrics(cdp)
+                    for variant in pair_order(index, variants):
                         results.setdefault((page_name, variant), []).append(
-                            {k: after[k] - before[k] for k in ("TaskDuration", "ScriptDuration")})
-                        context.close()
+                            measure(browser, base, page_name, variant, seconds))
             browser.close()
     finally:
         server.shutdown()
 
-    print(f"main thread while recording {seconds:g} s (CDP Performance.getMetrics, median of "
-          f"{rounds}; ms)")
-    print(f"{'page':<16} {'variant':<13} {'TaskDuration':>12} {'ScriptDuration':>14} "
-          f"{'task vs rrweb':>13}")
+    print(f"main thread while recording {seconds:g} s (CDP Performance.getMetrics; {rounds} "
+          f"rounds, variants alternating in one browser; median ms; ratios vs rrweb record are "
+          f"per round, median [min-max])")
+    print(f"{'page':<16} {'variant':<13} {'Task':>7} {'busy':>5} {'Script':>7} {'CPU':>7} "
+          f"{'task ratio':>19} {'CPU ratio':>19}")
+    labels = dict(VARIANTS)
+    window_ms = seconds * 1000
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
+
     for page_name in pages:
-        median = {v: {k: statistics.median(r[k] for r in results[(page_name, v)])
-                      for k in ("TaskDuration", "ScriptDuration")} for v, _ in VARIANTS}
-        for variant, label in VARIANTS:
-            task = median[variant]["TaskDuration"] * 1000
-            script = median[variant]["ScriptDuration"] * 1000
-            ratio = median[variant]["TaskDuration"] / median["plain"]["TaskDuration"]
-            print(f"{page_name:<16} {label:<13} {task:>12.0f} {script:>14.0f} {ratio:>12.2f}x")
+        plain = results[(page_name, "plain")]
+        for variant in variants:
+            runs = results[(page_name, variant)]
+            med = {k: statistics.median(r[k] for r in runs) * 1000 for k in KEYS}
+            # Each round's ratio is taken within the round (neighbours in time).
+            ratio = {k: [r[k] / p[k] for r, p in zip(runs, plain, strict=True)]
+                     for k in ("TaskDuration", "ThreadTime")}
+            print(f"{page_name:<16} {labels[variant]:<13} {med['TaskDuration']:>7.0f} "
+                  f"{med['TaskDuration'] / window_ms:>5.0%} {med['ScriptDuration']:>7.0f} "
+                  f"{med['ThreadTime']:>7.0f} {spread(ratio['TaskDuration']):>19} "
+                  f"{spread(ratio['ThreadTime']):>19}")
+    print("busy = TaskDuration / window; near 100% the task ratio says nothing (the thread is "
+          "saturated) and the CPU ratio is the one to read")
 
 
 def main() -> None:
@@ -210,14 +250,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--bytes-only", action="store_true")
+    parser.add_argument("--floors", action="store_true",
+                        help="also run the page without a recorder and rrweb + JSON each round")
     args = parser.parse_args()
     bytes_table()
     if args.bytes_only:
         return
     print()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
-    rounds = args.rounds or (1 if args.quick else 3)
-    main_thread_table([p.strip() for p in args.pages.split(",") if p.strip()], seconds, rounds)
+    rounds = args.rounds or (1 if args.quick else 5)
+    main_thread_table([p.strip() for p in args.pages.split(",") if p.strip()], seconds, rounds,
+                      args.floors)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = resolve(here, "..", "src", "sentiero", "web", "static", "dist");
-const TARGET = "es2018";
+const TARGET = "es2020";
 
 // The page includes only the loader (`recorder`); it loads `recorder.core` (rrweb's record and
 // our transport) when the page is idle and the visitor is recorded, and `recorder.features`
@@ -48,6 +48,47 @@ function sharedFromLoader() {
         const lines = ["const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];"];
         for (const name of names) lines.push("export const " + name + " = m." + name + ";");
         return { contents: lines.join("\n"), loader: "js" };
+      });
+    },
+  };
+}
+
+// Parts of @rrweb/record a recorder on a real page never runs, cut from the recorder chunk:
+// - canvas recording: not part of Sentiero (docs/privacy.md: canvas content is not copied;
+//   buildRecordOptions forces recordCanvas off), so rrweb's canvas observers, argument
+//   serializer and inline image-bitmap worker give way to a CanvasManager that records nothing;
+// - rrdom's BaseRRNode (virtual DOM of the replayer): record only meets real DOM nodes, for
+//   which its `instanceof BaseRRNode` checks stay false with an empty class;
+// - the deprecated `mirror` export's warning proxy (record uses record.mirror, never this one).
+const RRWEB_RECORD = /[\\/]@rrweb[\\/]record[\\/]dist[\\/]record\.js$/;
+const RRWEB_CUTS = [
+  {
+    start: "const canvasVarMap = ",
+    end: "class StylesheetManager {",
+    stub: "class CanvasManager {\n  reset() {}\n  freeze() {}\n  unfreeze() {}\n" +
+      "  lock() {}\n  unlock() {}\n}\n",
+  },
+  { start: "class BaseRRNode {", end: "function on(type, fn, target = document) {",
+    stub: "class BaseRRNode {}\n" },
+  { start: "const DEPARTED_MIRROR_ACCESS_WARNING = ", end: "function throttle(", stub: "" },
+];
+
+function trimmedRrwebRecord() {
+  return {
+    name: "trimmed-rrweb-record",
+    setup(build) {
+      build.onLoad({ filter: RRWEB_RECORD }, (args) => {
+        let code = readFileSync(args.path, "utf8");
+        for (const cut of RRWEB_CUTS) {
+          const start = code.indexOf(cut.start);
+          const end = code.indexOf(cut.end, start);
+          if (start < 0 || end < 0) {
+            throw new Error("@rrweb/record changed: no section " + JSON.stringify(cut.start) +
+              " .. " + JSON.stringify(cut.end) + " in " + args.path);
+          }
+          code = code.slice(0, start) + cut.stub + code.slice(end);
+        }
+        return { contents: code, loader: "js" };
       });
     },
   };
@@ -123,7 +164,7 @@ async function buildLazyChunks() {
     __SENTIERO_VITALS_FILE__: JSON.stringify(vitals),
   }, [sharedFromLoader()]);
   const core = await buildOne("recorder.core", src("recorder", "core-entry.js"), {},
-    [sharedFromLoader()]);
+    [sharedFromLoader(), trimmedRrwebRecord()]);
   return { vitals, "recorder.features": features, "recorder.core": core };
 }
 

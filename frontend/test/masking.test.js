@@ -20,6 +20,10 @@ function element({ type = "text", attrs = {}, unmasked = false } = {}) {
 }
 
 describe("record options", () => {
+  it("never records canvas pixels, even when the server options ask for it", () => {
+    assert.equal(buildRecordOptions({ recordCanvas: true }).recordCanvas, false);
+  });
+
   it("masks all inputs and passwords by default", () => {
     const options = buildRecordOptions({});
     assert.equal(options.maskAllInputs, true);

@@ -147,3 +147,28 @@ for (const [name, text] of Object.entries(ADVERSARIAL)) {
     assert.ok(elapsed < 1000, `${name}: ${elapsed.toFixed(0)} ms`);
   });
 }
+
+test("DOM events: rrweb's serialized nodes are never modified, only changed parts are copied", () => {
+  const r = createRedactor({});
+  const clean = { type: 3, textContent: "Total 12.50 EUR", id: 5 };
+  const leaky = { type: 3, textContent: "mail ada@example.com", id: 6 };
+  const cell = { type: 2, tagName: "td", attributes: { class: "c" }, childNodes: [clean], id: 4 };
+  const row = { type: 2, tagName: "tr", attributes: {}, childNodes: [cell, leaky], id: 3 };
+  const snapshot = { type: 2, data: { node: row, initialOffset: { top: 0, left: 0 } } };
+  const before = structuredClone(snapshot);
+
+  const out = r.redactEvent(snapshot);
+  assert.deepEqual(snapshot, before);
+  assert.equal(out.data.node.childNodes[1].textContent, "mail " + REDACTED);
+  assert.equal(out.data.node.childNodes[0], cell);
+  assert.equal(JSON.stringify(out).includes("ada@example.com"), false);
+
+  const mutation = { type: 3, data: { source: 0, texts: [], attributes: [], removes: [],
+    adds: [{ parentId: 3, nextId: null, node: clean }] } };
+  assert.equal(r.redactEvent(mutation), mutation);
+  const leakyAdd = { ...mutation, data: { ...mutation.data,
+    adds: [{ parentId: 3, nextId: null, node: leaky }] } };
+  const copy = r.redactEvent(leakyAdd);
+  assert.equal(copy.data.adds[0].node.textContent, "mail " + REDACTED);
+  assert.equal(leaky.textContent, "mail ada@example.com");
+});

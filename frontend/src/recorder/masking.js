@@ -112,6 +112,9 @@ export function buildRecordOptions(userOptions) {
   const maskAllText = user.maskAllText === true;
   delete options.preserveInputLength;
   delete options.maskAllText;
+  // Canvas pixels are page content Sentiero never copies (docs/privacy.md); the recorder chunk
+  // is built without rrweb's canvas recording (build.mjs), so the option is forced off here.
+  options.recordCanvas = false;
   options.sampling = Object.assign(
     {},
     DEFAULT_SAMPLING,

@@ -18,6 +18,34 @@ const TEXT_NODE_TYPES = new Set([3, 4, 5]); // rrweb: Text, CDATA, Comment
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const isSpace = (ch) => /\s/.test(ch);
 
+/**
+ * `list.map(fn)`, but the same array when fn returns every item unchanged. Redaction copies
+ * only what it changes: most of what rrweb emits holds nothing to redact, and copying every
+ * node of every mutation was most of the recorder's main-thread cost over rrweb's own.
+ * Nothing rrweb handed over is ever modified (its mirror keeps the serialized nodes).
+ */
+function mapSame(list, fn) {
+  let out = null;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    const next = fn(item);
+    if (out) out.push(next);
+    else if (next !== item) {
+      out = list.slice(0, i);
+      out.push(next);
+    }
+  }
+  return out || list;
+}
+
+/** `{...obj, [key]: value}`, or obj itself when the value is the one it holds. */
+function withKey(obj, key, value) {
+  if (obj[key] === value) return obj;
+  const out = Object.assign({}, obj);
+  out[key] = value;
+  return out;
+}
+
 export function looksLikeUrl(value) {
   return URL_LIKE.test(value);
 }
@@ -87,14 +115,14 @@ export function createDomRules(redactText, redactUrl) {
 
   function styleValue(value) {
     if (typeof value === "string") return css(value);
-    if (Array.isArray(value)) return value.map((v) => (typeof v === "string" ? css(v) : v));
+    if (Array.isArray(value)) return mapSame(value, (v) => (typeof v === "string" ? css(v) : v));
     return value;
   }
 
   function attribute(name, value) {
     if (isObject(value)) {
-      const out = {};
-      for (const key of Object.keys(value)) out[key] = styleValue(value[key]);
+      let out = value;
+      for (const key of Object.keys(value)) out = withKey(out, key, styleValue(value[key]));
       return out;
     }
     if (typeof value !== "string" || !value) return value;
@@ -109,67 +137,87 @@ export function createDomRules(redactText, redactUrl) {
 
   function attributes(attrs) {
     if (!isObject(attrs)) return attrs;
-    const out = {};
-    for (const name of Object.keys(attrs)) out[name] = attribute(name, attrs[name]);
+    let out = attrs;
+    for (const name of Object.keys(attrs)) out = withKey(out, name, attribute(name, attrs[name]));
     return out;
   }
 
   // One serialized node, copied; its children are copied by the walk.
   function node(n) {
-    const out = Object.assign({}, n);
-    if (n.type === 2 && isObject(n.attributes)) out.attributes = attributes(n.attributes);
-    else if (TEXT_NODE_TYPES.has(n.type) && typeof n.textContent === "string" && n.textContent) {
-      out.textContent = n.isStyle ? css(n.textContent) : redactText(n.textContent);
+    if (n.type === 2 && isObject(n.attributes)) {
+      return withKey(n, "attributes", attributes(n.attributes));
     }
-    return out;
+    if (TEXT_NODE_TYPES.has(n.type) && typeof n.textContent === "string" && n.textContent) {
+      return withKey(n, "textContent", n.isStyle ? css(n.textContent) : redactText(n.textContent));
+    }
+    return n;
   }
 
-  // A serialized tree, copied and redacted; iterative, for very deep trees.
+  // A serialized subtree, copied only along the paths to what changed. Depth-first without
+  // recursion (a full snapshot can be deep): each frame maps one node's children, and a
+  // finished frame hands its (possibly new) node to its parent's frame.
   function tree(root) {
     if (!isObject(root)) return root;
-    const top = node(root);
-    const stack = [top];
+    const stack = [{ node: node(root), source: root, i: 0, kids: null }];
+    let done = null;
     while (stack.length) {
-      const current = stack.pop();
-      if (!Array.isArray(current.childNodes)) continue;
-      current.childNodes = current.childNodes.map((child) => {
-        if (!isObject(child)) return child;
-        const copy = node(child);
-        stack.push(copy);
-        return copy;
-      });
+      const frame = stack[stack.length - 1];
+      const children = frame.source.childNodes;
+      if (done !== null) {
+        const child = children[frame.i];
+        if (frame.kids) frame.kids.push(done);
+        else if (done !== child) frame.kids = children.slice(0, frame.i).concat([done]);
+        frame.i += 1;
+        done = null;
+      }
+      if (Array.isArray(children) && frame.i < children.length) {
+        const child = children[frame.i];
+        if (isObject(child)) {
+          stack.push({ node: node(child), source: child, i: 0, kids: null });
+        } else {
+          done = child;
+        }
+        continue;
+      }
+      stack.pop();
+      done = frame.kids ? withKey(frame.node === frame.source ? Object.assign({}, frame.node)
+        : frame.node, "childNodes", frame.kids) : frame.node;
     }
-    return top;
+    return done;
   }
 
   function incremental(data) {
-    const out = Object.assign({}, data);
+    let out = data;
     switch (data.source) {
       case 0:
         if (Array.isArray(data.texts)) {
-          out.texts = data.texts.map((t) =>
-            isObject(t) && typeof t.value === "string" ? { ...t, value: redactText(t.value) } : t);
+          out = withKey(out, "texts", mapSame(data.texts, (t) =>
+            isObject(t) && typeof t.value === "string" ? withKey(t, "value", redactText(t.value))
+              : t));
         }
         if (Array.isArray(data.attributes)) {
-          out.attributes = data.attributes.map((a) =>
-            isObject(a) ? { ...a, attributes: attributes(a.attributes) } : a);
+          out = withKey(out, "attributes", mapSame(data.attributes, (a) =>
+            isObject(a) ? withKey(a, "attributes", attributes(a.attributes)) : a));
         }
         if (Array.isArray(data.adds)) {
-          out.adds = data.adds.map((a) => (isObject(a) ? { ...a, node: tree(a.node) } : a));
+          out = withKey(out, "adds", mapSame(data.adds, (a) =>
+            isObject(a) ? withKey(a, "node", tree(a.node)) : a));
         }
         break;
       case 5:
-        if (typeof data.text === "string" && data.text) out.text = redactText(data.text);
+        if (typeof data.text === "string" && data.text) {
+          out = withKey(out, "text", redactText(data.text));
+        }
         break;
       case 8:
         if (Array.isArray(data.adds)) {
-          out.adds = data.adds.map((r) =>
-            isObject(r) && typeof r.rule === "string" ? { ...r, rule: css(r.rule) } : r);
+          out = withKey(out, "adds", mapSame(data.adds, (r) =>
+            isObject(r) && typeof r.rule === "string" ? withKey(r, "rule", css(r.rule)) : r));
         }
         break;
       case 13:
         if (isObject(data.set) && typeof data.set.value === "string") {
-          out.set = { ...data.set, value: css(data.set.value) };
+          out = withKey(out, "set", withKey(data.set, "value", css(data.set.value)));
         }
         break;
       default:
@@ -180,7 +228,10 @@ export function createDomRules(redactText, redactUrl) {
 
   function redactEvent(event) {
     if (!isObject(event.data)) return event;
-    if (event.type === 2) return { ...event, data: { ...event.data, node: tree(event.data.node) } };
+    if (event.type === 2) {
+      const data = withKey(event.data, "node", tree(event.data.node));
+      return data === event.data ? event : { ...event, data };
+    }
     if (event.type === 3) {
       const data = incremental(event.data);
       return data === event.data ? event : { ...event, data };

@@ -232,14 +232,15 @@ const NEEDS = {
   card: "[0-9](?:[ \\-]?[0-9]){12}",
   bearer: "[Bb][Ee][Aa][Rr][Ee][Rr]",
 };
-const prefilters = new Map();
+// One prefilter per list of builtins, keyed by the list itself: a redactor passes the same
+// array for every text, so the lookup costs no string building on the recording hot path.
+const prefilters = new WeakMap();
 
 function prefilter(builtins) {
-  const key = builtins.join(",");
-  let re = prefilters.get(key);
+  let re = prefilters.get(builtins);
   if (re === undefined) {
     re = builtins.length ? new RegExp(builtins.map((name) => NEEDS[name]).join("|")) : null;
-    prefilters.set(key, re);
+    prefilters.set(builtins, re);
   }
   return re;
 }
