@@ -623,7 +623,8 @@ class Store(TrackingStore, ABC):
         return out
 
     def session_rows(self, session_ids: Iterable[str]) -> list[SessionRow]:
-        """The rows of these sessions (unknown ids left out), in no particular order."""
+        """The rows of these sessions (unknown ids left out), in no particular order; their
+        ``first_window_id`` may be None (callers want traits and times)."""
         rows = []
         for session_id in session_ids:
             summary = self.get_session(session_id)

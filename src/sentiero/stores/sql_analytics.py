@@ -152,23 +152,25 @@ class SQLAnalytics:
     def session_rows(self, session_ids: Iterable[str]) -> list[SessionRow]:
         ids = sorted(set(session_ids))
         rows: list[SessionRow] = []
-        for start in range(0, len(ids), 500):
-            rows.extend(self._rows([self.tables.sessions.c.session_id.in_(ids[start:start + 500])],
-                                   None, 0))
+        for start in range(0, len(ids), 1000):
+            rows.extend(self._rows([self.tables.sessions.c.session_id.in_(ids[start:start + 1000])],
+                                   None, 0, first_window=False))
         return rows
 
     def _rows(self, where: list[Any], limit: int | None, offset: int,
-              order_by: list[Any] | None = None) -> list[SessionRow]:
+              order_by: list[Any] | None = None, first_window: bool = True
+              ) -> list[SessionRow]:
+        """``first_window`` False: leave ``first_window_id`` None (a lookup per row)."""
         s, w = self.tables.sessions, self.tables.windows
-        first_window = (
+        window = (
             sa.select(w.c.window_id).where(w.c.session_id == s.c.session_id)
             .order_by(w.c.first_ms.is_(None), w.c.first_ms, w.c.window_id).limit(1)
-            .scalar_subquery()
+            .scalar_subquery() if first_window else sa.null()
         )
         stmt = (
             sa.select(s.c.session_id, s.c.created_us, s.c.updated_us, s.c.first_ms, s.c.last_ms,
                       s.c.event_count, s.c.has_errors, s.c.metadata_json,
-                      *(s.c[name] for name in TRAITS), first_window.label("first_window"))
+                      *(s.c[name] for name in TRAITS), window.label("first_window"))
             .where(*where)
             .order_by(*(order_by or (s.c.updated_us.desc(), s.c.session_id)))
         )
