@@ -61,12 +61,6 @@ class TestDjangoStoreSQLite(DjangoContract):
 class TestDjangoStorePostgres(DjangoContract):
     alias = "postgres"
 
-    @pytest.mark.skip(reason="known gap: DjangoStore evicts at max_sessions outside the "
-                      "writer's transaction, so racing writers can evict each other's new "
-                      "session (fixed in the SQL and file stores; open in issue 13's note)")
-    def test_writers_racing_at_max_sessions_never_evict_each_others_session(self) -> None:
-        pass
-
     @pytest.fixture(autouse=True)
     def _database(self, postgres_db: str) -> None:
         pass

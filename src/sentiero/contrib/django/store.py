@@ -162,7 +162,7 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
             stored = self._run(lambda: self._save(batch, data, facts, state))
         except _Duplicate:
             return False
-        if self.limits.max_sessions is not None:
+        if stored and self.limits.max_sessions is not None:
             self._evict_sessions(batch.session_id, self.limits.max_sessions)
         return stored
 
@@ -268,16 +268,33 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
         session.save(using=self.using, update_fields=["event_count"])
 
     def _evict_sessions(self, current: str, max_sessions: int) -> None:
-        def oldest() -> list[str]:
-            total = self._sessions().count()
-            if total <= max_sessions:
-                return []
-            return list(self._sessions().exclude(pk=current)
-                        .order_by("updated_us", "session_id")
-                        .values_list("session_id", flat=True)[: total - max_sessions])
+        """Delete the oldest sessions beyond ``max_sessions`` (never ``current``) in one
+        transaction that first locks ``current``'s row, as ``SQLStore`` does.
 
-        for session_id in self._run(oldest, atomic=False):
-            self.delete_session(session_id)
+        On PostgreSQL two writers that would evict each other's new session each hold their
+        own row and wait for the other's: the database reports a deadlock, one of them is
+        retried, finds its session gone and stops, so at most one of the two is evicted.
+        Candidates are locked before deleting and the count is taken again after, so
+        evictions side by side never delete more than needed. On SQLite the lock is the
+        database's write lock, so evictions simply run one after the other.
+        """
+
+        def evict() -> int:
+            if self._locked(current) is None:
+                return 0  # evicted by another writer meanwhile: nothing for us to do
+            excess = self._sessions().count() - max_sessions
+            if excess <= 0:
+                return 0
+            candidates = (self._sessions().select_for_update().exclude(pk=current)
+                          .order_by("updated_us", "session_id")
+                          .values_list("session_id", flat=True)[:excess])
+            doomed = list(candidates)
+            # a row deleted by another eviction while we waited for its lock is not
+            # returned; count again, so we take only what is still beyond the limit
+            doomed = doomed[: max(0, self._sessions().count() - max_sessions)]
+            return self._delete_sessions(doomed) if doomed else 0
+
+        self._run(evict)
 
     def save_metadata(self, session_id: str, metadata: dict[str, Any]) -> None:
         validate_id(session_id, "session id")
