@@ -152,8 +152,12 @@ def test_ttl_applied_to_every_key(client: redis.Redis, prefix: str) -> None:
     _fill(store)
     keys = _keys(client, prefix)
     assert len(keys) > 15
+    expiry = (prefix + "expiry").encode()
     for key in keys:
         ttl = client.ttl(key)
+        if key == expiry:  # outlives an idle store, so expired sessions are still found
+            assert ttl == -1
+            continue
         assert 0 < ttl <= 1200, (key, ttl)
 
 
@@ -164,7 +168,10 @@ def test_ttl_refreshes_every_window_of_the_session(client: redis.Redis, prefix: 
         client.expire(key, 5)
     store.save_batch(batch("s1", "w2", seq=0))
     for key in _keys(client, prefix):
-        assert client.ttl(key) > 5, key
+        if key == (prefix + "expiry").encode():
+            assert client.ttl(key) == -1, "the expiry index never expires"
+        else:
+            assert client.ttl(key) > 5, key
 
 
 def test_expired_session_leaves_the_indexes(client: redis.Redis, prefix: str) -> None:
@@ -375,3 +382,87 @@ def test_first_chunk_of_a_long_window_reads_a_bounded_index_page(
     assert [c.info.index for c in store.get_chunks(ref, start_index=190, limit=50)] == list(
         range(190, 200)
     )
+
+
+# --- error-tracking records go with their session, however it goes --------------------------
+
+
+def _tracked(store: RedisStore, session_id: str) -> None:
+    """A session with an occurrence and a server event linked to it."""
+    from tracking_contract import event, occ
+
+    store.save_batch(batch(session_id, seq=0, received_at=T0))
+    store.save_occurrence(occ(session_id=session_id))
+    store.save_server_event(event(session_id=session_id))
+
+
+def _tracking_traces(client: redis.Redis, prefix: str, session_id: str) -> list[str]:
+    """Every trace of the session's tracking records in Redis, by key."""
+    traces = []
+    for key in _keys(client, prefix):
+        name = key.decode()
+        if name.endswith(":" + session_id) and name.startswith(prefix + "t:"):
+            traces.append(name)
+        elif client.type(key) == b"hash" and name.startswith(prefix + "t:"):
+            traces += [f"{name}[{f.decode()}]" for f, v in client.hgetall(key).items()
+                       if session_id.encode() in v]
+    occurrence_ids = set(client.hkeys(prefix + "t:o"))
+    for key in _keys(client, prefix + "t:po:"):
+        traces += [f"{key.decode()} -> {m.decode()}" for m in client.zrange(key, 0, -1)
+                   if m not in occurrence_ids]  # an index entry without its occurrence
+    event_ids = set(client.hkeys(prefix + "t:e"))
+    traces += [f"t:es -> {m.decode()}" for m in client.zrange(prefix + "t:es", 0, -1)
+               if m not in event_ids]
+    return traces
+
+
+@pytest.mark.parametrize("ttl", [None, 600])
+def test_max_sessions_eviction_takes_the_tracking_records(
+        client: redis.Redis, prefix: str, ttl: int | None) -> None:
+    store = RedisStore(client, prefix=prefix, ttl_seconds=ttl,
+                       limits=StoreLimits(max_sessions=1))
+    _tracked(store, "old")
+    assert _tracking_traces(client, prefix, "old")  # the probe sees them
+    _tracked(store, "new")
+    store.save_batch(batch("newest", seq=0, received_at=T0 + timedelta(seconds=1)))
+    assert [s.session_id for s in store.list_sessions(SessionQuery())] == ["newest"]
+    for gone in ("old", "new"):
+        assert store.list_occurrences(session_id=gone) == []
+        assert _tracking_traces(client, prefix, gone) == []
+    assert store.list_occurrences(problem_id="a" * 40) == []
+    assert store.count_occurrences("a" * 40) == 0
+    from sentiero.tracking.models import ServerEventQuery
+
+    assert store.list_server_events(ServerEventQuery()) == []
+    assert store.get_problem("a" * 40) is not None  # the aggregate stays, as on erase
+
+
+def test_ttl_expiry_takes_the_tracking_records_even_of_an_idle_store(
+        client: redis.Redis, prefix: str) -> None:
+    """Every key with a TTL expires (the whole store sat idle past it, as Redis does it);
+    the next read still finds the expired session's tracking records and removes them."""
+    import time
+
+    store = RedisStore(client, prefix=prefix, ttl_seconds=1)
+    _tracked(store, "idle")
+    assert _tracking_traces(client, prefix, "idle")
+    deadline = time.monotonic() + 30
+    while client.exists(prefix + "s:idle", prefix + "by:updated") and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not client.exists(prefix + "s:idle", prefix + "by:updated"), "Redis expired them"
+    assert store.list_sessions(SessionQuery()) == []
+    assert store.list_occurrences(session_id="idle") == []
+    assert store.count_occurrences("a" * 40) == 0
+    assert _tracking_traces(client, prefix, "idle") == []
+    assert client.zcard(prefix + "expiry") == 0
+
+
+def test_a_new_session_keeps_errors_reported_before_its_first_batch(
+        client: redis.Redis, prefix: str) -> None:
+    from tracking_contract import occ
+
+    store = RedisStore(client, prefix=prefix, ttl_seconds=600)
+    store.save_occurrence(occ(session_id="early"))
+    store.save_batch(batch("early", seq=0))
+    assert len(store.list_occurrences(session_id="early")) == 1

@@ -153,6 +153,20 @@ class TrackingContract:
         assert store.list_occurrences(problem_id=FP_A) == []
         assert store.list_server_events(ServerEventQuery()) == []
 
+    def test_evicting_a_session_at_max_sessions_removes_its_occurrences_and_events(
+            self, store: Store) -> None:
+        self._session(store, "s1")
+        store.save_occurrence(occ(session_id="s1", ts_ms=BASE_MS))
+        store.save_server_event(event(session_id="s1"))
+        store.limits.max_sessions = 1
+        self._session(store, "s2")
+        assert store.get_session("s1") is None
+        assert store.list_occurrences(session_id="s1") == []
+        assert store.list_occurrences(problem_id=FP_A) == []
+        assert store.count_occurrences(FP_A) == 0
+        assert store.list_server_events(ServerEventQuery()) == []
+        assert store.get_problem(FP_A).count == 1  # the aggregate stays, as on erase
+
     def test_purge_ages_out_tracking_data(self, store: Store) -> None:
         old = now_ms() - 10 * 86_400_000
         store.save_occurrence(occ(FP_A, old))

@@ -33,7 +33,10 @@ With ``ttl_seconds`` every key a write touches gets an EXPIRE: all keys of the s
 fact index lives twice as long so the leftovers of an expired session can still be found and
 removed from the shared indexes), and the shared indexes, which therefore only expire when
 the whole store has been idle for the TTL. Expired sessions are pruned from the shared
-indexes by later writes and before reads.
+indexes, with their error-tracking records, by later writes and before reads. The expiry
+index itself never expires (each member goes when its session is pruned): error-tracking
+records carry no TTL, and after the store sat idle past the TTL this index is how they are
+still found.
 
 The scripts build key names from the prefix, so this store needs a single Redis server (or a
 primary with replicas / Sentinel), not Redis Cluster. No command here uses KEYS; ``clear``
@@ -156,7 +159,30 @@ local function del_window_keys(s, w)
   redis.call('DEL', k_win(s, w), k_chunks(s, w), k_cidx(s, w), k_seqs(s, w))
 end
 
-local function del_session(s)
+-- the error-tracking records linked to a session (stores/redis_tracking.py has the keys):
+-- its occurrences (their problems stay, as on every store) and its server events
+local function forget_tracking(s)
+  local k_so, k_se, k_o, k_e = P .. 't:so:' .. s, P .. 't:se:' .. s, P .. 't:o', P .. 't:e'
+  for _, id in ipairs(redis.call('SMEMBERS', k_so)) do
+    local raw = redis.call('HGET', k_o, id)
+    if raw then
+      local ok, doc = pcall(cjson.decode, raw)
+      if ok and type(doc) == 'table' and type(doc.problem_id) == 'string' then
+        redis.call('ZREM', P .. 't:po:' .. doc.problem_id, id)
+      end
+      redis.call('HDEL', k_o, id)
+    end
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', k_se)) do
+    redis.call('HDEL', k_e, id)
+    redis.call('ZREM', P .. 't:es', id)
+  end
+  redis.call('DEL', k_so, k_se)
+end
+
+-- erase a session; ``tracking``: with the error-tracking records linked to it (everything
+-- but the clean-up of a new session's stale keys, whose records may predate its first batch)
+local function del_session(s, tracking)
   local existed = redis.call('EXISTS', k_sess(s))
   for _, w in ipairs(redis.call('ZRANGE', k_wins(s), 0, -1)) do del_window_keys(s, w) end
   local sf = k_sfacts(s)
@@ -166,6 +192,7 @@ local function del_session(s)
   redis.call('ZREM', K_CRE, s)
   redis.call('ZREM', K_EVT, s)
   redis.call('ZREM', K_EXP, s)
+  if tracking then forget_tracking(s) end
   return existed
 end
 
@@ -176,7 +203,7 @@ local function prune_expired(limit, keep)
   local n = 0
   for _, s in ipairs(ids) do
     if s ~= keep then
-      del_session(s)
+      del_session(s, true)
       n = n + 1
     end
   end
@@ -193,7 +220,9 @@ _LUA_SAVE = _LUA_PRELUDE + r"""
 local s, w, seq = ARGV[2], ARGV[3], ARGV[4]
 local sess = k_sess(s)
 if redis.call('EXISTS', sess) == 0 then
-  del_session(s)  -- leftovers of an expired or half-pruned session must not leak into this one
+  -- leftovers of an expired or half-pruned session must not leak into this one; its
+  -- error-tracking records stay (an error may be reported before the session's first batch)
+  del_session(s, false)
 end
 if seq ~= '' and redis.call('SISMEMBER', k_seqs(s, w), seq) == 1 then
   return 0
@@ -304,7 +333,7 @@ if ARGV[14] ~= '' then
     local kept = 0
     for _, other in ipairs(group) do
       if excess > 0 and other ~= s then
-        del_session(other)
+        del_session(other, true)
         excess = excess - 1
       else
         kept = kept + 1
@@ -327,9 +356,12 @@ if ARGV[13] ~= '' then
   redis.call('EXPIRE', k_sfacts(s), 2 * ttl)
   local now_s = tonumber(redis.call('TIME')[1])
   redis.call('ZADD', K_EXP, now_s + ttl, s)
-  for _, k in ipairs({K_UPD, K_CRE, K_EVT, K_EXP, K_KINDS, K_CTR}) do
+  -- not the expiry index: after the whole store sat idle past the TTL, it is how the next
+  -- read or write finds the expired sessions' error-tracking records (which have no TTL)
+  for _, k in ipairs({K_UPD, K_CRE, K_EVT, K_KINDS, K_CTR}) do
     redis.call('EXPIRE', k, ttl)
   end
+  redis.call('PERSIST', K_EXP)  -- (earlier versions gave it the TTL)
   for _, kind in ipairs(redis.call('SMEMBERS', K_KINDS)) do
     redis.call('EXPIRE', k_facts(kind), ttl)
   end
@@ -356,7 +388,7 @@ if ARGV[3] ~= '' then
   local up = redis.call('HGET', k_sess(s), 'updated')
   if up and tonumber(up) >= tonumber(ARGV[3]) then return 0 end
 end
-return del_session(s)
+return del_session(s, true)
 """
 
 _LUA_DELETE_WINDOW = _LUA_PRELUDE + r"""
@@ -365,7 +397,7 @@ local s, w = ARGV[2], ARGV[3]
 if redis.call('EXISTS', k_sess(s)) == 0 then return 0 end
 if not redis.call('ZSCORE', k_wins(s), w) then return 0 end
 if redis.call('ZCARD', k_wins(s)) <= 1 then
-  del_session(s)
+  del_session(s, true)
   return 1
 end
 local ec = tonumber(redis.call('HGET', k_win(s, w), 'ec') or '0')
@@ -876,17 +908,13 @@ class RedisStore(RedisTracking, Store):
     @_wrap_errors
     def delete_window(self, ref: WindowRef) -> bool:
         self._check_ref(ref)
-        gone = bool(self._delete_window(keys=[], args=[self.prefix, ref.session_id, ref.window_id]))
-        if gone and not self._client.exists(self._sess(ref.session_id)):
-            self._forget_tracked_session(ref.session_id)  # it was the last window
-        return gone
+        # the last window takes the session with it, its error-tracking records included
+        return bool(self._delete_window(keys=[], args=[self.prefix, ref.session_id, ref.window_id]))
 
     @_wrap_errors
     def delete_session(self, session_id: str) -> bool:
         validate_id(session_id, "session id")
-        gone = bool(self._delete_session(keys=[], args=[self.prefix, session_id, ""]))
-        self._forget_tracked_session(session_id)
-        return gone
+        return bool(self._delete_session(keys=[], args=[self.prefix, session_id, ""]))
 
     @_wrap_errors
     def purge_older_than(self, seconds: float) -> int:
@@ -903,7 +931,6 @@ class RedisStore(RedisTracking, Store):
             removed_any = False
             for sid in ids:
                 if self._delete_session(keys=[], args=[self.prefix, sid, str(cutoff)]):
-                    self._forget_tracked_session(_text(sid) or "")
                     deleted += 1
                     removed_any = True
             if not removed_any and len(ids) < _PAGE:

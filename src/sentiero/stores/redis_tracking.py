@@ -15,8 +15,10 @@ Keys (``<p>`` is the store prefix)::
 An occurrence is one optimistic transaction (WATCH the problem, apply the upsert rule,
 MULTI/EXEC the problem and the occurrence together; retried when another writer got there
 first), so concurrent reports of one problem count exactly. Caps are enforced after it;
-their deletes are idempotent. Tracking keys have no TTL: they go with ``delete_session``,
-``purge_older_than`` and the caps.
+their deletes are idempotent. Tracking keys have no TTL: they go with ``purge_older_than``
+and the caps, and a session's occurrences and server events go with the session, however it
+goes (``delete_session``, its last window deleted, ``max_sessions`` eviction, TTL expiry): the
+session-erasing Lua of stores/redis.py (``forget_tracking``) removes them in the same script.
 """
 
 from __future__ import annotations
@@ -303,19 +305,6 @@ class RedisTracking(TrackingStore):
         return True
 
     # --- erasure and retention ------------------------------------------------------------------
-
-    def _forget_tracked_session(self, session_id: str) -> None:
-        r = self._client
-        occ_ids = list(r.smembers(self._t("so:" + session_id)))
-        by_problem: dict[str, list[bytes]] = {}
-        bodies = r.hmget(self._t("o"), occ_ids) if occ_ids else []
-        for oid, raw in zip(occ_ids, bodies, strict=True):
-            if raw:
-                by_problem.setdefault(orjson.loads(raw)["problem_id"], []).append(oid)
-        for pid, ids in by_problem.items():
-            self._drop_occurrences(pid, ids)
-        self._drop_events(list(r.smembers(self._t("se:" + session_id))))
-        r.delete(self._t("so:" + session_id), self._t("se:" + session_id))
 
     def _purge_tracking(self, cutoff_ms: int) -> None:
         r = self._client
