@@ -10,8 +10,9 @@ Keys (``<p>`` is the prefix, ``<s>`` a session id, ``<w>`` a window id)::
                            url_ms, err
     <p>m:<s>         HASH  metadata key -> JSON value (shallow merge is HSET)
     <p>w:<s>         ZSET  window ids (score 0)
-    <p>wi:<s>:<w>    HASH  next (chunk index allocator), ec, first, last, state (ingest's
-                           per-window state as JSON, replaced by each batch carrying one)
+    <p>wi:<s>:<w>    HASH  next (chunk index allocator, above every index: a seq'd batch's
+                           index is its seq), ec, first, last, state (ingest's per-window
+                           state as JSON, replaced by each batch carrying one)
     <p>c:<s>:<w>     HASH  chunk index -> zstandard-compressed JSON array of events
     <p>ci:<s>:<w>    ZSET  "index:first_ms:last_ms:event_count:seq" scored by index, so the
                            chunk index and time ranges are read without touching the blobs
@@ -52,6 +53,7 @@ import orjson
 import redis as redis_lib
 
 from sentiero.stores.base import (
+    SEQ_INDEX_LIMIT,
     Batch,
     Chunk,
     ChunkInfo,
@@ -191,6 +193,7 @@ _LUA_SAVE = _LUA_PRELUDE + r"""
 -- 13 ttl seconds ('' = none), 14 max sessions, 15 max events, 16 n metadata pairs, pairs...,
 -- n facts, then per fact: kind, ts_ms, member body; then the window state JSON ('' = keep)
 local s, w, seq = ARGV[2], ARGV[3], ARGV[4]
+local SEQ_INDEX_LIMIT = """ + str(SEQ_INDEX_LIMIT) + r"""
 local sess = k_sess(s)
 if redis.call('EXISTS', sess) == 0 then
   del_session(s)  -- leftovers of an expired or half-pruned session must not leak into this one
@@ -201,7 +204,20 @@ end
 
 local first, last, count, now = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local win = k_win(s, w)
-local idx = redis.call('HINCRBY', win, 'next', 1) - 1
+-- the chunk index: the seq when it is free, else the window's next index (a seq-less batch,
+-- or a seq a seq-less chunk holds); the rule of base.allocate_chunk_index
+local nxt = tonumber(redis.call('HGET', win, 'next') or '0')
+local want = nil
+if seq ~= '' and string.sub(seq, 1, 1) ~= '-' and string.len(seq) <= 10 then
+  want = tonumber(seq)
+  if want >= SEQ_INDEX_LIMIT then want = nil end
+end
+local idx = nxt
+if want and (want >= nxt or
+    redis.call('HEXISTS', k_chunks(s, w), string.format('%d', want)) == 0) then
+  idx = want
+end
+if idx >= nxt then redis.call('HSET', win, 'next', string.format('%d', idx + 1)) end
 local sidx = string.format('%d', idx)
 redis.call('HSET', k_chunks(s, w), sidx, ARGV[5])
 local info_seq = seq

@@ -46,6 +46,7 @@ from sentiero.stores.base import (
     StoreLimits,
     WindowRef,
     WindowSummary,
+    allocate_chunk_index,
     batch_has_errors,
     fact_data_json,
     load_window_state,
@@ -207,8 +208,9 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
         self._batches().create(session=session, window_id=wid, seq=key)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
         window, _ = self._windows().get_or_create(session=session, window_id=wid)
-        index = window.next_chunk
-        window.next_chunk += 1
+        index, window.next_chunk = allocate_chunk_index(
+            batch.seq, window.next_chunk,
+            lambda i: self._chunks().filter(window=window, index=i).exists())
         window.event_count += count
         window.first_ms = _lower_min(window.first_ms, first_ms)
         window.last_ms = _upper_max(window.last_ms, last_ms)
