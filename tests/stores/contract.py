@@ -356,6 +356,8 @@ class StoreContract(TrackingContract):
         assert [c.seq for c in store.chunk_index(ref)] == [0, 3, 4]
         stamps = [e["timestamp"] for c in store.get_chunks(ref) for e in c.events()]
         assert stamps == sorted(stamps) and len(stamps) == 24
+        assert compact_window(store, ref).chunks_before == 2  # seq 3 joins the run after it
+        assert [(c.index, c.event_count) for c in store.chunk_index(ref)] == [(0, 12), (3, 12)]
         assert compact_window(store, ref).chunks_before == 0  # nothing adjacent is left
         assert store.delete_session("s1") and store.chunk_index(ref) == []
 

@@ -47,7 +47,7 @@ import struct
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,6 +74,7 @@ from sentiero.stores.base import (
     fact_data_json,
     fact_from_stored,
     fact_stored_data,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -700,6 +701,53 @@ class FileStore(FileTracking, Store):
                     parts.append(f.read(rec.size))
                 elif index in scan.dropped:
                     parts.append(_record(_HUSK, index, scan.dropped[index], 0, 0, 0))
+        _write_atomic(path, b"".join(parts))
+        self._forget(path)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: under the session lock, the window file is rewritten with
+        the run's first record holding the joined chunk and husks (index and dedup key, no
+        data) for the rest, then renamed over the old one: a crash leaves either file whole.
+        The file keeps its number of records, so meta.json's count of applied ones holds."""
+        validate_id(ref.session_id, "session id")
+        validate_id(ref.window_id, "window id")
+        try:
+            with self._locked(ref.session_id, create=False) as session_dir:
+                if session_dir is None:
+                    return False
+                meta, scans, changed = self._recover(session_dir, self._read_meta(session_dir))
+                if changed and meta is not None:
+                    self._write_meta(session_dir, meta)
+                scan = scans.get(ref.window_id)
+                if scan is None or not same_run((r.info for r in scan.live.values()), replaced):
+                    return False
+                self._rewrite_run(self._window_path(session_dir, ref.window_id), scan,
+                                  replaced, chunk)
+                return True
+        except OSError as exc:
+            raise StoreError(f"file store: {exc}") from exc
+
+    def _rewrite_run(self, path: Path, scan: _Scan, replaced: Sequence[ChunkInfo],
+                     chunk: Chunk) -> None:
+        lo, doomed = replaced[0].index, {i.index for i in replaced}
+        info = chunk.info
+        parts = []
+        with open(path, "rb") as f:
+            for index in sorted({*scan.live, *scan.dropped}):
+                rec = scan.live.get(index)
+                if rec is None:
+                    parts.append(_record(_HUSK, index, scan.dropped[index], 0, 0, 0))
+                elif index == lo:  # keeps its batch's extra, without facts (already applied)
+                    f.seek(rec.offset + _HEADER.size + rec.data_len)
+                    extra = {**orjson.loads(f.read(rec.extra_len)), "f": []}
+                    parts.append(_record(_CHUNK, lo, rec.dedupe_key, info.first_ms,
+                                         info.last_ms, info.event_count, chunk.data,
+                                         orjson.dumps(extra)))
+                elif index in doomed:
+                    parts.append(_record(_HUSK, index, rec.dedupe_key, 0, 0, 0))
+                else:
+                    f.seek(rec.offset)
+                    parts.append(f.read(rec.size))
         _write_atomic(path, b"".join(parts))
         self._forget(path)
 

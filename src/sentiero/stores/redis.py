@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -400,6 +400,26 @@ redis.call('ZADD', K_EVT, -total, s)
 return 1
 """
 
+_LUA_REPLACE_CHUNKS = _LUA_PRELUDE + r"""
+-- compaction: ARGV: 1 prefix, 2 session, 3 window, 4 first index, 5 last index, 6 the new
+-- chunk's info member, 7 its data, 8.. the info members expected in [first, last], in order
+local s, w, lo, hi = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', k_sess(s)) == 0 then return 0 end
+local cidx, chunks = k_cidx(s, w), k_chunks(s, w)
+local current = redis.call('ZRANGEBYSCORE', cidx, lo, hi)
+if #current ~= #ARGV - 7 then return 0 end
+for i, member in ipairs(current) do
+  if member ~= ARGV[7 + i] then return 0 end
+end
+for _, member in ipairs(current) do
+  redis.call('HDEL', chunks, string.match(member, '^(%d+):'))
+end
+redis.call('ZREMRANGEBYSCORE', cidx, lo, hi)
+redis.call('HSET', chunks, lo, ARGV[7])
+redis.call('ZADD', cidx, lo, ARGV[6])
+return 1
+"""
+
 _LUA_PRUNE = _LUA_PRELUDE + r"""
 -- ARGV: 1 prefix, 2 batch size; returns how many expired sessions were examined
 return prune_expired(tonumber(ARGV[2]), '')
@@ -464,6 +484,12 @@ def _parse_fact(member: bytes) -> Fact:
     return fact_from_stored(kind, sid, wid, ts_ms, url, data)
 
 
+def _chunk_info_member(info: ChunkInfo) -> str:
+    """The chunk index member of a chunk, as the save script writes it."""
+    seq = "" if info.seq is None else str(info.seq)
+    return f"{info.index}:{info.first_ms}:{info.last_ms}:{info.event_count}:{seq}"
+
+
 def _parse_chunk_info(member: bytes) -> ChunkInfo:
     idx, first, last, count, seq = member.split(b":")
     return ChunkInfo(int(idx), int(first), int(last), int(count), int(seq) if seq else None)
@@ -513,6 +539,7 @@ class RedisStore(RedisTracking, Store):
         self._delete_session = r.register_script(_LUA_DELETE_SESSION)
         self._delete_window = r.register_script(_LUA_DELETE_WINDOW)
         self._prune = r.register_script(_LUA_PRUNE)
+        self._replace_chunks = r.register_script(_LUA_REPLACE_CHUNKS)
 
     # --- keys -----------------------------------------------------------------------------
 
@@ -790,6 +817,15 @@ class RedisStore(RedisTracking, Store):
         self._check_ref(ref)
         members = self._client.zrange(self._cidx(ref.session_id, ref.window_id), 0, -1)
         return [_parse_chunk_info(m) for m in members]
+
+    @_wrap_errors
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one script, so it runs whole and alone like a batch."""
+        self._check_ref(ref)
+        args = [self.prefix, ref.session_id, ref.window_id, replaced[0].index,
+                replaced[-1].index, _chunk_info_member(chunk.info), chunk.data,
+                *(_chunk_info_member(i) for i in replaced)]
+        return bool(self._replace_chunks(keys=[], args=args))
 
     @_wrap_errors
     def get_chunks(

@@ -49,6 +49,7 @@ from sentiero.stores.base import (
     fact_data_json,
     index_seq,
     load_window_state,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -895,6 +896,32 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
 
         return self._run(read, write=False)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one transaction holding the session's lock, like a batch."""
+        self._ensure_ready()
+        c = self.tables.chunks
+        sid, wid = ref.session_id, ref.window_id
+        lo, hi = replaced[0].index, replaced[-1].index
+        in_run = (c.c.session_id == sid, c.c.window_id == wid, c.c.chunk_index >= lo,
+                  c.c.chunk_index <= hi)
+
+        def replace(conn: Connection) -> bool:
+            if self._lock_session(conn, sid) is None:
+                return False
+            current = self._read_infos(conn, sa.select(
+                c.c.chunk_index, c.c.first_ms, c.c.last_ms, c.c.event_count, c.c.seq
+            ).where(*in_run).order_by(c.c.chunk_index))
+            if not same_run(current, replaced):
+                return False
+            conn.execute(sa.delete(c).where(*in_run, c.c.chunk_index > lo))
+            info = chunk.info
+            conn.execute(sa.update(c).where(*in_run, c.c.chunk_index == lo).values(
+                first_ms=info.first_ms, last_ms=info.last_ms, event_count=info.event_count,
+                data=chunk.data))
+            return True
+
+        return self._run(replace)
 
     def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
         validate_id(ref.session_id, "session id")

@@ -9,7 +9,7 @@ the chunk numbering and the session totals cannot interleave with another writer
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -50,6 +50,7 @@ from sentiero.stores.base import (
     batch_has_errors,
     fact_data_json,
     load_window_state,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -388,6 +389,27 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
             qs = qs[:limit]
         return self._run(
             lambda: [Chunk(ChunkInfo(*row[:5]), bytes(row[5])) for row in qs], atomic=False)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one transaction holding the session's lock, like a batch."""
+        lo, hi = replaced[0].index, replaced[-1].index
+        run = dict(self._window_filter(ref), index__gte=lo, index__lte=hi)
+
+        def replace() -> bool:
+            if self._locked(ref.session_id) is None:
+                return False
+            rows = self._chunks().filter(**run).order_by("index").values_list(
+                "index", "first_ms", "last_ms", "event_count", "seq")
+            if not same_run([ChunkInfo(*row) for row in rows], replaced):
+                return False
+            self._chunks().filter(**run, index__gt=lo).delete()
+            info = chunk.info
+            self._chunks().filter(**run, index=lo).update(
+                first_ms=info.first_ms, last_ms=info.last_ms, event_count=info.event_count,
+                data=chunk.data)
+            return True
+
+        return self._run(replace)
 
     def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
         validate_id(ref.session_id, "session id")
