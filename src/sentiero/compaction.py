@@ -24,6 +24,7 @@ import once; its events are the run's events in order, byte for byte.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -176,10 +177,18 @@ class BackgroundCompactor:
         self._since: datetime | None = None
 
     def start(self) -> None:
+        """Start the thread, and again in every child forked later (gunicorn's workers):
+        threads do not survive a fork."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="sentiero-compact",
-                                            daemon=True)
-            self._thread.start()
+            os.register_at_fork(after_in_child=self._restart)
+            self._restart()
+
+    def _restart(self) -> None:
+        if self._stop.is_set():
+            return
+        self._thread = threading.Thread(target=self._loop, name="sentiero-compact",
+                                        daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
