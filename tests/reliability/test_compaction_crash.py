@@ -49,7 +49,7 @@ def events(window: int, seq: int) -> list[dict]:
     return [{"type": 3, "timestamp": 1_700_000_000_000 + seq * 1000 + i,
              "data": {"source": 0, "texts": [], "adds": [
                  {"parentId": rng.randrange(9999), "node": {"type": 3, "id": rng.randrange(99999),
-                  "textContent": "%x" % rng.getrandbits(256)}} for _ in range(40)]}}
+                  "textContent": f"{rng.getrandbits(256):x}"}} for _ in range(40)]}}
             for i in range(20)]
 
 
