@@ -9,13 +9,16 @@ fetches every page the way the player does (4 chunks per request, one request at
 * `before`: the flat `{"events":[...]}` sent uncompressed (what the API answered before; the
   browser's Accept-Encoding is forced to `identity` through CDP),
 * `events+zstd`: the flat layout, stitched JSON compressed for the wire at zstd level 1,
-* `chunks+zstd`: `layout=chunks`, the stored zstd frames sent as they are (what the player uses).
+* `chunks+zstd`: `layout=chunks`, the stored zstd frames sent as they are (what the player uses),
+* `chunks, no parse`: the same bytes, read with `arrayBuffer()` and never parsed (cursors from
+  the chunk index): the server's, the network's and zstd decoding's share of the full load.
 
 Bytes on the wire are the pages' `encodedBodySize` (Resource Timing); `full load` is the time
 until the last page is parsed; `1st page` until the first one is.
 
     python benchmarks/replay_transfer.py            # 4.5-minute window, 3 rounds
     python benchmarks/replay_transfer.py --quick    # 1-minute window, 1 round
+    python benchmarks/replay_transfer.py --compact  # the window compacted first
 """
 
 from __future__ import annotations
@@ -41,20 +44,29 @@ FIXTURES = Path(os.environ.get("SENTIERO_FIXTURES", ROOT / "tests" / "fixtures" 
 MAX_BATCH_BYTES = 480_000  # the recorder's uncompressed cap per batch (transport.js)
 SESSION, WINDOW = "benchreplay01", "benchwindow01"
 
-LOAD_ALL = """async ({url, layout}) => {
+LOAD_ALL = """async ({url, layout, parse}) => {
     performance.setResourceTimingBufferSize(100000);
     performance.clearResourceTimings();
     const t0 = performance.now();
     let cursor = 0, events = 0, pages = 0, first = null;
+    // bytes only: the cursors come from the chunk index, the bodies are never parsed, so the
+    // time is the server's and the network's (and the browser's zstd decoding)
+    const cursors = parse ? null : (await (await fetch(url.replace(/events$/, "chunks"))).json())
+        .chunks.map((c) => c.index).filter((_, i) => i % 4 === 0);
     while (cursor != null) {
         const query = "?cursor=" + cursor + "&chunks=4" + (layout ? "&layout=" + layout : "");
         const response = await fetch(url + query);
-        const page = await response.json();
-        const list = page.events || [].concat(...page.chunks);
-        events += list.length;
         pages++;
+        if (parse) {
+            const page = await response.json();
+            const list = page.events || [].concat(...page.chunks);
+            events += list.length;
+            cursor = page.next_cursor;
+        } else {
+            await response.arrayBuffer();
+            cursor = pages < cursors.length ? cursors[pages] : null;
+        }
         if (first === null) first = performance.now() - t0;
-        cursor = page.next_cursor;
     }
     const ms = performance.now() - t0;
     const entries = performance.getEntriesByType("resource")
@@ -64,8 +76,8 @@ LOAD_ALL = """async ({url, layout}) => {
             decoded: sum("decodedBodySize")};
 }"""
 
-VARIANTS = [("before", "events", True), ("events+zstd", "events", False),
-            ("chunks+zstd", "chunks", False)]
+VARIANTS = [("before", "events", True, True), ("events+zstd", "events", False, True),
+            ("chunks+zstd", "chunks", False, True), ("chunks, no parse", "chunks", False, False)]
 
 
 def long_window(minutes: float) -> list[dict[str, Any]]:
@@ -126,6 +138,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1-minute window, 1 round")
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--compact", action="store_true",
+                        help="compact the window (sentiero compact) before serving it")
     args = parser.parse_args()
     minutes = args.minutes or (1.0 if args.quick else 4.5)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -142,6 +156,12 @@ def main() -> None:
         batches = recorder_batches(events)
         for seq, batch in enumerate(batches):
             store.save_batch(Batch(SESSION, WINDOW, batch, seq=seq))
+        if args.compact:
+            from sentiero.compaction import compact_store
+
+            t0 = time.perf_counter()
+            compact_store(store, 0, session_ids=[SESSION])
+            print(f"compacted in {time.perf_counter() - t0:.1f} s")
         chunks = store.chunk_index(WindowRef(SESSION, WINDOW))
         stored = sum(len(c.data) for c in store.get_chunks(WindowRef(SESSION, WINDOW)))
         raw = len(orjson.dumps(events))
@@ -154,11 +174,11 @@ def main() -> None:
             wait_listening(port)
             base = f"http://127.0.0.1:{port}"
             api = f"{base}/api/sessions/{SESSION}/windows/{WINDOW}/events"
-            results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in VARIANTS}
+            results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in VARIANTS}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
                 for _ in range(rounds):
-                    for name, layout, identity in VARIANTS:
+                    for name, layout, identity, parse in VARIANTS:
                         context = browser.new_context()
                         page = context.new_page()
                         page.goto(base + "/")
@@ -167,8 +187,8 @@ def main() -> None:
                             cdp.send("Network.enable")
                             cdp.send("Network.setExtraHTTPHeaders",
                                      {"headers": {"Accept-Encoding": "identity"}})
-                        results[name].append(page.evaluate(LOAD_ALL, {"url": api,
-                                                                      "layout": layout}))
+                        results[name].append(page.evaluate(
+                            LOAD_ALL, {"url": api, "layout": layout, "parse": parse}))
                         context.close()
                 browser.close()
         finally:
@@ -179,15 +199,15 @@ def main() -> None:
     print(f"window: {span_s / 60:.1f} min, {len(events):,} events, {len(chunks)} chunks "
           f"({len(batches)} batches), raw JSON {raw / 1e6:.1f} MB, stored {stored / 1e6:.2f} MB; "
           f"median of {rounds} round(s), Chromium, gunicorn 1x4 on loopback")
-    print(f"{'variant':<13} {'requests':>8} {'on the wire':>12} {'wire/stored':>11} "
+    print(f"{'variant':<16} {'requests':>8} {'on the wire':>12} {'wire/stored':>11} "
           f"{'1st page':>9} {'full load':>10}")
-    for name, _, _ in VARIANTS:
+    for name, _, _, parse in VARIANTS:
         runs = results[name]
-        assert all(r["events"] == len(events) for r in runs), "every event arrived"
+        assert not parse or all(r["events"] == len(events) for r in runs), "every event arrived"
         wire = statistics.median(r["wire"] for r in runs)
         first = statistics.median(r["first"] for r in runs)
         full = statistics.median(r["ms"] for r in runs)
-        print(f"{name:<13} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
+        print(f"{name:<16} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
               f"{first:>6.0f} ms {full:>7.0f} ms")
 
 

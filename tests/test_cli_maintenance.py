@@ -326,3 +326,33 @@ def test_export_from_sqlite_import_into_postgres(recorded: str, postgres_db: str
     erased = run("erase", "--store", postgres_db, "--meta", "fixture=todo-a", "--yes")
     assert "Erased 1 session." in erased.stdout
     assert len(ids(postgres_db)) == 2
+
+
+# --- compact ------------------------------------------------------------------------------
+
+
+def test_compact_joins_idle_windows_and_keeps_every_event(tmp_path: Path) -> None:
+    from sentiero.stores.base import WindowRef
+    from sentiero.stores.sql import SQLStore
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    store = SQLStore(url)
+    for sid, age in (("idle", timedelta(hours=2)), ("busy", timedelta(0))):
+        for seq in range(5):
+            store.save_batch(Batch(sid, "w", [{"type": 3, "timestamp": 1000 * seq + i,
+                                               "data": {"n": i}} for i in range(3)],
+                                   seq=seq, received_at=NOW - age))
+    before = store.get_events(WindowRef("idle", "w"))
+    store.close()
+    result = run("compact", "--store", url, "--idle", "1h")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Compacted 1 window: 5 chunks into 1, ")
+    store = SQLStore(url)
+    assert len(store.chunk_index(WindowRef("idle", "w"))) == 1
+    assert store.get_events(WindowRef("idle", "w")) == before
+    assert len(store.chunk_index(WindowRef("busy", "w"))) == 5  # not idle: left alone
+    store.close()
+    named = run("compact", "--store", url, "--session", "busy")
+    assert named.stdout.startswith("Compacted 1 window: 5 chunks into 1, ")
+    assert run("compact", "--store", url, "--idle", "soon").exit_code == 2
+    assert run("compact", "--help").output.count("--idle") == 1

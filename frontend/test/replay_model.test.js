@@ -21,7 +21,7 @@ import {
   pageAtOffset,
   scrollDepthText,
 } from "../src/dashboard/activity_model.js";
-import { loadedUntil, planAhead, planSeek, runs } from "../src/dashboard/chunk_plan.js";
+import { loadedUntil, pageIndices, planAhead, planSeek, runs } from "../src/dashboard/chunk_plan.js";
 import { embeddedData, embeddedFetch } from "../src/dashboard/embedded.js";
 import { parseReplayFile } from "../src/dashboard/import_format.js";
 
@@ -177,6 +177,10 @@ describe("chunk plan", () => {
     assert.equal(loadedUntil(chunks, loaded, 10000), 120000);
     assert.equal(loadedUntil(chunks, new Set(chunks.map((c) => c.index)), 0), Infinity);
     assert.deepEqual(runs([59, 58, 3, 57, 1, 2]), [[1, 3], [57, 3]]);
+    // indices skip numbers (seqs that never arrived, dropped chunks): runs follow the index
+    assert.deepEqual(runs([2, 5, 6, 9], [0, 2, 5, 6, 8, 9]), [[2, 3], [9, 1]]);
+    assert.deepEqual(pageIndices([9, 2, 5, 6, 8], 0, 3, 6), [2, 5]);
+    assert.deepEqual(pageIndices([9, 2, 5, 6, 8], 3, 4, null), [5, 6, 8, 9]);
   });
 });
 

@@ -48,6 +48,12 @@ class Sentiero:
         store.limits.max_server_events = settings.max_server_events
         store.setup()
         self.store = store
+        self.compactor = None
+        if settings.compact_idle_s is not None:
+            from sentiero.compaction import BackgroundCompactor
+
+            self.compactor = BackgroundCompactor(store, settings.compact_idle_s)
+            self.compactor.start()
         self.assets = Assets(settings.assets_dir)
 
     # --- apps -----------------------------------------------------------------------------

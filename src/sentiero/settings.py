@@ -106,6 +106,11 @@ class Settings:
     retention_period_s: float | None = None
     """Sessions not updated for this many seconds are deleted by ``Sentiero.purge_expired()``
     and ``sentiero purge``. None keeps recordings until they are deleted."""
+    compact_idle_s: float | None = None
+    """Compact windows in the background once their session has had no write for this many
+    seconds (a thread per process, a pass every 5 minutes; docs/storage.md). None (the
+    default): run ``sentiero compact`` from cron instead, which keeps level-19 compression
+    off the request workers."""
     anonymize_ip: bool = True
     """Client IPs handed to the audit hook are cut to their network (IPv4 /24, IPv6 /48).
     Sentiero stores no IP at all, whatever this says."""
@@ -217,19 +222,8 @@ class Settings:
                 "redaction must be a sentiero.privacy.redaction.RedactionConfig (or a dict of "
                 f"its arguments), got {type(self.redaction).__name__}"
             )
-        if self.retention_period_s is not None:
-            value = self.retention_period_s
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or math.isnan(value)
-                or math.isinf(value)
-                or value <= 0
-            ):
-                raise ConfigurationError(
-                    f"retention_period_s must be a positive number of seconds or None, "
-                    f"got {value!r}"
-                )
+        for name in ("retention_period_s", "compact_idle_s"):
+            self._check_seconds(name)
         for origin in self.cors_origins:
             if not isinstance(origin, str) or not _ORIGIN.match(origin):
                 raise ConfigurationError(
@@ -293,6 +287,19 @@ class Settings:
         if self.checkout_every_n_ms is not None:
             options["checkoutEveryNms"] = self.checkout_every_n_ms
         return options
+
+    def _check_seconds(self, name: str) -> None:
+        value = getattr(self, name)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or math.isnan(value)
+            or math.isinf(value)
+            or value <= 0
+        ):
+            raise ConfigurationError(
+                f"{name} must be a positive number of seconds or None, got {value!r}"
+            )
 
     @classmethod
     def option_names(cls) -> list[str]:

@@ -314,6 +314,66 @@ class StoreContract(TrackingContract):
         assert stamps == sorted(stamps) and len(stamps) == 15
         assert store.get_events(WindowRef("s1", "w1"), limit=2)[0]["timestamp"] == 0
 
+    def test_chunks_read_in_seq_order_when_batches_arrive_out_of_order(
+        self, store: Store
+    ) -> None:
+        # seq 3 overtakes seq 2; replay reads 1, 2, 3 from the index and from every page
+        ref = WindowRef("s1", "w1")
+        for seq in (1, 3, 2):
+            store.save_batch(batch(count=3, start_ms=seq * 1000, seq=seq))
+        assert [c.seq for c in store.chunk_index(ref)] == [1, 2, 3]
+        assert [c.info.seq for c in store.get_chunks(ref)] == [1, 2, 3]
+        first = store.get_chunks(ref, limit=2)
+        assert [c.info.seq for c in first] == [1, 2]
+        rest = store.get_chunks(ref, start_index=first[-1].info.index + 1)
+        assert [c.info.seq for c in rest] == [3]
+        stamps = [e["timestamp"] for c in store.get_chunks(ref) for e in c.events()]
+        assert stamps == sorted(stamps)
+        # seq-less batches keep their arrival order, after the chunks already there
+        store.save_batch(batch(count=1, start_ms=500, seq=None))
+        store.save_batch(batch(count=1, start_ms=400, seq=None))
+        assert [c.first_ms for c in store.chunk_index(ref)][-2:] == [500, 400]
+
+    def test_compaction_joins_runs_and_keeps_events_order_and_dedup(self, store: Store) -> None:
+        from sentiero.compaction import compact_window
+
+        ref = WindowRef("s1", "w1")
+        for seq in (0, 1, 2, 4, 5):  # seq 3 is still on its way
+            store.save_batch(batch(count=4, start_ms=seq * 1000, seq=seq))
+        before = [c.events_json() for c in store.get_chunks(ref)]
+        stats = compact_window(store, ref)
+        assert (stats.chunks_before, stats.chunks_after) == (5, 2)
+        index = store.chunk_index(ref)
+        assert [(c.index, c.seq, c.event_count, c.first_ms) for c in index] == [
+            (0, 0, 12, 0), (4, 4, 8, 4000)]
+        after = store.get_chunks(ref)
+        assert b",".join(c.events_json()[1:-1] for c in after) == b",".join(
+            t[1:-1] for t in before)
+        assert store.get_session("s1").event_count == 20
+        # a retry of a compacted batch is still a duplicate; the missing seq lands in order
+        assert store.save_batch(batch(count=4, start_ms=1000, seq=1)) is False
+        assert store.save_batch(batch(count=4, start_ms=3000, seq=3)) is True
+        assert [c.seq for c in store.chunk_index(ref)] == [0, 3, 4]
+        stamps = [e["timestamp"] for c in store.get_chunks(ref) for e in c.events()]
+        assert stamps == sorted(stamps) and len(stamps) == 24
+        assert compact_window(store, ref).chunks_before == 2  # seq 3 joins the run after it
+        assert [(c.index, c.event_count) for c in store.chunk_index(ref)] == [(0, 12), (3, 12)]
+        assert compact_window(store, ref).chunks_before == 0  # nothing adjacent is left
+        assert store.delete_session("s1") and store.chunk_index(ref) == []
+
+    def test_replace_chunks_refuses_a_run_that_changed(self, store: Store) -> None:
+        from sentiero.stores.base import Chunk, encode_events, merged_info
+
+        ref = WindowRef("s1", "w1")
+        for seq in (0, 2):
+            store.save_batch(batch(count=2, start_ms=seq * 1000, seq=seq))
+        read = store.chunk_index(ref)
+        joined = Chunk(merged_info(read), encode_events([]))
+        store.save_batch(batch(count=2, start_ms=1000, seq=1))  # lands inside the range
+        assert store.replace_chunks(ref, read, joined) is False
+        assert [c.seq for c in store.chunk_index(ref)] == [0, 1, 2]
+        assert store.replace_chunks(WindowRef("s1", "gone"), read, joined) is False
+
     def test_multi_window_session(self, store: Store) -> None:
         store.save_batch(batch(window_id="wB", count=4, start_ms=5000, seq=0))
         store.save_batch(batch(window_id="wA", count=3, start_ms=2000, seq=0))
@@ -793,7 +853,7 @@ class StoreContract(TrackingContract):
         assert store.save_batch(batch(count=10, start_ms=0, seq=0)) is False
         # a single batch above the limit is kept whole: the newest chunk always stays
         store.save_batch(batch(count=40, start_ms=50_000, seq=9))
-        assert [c.index for c in store.chunk_index(WindowRef("s1", "w1"))] == [4]
+        assert [(c.index, c.seq) for c in store.chunk_index(WindowRef("s1", "w1"))] == [(9, 9)]
         assert store.get_session("s1").event_count == 40
 
     def test_max_events_per_session_drains_windows_by_first_event(self, store: Store) -> None:

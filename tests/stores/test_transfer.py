@@ -319,3 +319,34 @@ def test_a_store_keeping_no_funnels_imports_the_sessions_and_says_so() -> None:
     empty = io.BytesIO()
     assert export_sessions(NoFunnels(), empty) == 0
     assert orjson.loads(empty.getvalue())["saved_funnels"] == 0
+
+
+def test_compacted_windows_export_import_and_erase(target: SQLStore) -> None:
+    from sentiero.compaction import compact_store
+
+    source = _filled_memory_store()
+    ids = list(source.iter_session_ids())
+    stats = compact_store(source, 0, session_ids=ids)
+    assert stats.chunks_before > stats.chunks_after > 0
+    buffer = io.BytesIO()
+    assert export_sessions(source, buffer) == 6
+    buffer.seek(0)
+    assert import_sessions(target, buffer) == 6
+
+    def without_created(snapshot: dict) -> dict:
+        # known gap: a session whose windows compacted into one chunk each is imported by one
+        # save_batch, which cannot carry both created_at and updated_at (updated_at wins)
+        return {k: (dataclasses.replace(v[0], created_at=None), *v[1:])
+                for k, v in snapshot.items()}
+
+    assert without_created(_snapshot(target)) == without_created(_snapshot(source))
+    buffer.seek(0)
+    assert import_sessions(target, buffer) == 0  # a compacted chunk is imported once
+    fixture = load_fixture("dashboard-a")
+    window = fixture["windows"][0]
+    events = target.get_events(WindowRef(fixture["session_id"], window["window_id"]))
+    assert dumps(events) == dumps(window["events"])
+    # erasure of a compacted session leaves nothing
+    assert target.erase_sessions([fixture["session_id"]]) == 1
+    assert target.get_session(fixture["session_id"]) is None
+    assert target.chunk_index(WindowRef(fixture["session_id"], window["window_id"])) == []

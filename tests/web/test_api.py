@@ -223,3 +223,33 @@ def test_unknown_layout_is_400(client: Any) -> None:
     response = client.get(f"{BASE}/events?layout=xml")
     assert response.status_code == 400
     assert "layout must be one of" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_beacons_arriving_out_of_seq_order_replay_in_order(
+    make_app: Any, client_for: Any, backend: str, tmp_path: Any
+) -> None:
+    # events endpoint -> store -> replay JSON, with seq 3 overtaking seq 2 on the way
+    from sentiero.stores.sql import SQLStore
+
+    store = MemoryStore() if backend == "memory" else SQLStore(f"sqlite:///{tmp_path}/r.db")
+    client = client_for(make_app(store, allow_open_dashboard=True))
+    for seq in (0, 1, 3, 2):
+        events = [{"type": 4 if seq == 0 else 3, "timestamp": 1000 * (seq + 1) + i,
+                   "data": {"href": "https://a.test/", "width": 1, "height": 1} if seq == 0
+                   else {"source": 1, "positions": [], "batch": seq}} for i in range(2)]
+        answer = client.post("/events", content_type="application/json",
+                             data=orjson.dumps({"sessionId": "s1", "windowId": "w1",
+                                                "seq": seq, "events": events}))
+        assert answer.status_code == 200, answer.get_data()
+    index = client.get(f"{BASE}/chunks").get_json()["chunks"]
+    assert [c["first_ms"] for c in index] == [1000, 2000, 3000, 4000]
+    stamps: list[int] = []
+    cursor: int | None = 0
+    while cursor is not None:  # the player's pages, two chunks at a time
+        page = client.get(f"{BASE}/events?cursor={cursor}&chunks=2&layout=chunks").get_json()
+        stamps += [e["timestamp"] for chunk in page["chunks"] for e in chunk]
+        cursor = page["next_cursor"]
+    assert stamps == [1000, 1001, 2000, 2001, 3000, 3001, 4000, 4001]
+    flat = client.get(f"{BASE}/events?chunks=50").get_json()["events"]
+    assert [e["timestamp"] for e in flat] == stamps

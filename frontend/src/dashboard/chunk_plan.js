@@ -3,7 +3,8 @@
 // rrweb rebuilds the page at a moment from the last Meta/full snapshot at or before it plus every
 // event after that, so a seek needs the chunks from such a snapshot up to the target and
 // nothing else; playback needs the chunks just ahead of the playhead. Chunks are numbered in
-// arrival order and carry their time range; ordering them by first_ms gives replay order.
+// seq order (seq-less batches in arrival order) and carry their time range; ordering them by
+// first_ms gives replay order.
 
 export const BATCH = 4;
 
@@ -59,14 +60,36 @@ export function loadedUntil(ordered, loaded, current) {
   return Infinity;
 }
 
-/** Sorted chunk indices as [start, count] runs, for `?cursor=start&chunks=count` requests. */
-export function runs(indices) {
+/**
+ * Sorted chunk indices as [start, count] runs, for `?cursor=start&chunks=count` requests.
+ * A page answers the first `count` chunks with an index at or above `start`, and indices can
+ * skip numbers (a batch's index is its seq; a seq may never arrive, old chunks may be dropped),
+ * so with `known` (every index of the chunk index) a run spans indices next to each other there.
+ */
+export function runs(indices, known) {
   const sorted = Array.from(new Set(indices)).sort((a, b) => a - b);
+  const order = known ? Array.from(new Set(known)).sort((a, b) => a - b) : null;
+  const position = new Map(order ? order.map((index, i) => [index, i]) : []);
+  const adjacent = (prev, index) => (order && position.has(prev) && position.has(index)
+    ? position.get(index) === position.get(prev) + 1 : index === prev + 1);
   const out = [];
+  let prev = null;
   for (const index of sorted) {
     const last = out[out.length - 1];
-    if (last && last[0] + last[1] === index) last[1] += 1;
+    if (last && adjacent(prev, index)) last[1] += 1;
     else out.push([index, 1]);
+    prev = index;
+  }
+  return out;
+}
+
+/** The indices a `?cursor=start&chunks=count` page answered that said `nextCursor`. */
+export function pageIndices(known, start, count, nextCursor) {
+  const out = [];
+  for (const index of Array.from(new Set(known)).sort((a, b) => a - b)) {
+    if (index < start) continue;
+    if (out.length >= count || (nextCursor != null && index >= nextCursor)) break;
+    out.push(index);
   }
   return out;
 }

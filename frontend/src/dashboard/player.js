@@ -4,7 +4,7 @@
 // index already knows first_ms/last_ms.
 
 import { el } from "./dom.js";
-import { byTime, loadedUntil, planAhead, planSeek, runs } from "./chunk_plan.js";
+import { byTime, loadedUntil, pageIndices, planAhead, planSeek, runs } from "./chunk_plan.js";
 import { EVENTS_LAYOUT, asEventsPage } from "./events_page.js";
 import {
   SPEEDS,
@@ -196,11 +196,8 @@ export class Player {
 
   /** Chunks [start, start + count) answered by an events page that said `nextCursor`. */
   markLoaded(start, count, nextCursor) {
-    for (const chunk of this.chunks) {
-      if (chunk.index < start || chunk.index >= start + count) continue;
-      if (nextCursor != null && chunk.index >= nextCursor) continue;
-      this.loaded.add(chunk.index);
-    }
+    const known = this.chunks.map((c) => c.index);
+    for (const index of pageIndices(known, start, count, nextCursor)) this.loaded.add(index);
     this.loadingDone = this.chunks.every((c) => this.loaded.has(c.index));
   }
 
@@ -279,7 +276,7 @@ export class Player {
   /** Download the given chunks (in as few requests as their index runs allow). */
   async fetchChunks(indices) {
     const wanted = indices.filter((i) => !this.loaded.has(i) && !this.inflight.has(i));
-    const requests = runs(wanted).map(async ([start, count]) => {
+    const requests = runs(wanted, this.chunks.map((c) => c.index)).map(async ([start, count]) => {
       for (let i = start; i < start + count; i++) this.inflight.add(i);
       try {
         const page = await this.fetchJson(this.pageUrl(start, count));

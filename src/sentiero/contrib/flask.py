@@ -14,7 +14,7 @@ Options are the fields of :class:`~sentiero.settings.Settings`, from keyword arg
 keyword arguments win). The mount is a blueprint at ``url_prefix`` (default the ``prefix``
 option, ``/sentiero``), so the core runs inside Flask's request context: ``auth`` callables get
 ``flask.request`` and may use ``flask_login.current_user``. With Flask-Login set up, anonymous
-visitors of the dashboard are sent to its login view first. ``flask sentiero purge|erase|
+visitors of the dashboard are sent to its login view first. ``flask sentiero purge|erase|compact|
 export|import`` run the ``sentiero`` commands on the app's store.
 """
 
@@ -33,7 +33,7 @@ from sentiero.stores.base import Store
 
 __all__ = ["Sentiero"]
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-_CLI_COMMANDS = ("purge", "erase", "export", "import")
+_CLI_COMMANDS = ("purge", "erase", "export", "import", "compact")
 
 
 def options_from_config(config: Any) -> dict[str, Any]:

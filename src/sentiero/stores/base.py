@@ -15,7 +15,7 @@ import hashlib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from sentiero.analytics import query
 from sentiero.analytics.query import Durations, Facets, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
+from sentiero.stores import chunk_codec
 from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.tracking import TrackingStore
 
@@ -221,8 +222,9 @@ def encode_events(events: list[dict[str, Any]]) -> bytes:
 
 
 def decode_events_json(blob: bytes) -> bytes:
-    """The JSON array text of a chunk, without parsing it (API responses stitch these)."""
-    return zstandard.ZstdDecompressor().decompress(blob)
+    """The JSON array text of a chunk, without parsing it (API responses stitch these);
+    compacted chunks may use a dictionary (``chunk_codec``)."""
+    return chunk_codec.decompress(blob)
 
 
 def decode_events(blob: bytes) -> list[dict[str, Any]]:
@@ -327,7 +329,11 @@ def _ts(event: dict[str, Any]) -> int:
 class ChunkInfo:
     """Where a chunk sits in a window's timeline; ``index`` orders chunks (0-based).
 
-    Indexes are allocated in arrival order and never reused or renumbered: when
+    A batch with a ``seq`` gets the index ``seq`` (the recorder numbers a window's batches
+    from 0), so a window's chunks read in seq order even when beacons arrive out of order;
+    a seq-less batch (and, in a window mixing both, a seq whose index a seq-less batch took)
+    gets the window's next index, after every index allocated so far, so seq-less batches read
+    in arrival order (``allocate_chunk_index``). Indexes are never reused or renumbered: when
     ``max_events_per_session`` drops a window's oldest chunks, the remaining ones keep
     their index (so the first chunk of a window may have index > 0). ``seq`` is the
     batch's seq (None for the original recorder); export/import uses it so re-importing
@@ -348,6 +354,47 @@ class ChunkInfo:
             and (from_ms is None or self.last_ms >= from_ms)
             and (to_ms is None or self.first_ms <= to_ms)
         )
+
+
+SEQ_INDEX_LIMIT = 2**30
+"""A seq at or above this is numbered like a seq-less batch: chunk indexes are 32-bit columns
+in the SQL stores and the recorder's seqs are small."""
+
+
+def index_seq(seq: int | None) -> int | None:
+    """The seq a batch asks for as its chunk index (None: the window's next index)."""
+    return seq if seq is not None and seq < SEQ_INDEX_LIMIT else None
+
+
+def allocate_chunk_index(
+    seq: int | None, next_index: int, taken: Callable[[int], bool]
+) -> tuple[int, int]:
+    """(index for a new chunk, the window's next index after it): ``seq`` when it is free,
+    else ``next_index``. Every store allocates with this rule, under its write lock.
+
+    ``taken(i)`` says whether a chunk of the window holds index i; it is only asked for an
+    index below ``next_index`` (a batch that arrived after a later one), so the in-order path
+    never looks anything up.
+    """
+    seq = index_seq(seq)
+    if seq is not None and (seq >= next_index or not taken(seq)):
+        return seq, max(next_index, seq + 1)
+    return next_index, next_index + 1
+
+
+def merged_info(replaced: Sequence[ChunkInfo]) -> ChunkInfo:
+    """The ChunkInfo of one chunk holding a run's events: the run's first index and seq."""
+    return ChunkInfo(replaced[0].index, min(c.first_ms for c in replaced),
+                     max(c.last_ms for c in replaced), sum(c.event_count for c in replaced),
+                     replaced[0].seq)
+
+
+def same_run(current: Iterable[ChunkInfo], replaced: Sequence[ChunkInfo]) -> bool:
+    """Whether ``current`` (the window's chunks, any order) holds exactly ``replaced`` in the
+    run's index range: what ``replace_chunks`` checks under its lock."""
+    lo, hi = replaced[0].index, replaced[-1].index
+    inside = sorted((c for c in current if lo <= c.index <= hi), key=lambda c: c.index)
+    return inside == list(replaced)
 
 
 @dataclass(frozen=True)
@@ -529,6 +576,15 @@ class Store(TrackingStore, ABC):
     def purge_older_than(self, seconds: float) -> int:
         """Delete sessions whose updated_at is older than now - seconds; returns the count."""
 
+    # compaction (sentiero.compaction; optional: a store without it is never compacted)
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Replace the window's chunks ``replaced`` (a run of consecutive indexes, in order)
+        by ``chunk``, whose index is the run's first, in one atomic write; dedup records and
+        totals stay as they are. Returns False, changing nothing, unless the window's chunks
+        with indexes in the run's range are exactly ``replaced`` (``same_run``): a batch,
+        a delete or a limit that got there first wins."""
+        raise NotImplementedError
+
     # conveniences built on the contract (backends may override for speed)
     def get_events(
         self, ref: WindowRef, after_ms: int | None = None, limit: int | None = None
@@ -536,8 +592,8 @@ class Store(TrackingStore, ABC):
         """Events of a window ordered by timestamp (stable: equal timestamps keep their stored
         order); ``after_ms`` is exclusive.
 
-        Chunks are numbered in arrival order, and the batches a page sends as it closes can
-        arrive out of order, so the events are sorted rather than concatenated.
+        Chunks read in seq order, but a window's batches can overlap in time (and seq-less
+        batches read in arrival order), so the events are sorted rather than concatenated.
         """
         out = [
             event

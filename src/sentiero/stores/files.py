@@ -47,7 +47,7 @@ import struct
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -69,10 +69,12 @@ from sentiero.stores.base import (
     StoreLimits,
     WindowRef,
     WindowSummary,
+    allocate_chunk_index,
     batch_has_errors,
     fact_data_json,
     fact_from_stored,
     fact_stored_data,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -153,10 +155,21 @@ class _Scan:
     seqs: set[int] = field(default_factory=set)
     next_index: int = 0
     dead_bytes: int = 0  # data of dropped chunks still in the file
+    # chunk and husk indexes in file order: a batch's chunk index is its seq, so a late batch
+    # appends an index below others; "applied" in meta.json counts these records
+    order: list[int] = field(default_factory=list)
 
     def extend(self) -> _Scan:
         return _Scan(self.key, self.end, self.size, dict(self.live), dict(self.dropped),
-                     set(self.seqs), self.next_index, self.dead_bytes)
+                     set(self.seqs), self.next_index, self.dead_bytes, list(self.order))
+
+    @property
+    def records(self) -> int:
+        return len(self.order)
+
+    def holds(self, index: int) -> bool:
+        """Whether a chunk record (stored or dropped) has this index."""
+        return index in self.live or index in self.dropped
 
     @property
     def event_count(self) -> int:
@@ -208,11 +221,12 @@ def _scan_fd(fd: int, prev: _Scan | None) -> _Scan:
             if seq != -1:
                 state.seqs.add(seq)
             state.next_index = max(state.next_index, index + 1)
+            state.order.append(index)
         pos = end
     state.end = pos
     state.size = size
     indexes = list(state.live)
-    if indexes != sorted(indexes):  # records are appended in index order; this is a guard
+    if indexes != sorted(indexes):  # a batch that arrived after a later one
         state.live = dict(sorted(state.live.items()))
     return state
 
@@ -484,7 +498,7 @@ class FileStore(FileTracking, Store):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(session_dir / name)
         replay: list[tuple[str, _Rec, dict[str, Any]]] = []
-        rollback: dict[str, int] = {}
+        rollback: dict[str, _Scan] = {}
         applied_all = (meta or {}).get("windows", {})
         for wid in self._window_ids(session_dir):
             path = self._window_path(session_dir, wid)
@@ -501,12 +515,13 @@ class FileStore(FileTracking, Store):
                     continue
             scans[wid] = scan
             applied = int(applied_all.get(wid, {}).get("applied", 0))
-            if scan.next_index < applied:
-                rollback[wid] = scan.next_index
-            elif scan.next_index > applied:
+            if scan.records < applied:
+                rollback[wid] = scan
+            elif scan.records > applied:
                 with open(path, "rb") as f:
-                    for index, rec in scan.live.items():
-                        if index >= applied:
+                    for index in scan.order[applied:]:
+                        rec = scan.live.get(index)
+                        if rec is not None:
                             f.seek(rec.offset + _HEADER.size + rec.data_len)
                             replay.append((wid, rec, orjson.loads(f.read(rec.extra_len))))
         if not rollback and not replay and meta is not None:
@@ -518,7 +533,7 @@ class FileStore(FileTracking, Store):
         self._rewrite_facts(
             session_dir,
             lambda line: (line["w"], line["c"]) not in redo
-            and not (line["w"] in rollback and line["c"] >= rollback[line["w"]]),
+            and not (line["w"] in rollback and not rollback[line["w"]].holds(line["c"])),
         )
         if meta is None:
             meta = {"windows": {}}
@@ -529,7 +544,7 @@ class FileStore(FileTracking, Store):
         if lines:
             _append_lines(session_dir / _FACTS, b"".join(lines))
         for wid, scan in scans.items():
-            meta["windows"].setdefault(wid, {})["applied"] = scan.next_index
+            meta["windows"].setdefault(wid, {})["applied"] = scan.records
         changed = True
         return meta, scans, changed
 
@@ -568,7 +583,7 @@ class FileStore(FileTracking, Store):
             meta["url_ms"] = info.last_ms
         meta["err"] = bool(meta.get("err") or extra.get("e"))
         window = meta.setdefault("windows", {}).setdefault(wid, {})
-        window["applied"] = max(int(window.get("applied", 0)), info.index + 1)
+        window["applied"] = int(window.get("applied", 0)) + 1
         if isinstance(extra.get("ws"), dict):
             window["state"] = extra["ws"]
         return [
@@ -627,7 +642,7 @@ class FileStore(FileTracking, Store):
             if changed and meta is not None:
                 self._write_meta(session_dir, meta)
             return False
-        index = scan.next_index
+        index, _next = allocate_chunk_index(batch.seq, scan.next_index, scan.holds)
         info = ChunkInfo(index, batch.first_ms, batch.last_ms, len(batch.events), batch.seq)
         _append(path, _record(_CHUNK, index, dedupe_key, info.first_ms, info.last_ms,
                               info.event_count, data, extra))
@@ -679,13 +694,60 @@ class FileStore(FileTracking, Store):
         """Rewrite a window file without the data of dropped chunks (under the lock)."""
         parts = []
         with open(path, "rb") as f:
-            for index in range(scan.next_index):
+            for index in sorted({*scan.live, *scan.dropped}):
                 rec = scan.live.get(index)
                 if rec is not None:
                     f.seek(rec.offset)
                     parts.append(f.read(rec.size))
                 elif index in scan.dropped:
                     parts.append(_record(_HUSK, index, scan.dropped[index], 0, 0, 0))
+        _write_atomic(path, b"".join(parts))
+        self._forget(path)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: under the session lock, the window file is rewritten with
+        the run's first record holding the joined chunk and husks (index and dedup key, no
+        data) for the rest, then renamed over the old one: a crash leaves either file whole.
+        The file keeps its number of records, so meta.json's count of applied ones holds."""
+        validate_id(ref.session_id, "session id")
+        validate_id(ref.window_id, "window id")
+        try:
+            with self._locked(ref.session_id, create=False) as session_dir:
+                if session_dir is None:
+                    return False
+                meta, scans, changed = self._recover(session_dir, self._read_meta(session_dir))
+                if changed and meta is not None:
+                    self._write_meta(session_dir, meta)
+                scan = scans.get(ref.window_id)
+                if scan is None or not same_run((r.info for r in scan.live.values()), replaced):
+                    return False
+                self._rewrite_run(self._window_path(session_dir, ref.window_id), scan,
+                                  replaced, chunk)
+                return True
+        except OSError as exc:
+            raise StoreError(f"file store: {exc}") from exc
+
+    def _rewrite_run(self, path: Path, scan: _Scan, replaced: Sequence[ChunkInfo],
+                     chunk: Chunk) -> None:
+        lo, doomed = replaced[0].index, {i.index for i in replaced}
+        info = chunk.info
+        parts = []
+        with open(path, "rb") as f:
+            for index in sorted({*scan.live, *scan.dropped}):
+                rec = scan.live.get(index)
+                if rec is None:
+                    parts.append(_record(_HUSK, index, scan.dropped[index], 0, 0, 0))
+                elif index == lo:  # keeps its batch's extra, without facts (already applied)
+                    f.seek(rec.offset + _HEADER.size + rec.data_len)
+                    extra = {**orjson.loads(f.read(rec.extra_len)), "f": []}
+                    parts.append(_record(_CHUNK, lo, rec.dedupe_key, info.first_ms,
+                                         info.last_ms, info.event_count, chunk.data,
+                                         orjson.dumps(extra)))
+                elif index in doomed:
+                    parts.append(_record(_HUSK, index, rec.dedupe_key, 0, 0, 0))
+                else:
+                    f.seek(rec.offset)
+                    parts.append(f.read(rec.size))
         _write_atomic(path, b"".join(parts))
         self._forget(path)
 
@@ -717,7 +779,7 @@ class FileStore(FileTracking, Store):
         windows = []
         for wid in self._window_ids(session_dir):
             scan = self._scan(self._window_path(session_dir, wid))
-            if scan is None or scan.next_index == 0:
+            if scan is None or scan.records == 0:
                 continue  # no committed record yet
             infos = [r.info for r in scan.live.values()]
             windows.append(
@@ -859,7 +921,7 @@ class FileStore(FileTracking, Store):
             raw = (session_dir / _FACTS).read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return []
-        next_index: dict[str, int] = {}
+        scans: dict[str, _Scan | None] = {}
         out = []
         for n, line in enumerate(raw.splitlines()):
             try:
@@ -869,12 +931,12 @@ class FileStore(FileTracking, Store):
                 row = (int(item["t"]), int(item["a"]), n, fact)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # a line torn by a crash
-            if wid not in next_index:
-                scan = None
+            if wid not in scans:
+                scans[wid] = None
                 if ID_PATTERN.match(wid):
-                    scan = self._scan(self._window_path(session_dir, wid))
-                next_index[wid] = -1 if scan is None else scan.next_index
-            if index >= next_index[wid]:
+                    scans[wid] = self._scan(self._window_path(session_dir, wid))
+            scan = scans[wid]
+            if scan is None or not scan.holds(index):
                 continue  # its chunk never committed (torn record)
             out.append(row)
         return out
@@ -884,11 +946,11 @@ class FileStore(FileTracking, Store):
         path = self._window_path(session_dir, ref.window_id)
         try:
             scan = self._scan(path)
-            if scan is None or scan.next_index == 0:
+            if scan is None or scan.records == 0:
                 return None
             meta = self._read_meta(session_dir)
             window = ((meta or {}).get("windows") or {}).get(ref.window_id) or {}
-            if int(window.get("applied", 0)) < scan.next_index:
+            if int(window.get("applied", 0)) < scan.records:
                 # a writer crashed between its record and meta.json: finish its work first,
                 # so the state of the last stored batch is what we answer
                 with self._locked(ref.session_id, create=False) as locked_dir:

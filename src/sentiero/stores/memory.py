@@ -6,7 +6,8 @@ process; nothing survives a restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import insort
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from threading import RLock
@@ -26,9 +27,11 @@ from sentiero.stores.base import (
     StoreLimits,
     WindowRef,
     WindowSummary,
+    allocate_chunk_index,
     batch_has_errors,
     fact_data_json,
     load_window_state,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -111,9 +114,11 @@ class MemoryStore(MemoryTracking, Store):
                 session = _Session(created_at=batch.received_at, updated_at=batch.received_at)
                 self._sessions[batch.session_id] = session
             window = session.windows.setdefault(batch.window_id, _Window())
-            info = ChunkInfo(window.next_index, first_ms, last_ms, len(batch.events), batch.seq)
-            window.next_index += 1
-            window.chunks.append(_Chunk(info, data))
+            chunks = window.chunks
+            index, window.next_index = allocate_chunk_index(
+                batch.seq, window.next_index, lambda i: any(c.info.index == i for c in chunks))
+            info = ChunkInfo(index, first_ms, last_ms, len(batch.events), batch.seq)
+            insort(window.chunks, _Chunk(info, data), key=lambda c: c.info.index)
             if state is not None:
                 window.state = state.encode()
             seen.add(key)
@@ -254,6 +259,17 @@ class MemoryStore(MemoryTracking, Store):
                 break
             out.append(Chunk(info, chunk.data))
         return out
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        with self._lock:
+            window = self._window(ref)
+            if window is None or not same_run((c.info for c in window.chunks), replaced):
+                return False
+            doomed = {c.index for c in replaced}
+            kept = [c for c in window.chunks if c.info.index not in doomed]
+            insort(kept, _Chunk(chunk.info, chunk.data), key=lambda c: c.info.index)
+            window.chunks = kept
+            return True
 
     def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
         with self._lock:

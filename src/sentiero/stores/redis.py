@@ -10,8 +10,9 @@ Keys (``<p>`` is the prefix, ``<s>`` a session id, ``<w>`` a window id)::
                            url_ms, err
     <p>m:<s>         HASH  metadata key -> JSON value (shallow merge is HSET)
     <p>w:<s>         ZSET  window ids (score 0)
-    <p>wi:<s>:<w>    HASH  next (chunk index allocator), ec, first, last, state (ingest's
-                           per-window state as JSON, replaced by each batch carrying one)
+    <p>wi:<s>:<w>    HASH  next (chunk index allocator, above every index: a seq'd batch's
+                           index is its seq), ec, first, last, state (ingest's per-window
+                           state as JSON, replaced by each batch carrying one)
     <p>c:<s>:<w>     HASH  chunk index -> zstandard-compressed JSON array of events
     <p>ci:<s>:<w>    ZSET  "index:first_ms:last_ms:event_count:seq" scored by index, so the
                            chunk index and time ranges are read without touching the blobs
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -55,6 +56,7 @@ import orjson
 import redis as redis_lib
 
 from sentiero.stores.base import (
+    SEQ_INDEX_LIMIT,
     Batch,
     Chunk,
     ChunkInfo,
@@ -218,6 +220,7 @@ _LUA_SAVE = _LUA_PRELUDE + r"""
 -- 13 ttl seconds ('' = none), 14 max sessions, 15 max events, 16 n metadata pairs, pairs...,
 -- n facts, then per fact: kind, ts_ms, member body; then the window state JSON ('' = keep)
 local s, w, seq = ARGV[2], ARGV[3], ARGV[4]
+local SEQ_INDEX_LIMIT = """ + str(SEQ_INDEX_LIMIT) + r"""
 local sess = k_sess(s)
 if redis.call('EXISTS', sess) == 0 then
   -- leftovers of an expired or half-pruned session must not leak into this one; its
@@ -230,7 +233,20 @@ end
 
 local first, last, count, now = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local win = k_win(s, w)
-local idx = redis.call('HINCRBY', win, 'next', 1) - 1
+-- the chunk index: the seq when it is free, else the window's next index (a seq-less batch,
+-- or a seq a seq-less chunk holds); the rule of base.allocate_chunk_index
+local nxt = tonumber(redis.call('HGET', win, 'next') or '0')
+local want = nil
+if seq ~= '' and string.sub(seq, 1, 1) ~= '-' and string.len(seq) <= 10 then
+  want = tonumber(seq)
+  if want >= SEQ_INDEX_LIMIT then want = nil end
+end
+local idx = nxt
+if want and (want >= nxt or
+    redis.call('HEXISTS', k_chunks(s, w), string.format('%d', want)) == 0) then
+  idx = want
+end
+if idx >= nxt then redis.call('HSET', win, 'next', string.format('%d', idx + 1)) end
 local sidx = string.format('%d', idx)
 redis.call('HSET', k_chunks(s, w), sidx, ARGV[5])
 local info_seq = seq
@@ -416,6 +432,26 @@ redis.call('ZADD', K_EVT, -total, s)
 return 1
 """
 
+_LUA_REPLACE_CHUNKS = _LUA_PRELUDE + r"""
+-- compaction: ARGV: 1 prefix, 2 session, 3 window, 4 first index, 5 last index, 6 the new
+-- chunk's info member, 7 its data, 8.. the info members expected in [first, last], in order
+local s, w, lo, hi = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', k_sess(s)) == 0 then return 0 end
+local cidx, chunks = k_cidx(s, w), k_chunks(s, w)
+local current = redis.call('ZRANGEBYSCORE', cidx, lo, hi)
+if #current ~= #ARGV - 7 then return 0 end
+for i, member in ipairs(current) do
+  if member ~= ARGV[7 + i] then return 0 end
+end
+for _, member in ipairs(current) do
+  redis.call('HDEL', chunks, string.match(member, '^(%d+):'))
+end
+redis.call('ZREMRANGEBYSCORE', cidx, lo, hi)
+redis.call('HSET', chunks, lo, ARGV[7])
+redis.call('ZADD', cidx, lo, ARGV[6])
+return 1
+"""
+
 _LUA_PRUNE = _LUA_PRELUDE + r"""
 -- ARGV: 1 prefix, 2 batch size; returns how many expired sessions were examined
 return prune_expired(tonumber(ARGV[2]), '')
@@ -480,6 +516,12 @@ def _parse_fact(member: bytes) -> Fact:
     return fact_from_stored(kind, sid, wid, ts_ms, url, data)
 
 
+def _chunk_info_member(info: ChunkInfo) -> str:
+    """The chunk index member of a chunk, as the save script writes it."""
+    seq = "" if info.seq is None else str(info.seq)
+    return f"{info.index}:{info.first_ms}:{info.last_ms}:{info.event_count}:{seq}"
+
+
 def _parse_chunk_info(member: bytes) -> ChunkInfo:
     idx, first, last, count, seq = member.split(b":")
     return ChunkInfo(int(idx), int(first), int(last), int(count), int(seq) if seq else None)
@@ -529,6 +571,7 @@ class RedisStore(RedisTracking, Store):
         self._delete_session = r.register_script(_LUA_DELETE_SESSION)
         self._delete_window = r.register_script(_LUA_DELETE_WINDOW)
         self._prune = r.register_script(_LUA_PRUNE)
+        self._replace_chunks = r.register_script(_LUA_REPLACE_CHUNKS)
 
     # --- keys -----------------------------------------------------------------------------
 
@@ -806,6 +849,15 @@ class RedisStore(RedisTracking, Store):
         self._check_ref(ref)
         members = self._client.zrange(self._cidx(ref.session_id, ref.window_id), 0, -1)
         return [_parse_chunk_info(m) for m in members]
+
+    @_wrap_errors
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one script, so it runs whole and alone like a batch."""
+        self._check_ref(ref)
+        args = [self.prefix, ref.session_id, ref.window_id, replaced[0].index,
+                replaced[-1].index, _chunk_info_member(chunk.info), chunk.data,
+                *(_chunk_info_member(i) for i in replaced)]
+        return bool(self._replace_chunks(keys=[], args=args))
 
     @_wrap_errors
     def get_chunks(

@@ -47,7 +47,9 @@ from sentiero.stores.base import (
     WindowSummary,
     batch_has_errors,
     fact_data_json,
+    index_seq,
     load_window_state,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -422,7 +424,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         dedupe_key: int,
     ) -> bool:
         t = self.tables
-        s, c = t.sessions, t.chunks
+        s = t.sessions
         sid, wid = batch.session_id, batch.window_id
         received_us = _to_us(batch.received_at)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
@@ -443,19 +445,10 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 raise _Retry
         if not self._claim_seq(conn, sid, wid, dedupe_key):
             raise _Duplicate
-        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state)
-        conn.execute(
-            sa.insert(c).values(
-                session_id=sid,
-                window_id=wid,
-                chunk_index=index,
-                seq=batch.seq,
-                first_ms=first_ms,
-                last_ms=last_ms,
-                event_count=count,
-                data=data,
-            )
-        )
+        wanted = index_seq(batch.seq)
+        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state, wanted)
+        index = self._insert_chunk(conn, sid, wid, index, wanted is not None, batch.seq,
+                                   first_ms, last_ms, count, data)
         if facts:
             conn.execute(sa.insert(t.facts), facts)
 
@@ -517,6 +510,36 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             return conn.execute(stmt.returning(b.c.seq)).first() is not None
         return conn.execution_options(preserve_rowcount=True).execute(stmt).rowcount == 1
 
+    def _insert_chunk(self, conn: Connection, sid: str, wid: str, index: int, guard: bool,
+                      seq: int | None, first_ms: int, last_ms: int, count: int,
+                      data: bytes) -> int:
+        """Insert the chunk at ``index``; returns the index it got. A seq'd batch asks for
+        its seq (``allocate_chunk_index``), and in a window mixing seq'd and seq-less batches
+        a seq-less chunk may hold it already: the insert is guarded, and such a batch takes the
+        window's next index instead (rare, so the common path stays one statement)."""
+        c = self.tables.chunks
+        row = {"session_id": sid, "window_id": wid, "chunk_index": index, "seq": seq,
+               "first_ms": first_ms, "last_ms": last_ms, "event_count": count, "data": data}
+        if not guard:
+            conn.execute(sa.insert(c).values(row))
+            return index
+        held = sa.exists().where(c.c.session_id == sid, c.c.window_id == wid,
+                                 c.c.chunk_index == index)
+        values = sa.select(*(sa.literal(v, c.c[k].type).label(k) for k, v in row.items()))
+        guarded = sa.insert(c).from_select(list(row), values.where(~held))
+        if conn.execution_options(preserve_rowcount=True).execute(guarded).rowcount == 1:
+            return index
+        index = self._bump_next_chunk(conn, sid, wid)
+        conn.execute(sa.insert(c).values({**row, "chunk_index": index}))
+        return index
+
+    def _bump_next_chunk(self, conn: Connection, sid: str, wid: str) -> int:
+        w = self.tables.windows
+        where = (w.c.session_id == sid, w.c.window_id == wid)
+        current = conn.execute(sa.select(w.c.next_chunk).where(*where)).scalar_one()
+        conn.execute(sa.update(w).where(*where).values(next_chunk=current + 1))
+        return int(current)
+
     def _next_chunk_index(
         self,
         conn: Connection,
@@ -526,18 +549,25 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         first_ms: int,
         last_ms: int,
         state: str | None,
+        seq: int | None = None,
     ) -> int:
-        """Allocate the window's next chunk index, add the batch to its totals and replace
-        its state (when the batch carries one)."""
+        """Allocate the batch's chunk index (its seq, else the window's next index: see
+        ``allocate_chunk_index``), add the batch to the window's totals and replace its state
+        (when the batch carries one). Whether a seq below the next index is free is left to
+        ``_insert_chunk``."""
         w = self.tables.windows
         where = (w.c.session_id == sid, w.c.window_id == wid)
         new_state = {} if state is None else {"state_json": state}
+        if seq is None:
+            bumped: Any = w.c.next_chunk + 1
+        else:
+            bumped = sa.case((w.c.next_chunk <= seq, seq + 1), else_=w.c.next_chunk)
         if self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
             row = conn.execute(
                 sa.update(w)
                 .where(*where)
                 .values(
-                    next_chunk=w.c.next_chunk + 1,
+                    next_chunk=bumped,
                     event_count=w.c.event_count + count,
                     first_ms=sa.case(
                         (w.c.first_ms.is_(None) | (w.c.first_ms > first_ms), first_ms),
@@ -552,7 +582,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 .returning(w.c.next_chunk)
             ).first()
             if row is not None:
-                return int(row.next_chunk) - 1
+                return int(row.next_chunk) - 1 if seq is None else seq
         else:
             window = conn.execute(
                 sa.select(w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)
@@ -562,26 +592,27 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                     sa.update(w)
                     .where(*where)
                     .values(
-                        next_chunk=window.next_chunk + 1,
+                        next_chunk=(window.next_chunk + 1 if seq is None
+                                    else max(window.next_chunk, seq + 1)),
                         event_count=window.event_count + count,
                         first_ms=_min(window.first_ms, first_ms),
                         last_ms=_max(window.last_ms, last_ms),
                         **new_state,
                     )
                 )
-                return int(window.next_chunk)
+                return int(window.next_chunk) if seq is None else seq
         conn.execute(
             sa.insert(w).values(
                 session_id=sid,
                 window_id=wid,
-                next_chunk=1,
+                next_chunk=1 if seq is None else seq + 1,
                 event_count=count,
                 first_ms=first_ms,
                 last_ms=last_ms,
                 **new_state,
             )
         )
-        return 0
+        return 0 if seq is None else seq
 
     def _drop_oldest_chunks(
         self, conn: Connection, sid: str, keep: tuple[str, int], total: int, max_events: int
@@ -865,6 +896,32 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
 
         return self._run(read, write=False)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one transaction holding the session's lock, like a batch."""
+        self._ensure_ready()
+        c = self.tables.chunks
+        sid, wid = ref.session_id, ref.window_id
+        lo, hi = replaced[0].index, replaced[-1].index
+        in_run = (c.c.session_id == sid, c.c.window_id == wid, c.c.chunk_index >= lo,
+                  c.c.chunk_index <= hi)
+
+        def replace(conn: Connection) -> bool:
+            if self._lock_session(conn, sid) is None:
+                return False
+            current = self._read_infos(conn, sa.select(
+                c.c.chunk_index, c.c.first_ms, c.c.last_ms, c.c.event_count, c.c.seq
+            ).where(*in_run).order_by(c.c.chunk_index))
+            if not same_run(current, replaced):
+                return False
+            conn.execute(sa.delete(c).where(*in_run, c.c.chunk_index > lo))
+            info = chunk.info
+            conn.execute(sa.update(c).where(*in_run, c.c.chunk_index == lo).values(
+                first_ms=info.first_ms, last_ms=info.last_ms, event_count=info.event_count,
+                data=chunk.data))
+            return True
+
+        return self._run(replace)
 
     def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
         validate_id(ref.session_id, "session id")

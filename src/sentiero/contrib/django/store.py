@@ -9,7 +9,7 @@ the chunk numbering and the session totals cannot interleave with another writer
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -46,9 +46,11 @@ from sentiero.stores.base import (
     StoreLimits,
     WindowRef,
     WindowSummary,
+    allocate_chunk_index,
     batch_has_errors,
     fact_data_json,
     load_window_state,
+    same_run,
     to_ms,
     utcnow,
     validate_batch,
@@ -207,8 +209,9 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
         self._batches().create(session=session, window_id=wid, seq=key)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
         window, _ = self._windows().get_or_create(session=session, window_id=wid)
-        index = window.next_chunk
-        window.next_chunk += 1
+        index, window.next_chunk = allocate_chunk_index(
+            batch.seq, window.next_chunk,
+            lambda i: self._chunks().filter(window=window, index=i).exists())
         window.event_count += count
         window.first_ms = _lower_min(window.first_ms, first_ms)
         window.last_ms = _upper_max(window.last_ms, last_ms)
@@ -403,6 +406,27 @@ class DjangoStore(DjangoTracking, DjangoSavedFunnels, Store):
             qs = qs[:limit]
         return self._run(
             lambda: [Chunk(ChunkInfo(*row[:5]), bytes(row[5])) for row in qs], atomic=False)
+
+    def replace_chunks(self, ref: WindowRef, replaced: Sequence[ChunkInfo], chunk: Chunk) -> bool:
+        """Compaction's primitive: one transaction holding the session's lock, like a batch."""
+        lo, hi = replaced[0].index, replaced[-1].index
+        run = dict(self._window_filter(ref), index__gte=lo, index__lte=hi)
+
+        def replace() -> bool:
+            if self._locked(ref.session_id) is None:
+                return False
+            rows = self._chunks().filter(**run).order_by("index").values_list(
+                "index", "first_ms", "last_ms", "event_count", "seq")
+            if not same_run([ChunkInfo(*row) for row in rows], replaced):
+                return False
+            self._chunks().filter(**run, index__gt=lo).delete()
+            info = chunk.info
+            self._chunks().filter(**run, index=lo).update(
+                first_ms=info.first_ms, last_ms=info.last_ms, event_count=info.event_count,
+                data=chunk.data)
+            return True
+
+        return self._run(replace)
 
     def get_window_state(self, ref: WindowRef) -> dict[str, Any] | None:
         validate_id(ref.session_id, "session id")

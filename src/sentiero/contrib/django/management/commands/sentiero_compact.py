@@ -1,0 +1,5 @@
+from sentiero.contrib.django.commands import CliCommand
+
+
+class Command(CliCommand):
+    cli_name = "compact"
