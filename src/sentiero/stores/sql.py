@@ -55,6 +55,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.group_commit import GroupCommit, Pending
 from sentiero.stores.sql_analytics import SQLAnalytics
 from sentiero.stores.sql_engagement import SQLEngagement, engagement_changes
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
@@ -137,8 +138,11 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         # an in-memory SQLite database is one connection: serialize every use of it
         self._serial: threading.RLock | None = threading.RLock() if self._memory else None
         self.engine = self._create_engine(engine_kwargs)
+        # SQLite has one writer at a time: concurrent batches share a transaction
+        self._group: GroupCommit[bool] | None = (
+            GroupCommit(self._commit_group) if self.is_sqlite else None)
         if not self._memory:
-            _forget_connections_after_fork(self.engine)
+            _forget_connections_after_fork(self.engine, self._group)
 
     # --- engine ---------------------------------------------------------------------------
 
@@ -403,14 +407,39 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             return False
         self._ensure_ready()
         dedupe_key = batch.dedupe_key  # outside the transaction: a seq-less batch digests
+        def save(conn: Connection) -> bool:
+            return self._save(conn, batch, data, facts, state, dedupe_key)
+
         try:
-            stored = self._run(
-                lambda conn: self._save(conn, batch, data, facts, state, dedupe_key))
+            stored = self._group.submit(save) if self._group is not None else self._run(save)
         except _Duplicate:
             return False
         if stored and self.limits.max_sessions is not None:
             self._evict_sessions(batch.session_id, self.limits.max_sessions)
         return stored
+
+    def _commit_group(self, group: Sequence[Pending[bool]]) -> None:
+        """Write a group of batches in one transaction, each in its own savepoint: a batch
+        that fails is rolled back alone and the others are committed (group_commit.py)."""
+
+        def write(conn: Connection) -> None:
+            for item in group:
+                item.result, item.error = None, None
+                try:
+                    with conn.begin_nested():
+                        item.result = item.work(conn)
+                except _Duplicate as duplicate:
+                    item.error = duplicate
+                except _Retry:
+                    raise  # the whole transaction again
+                except exc.DBAPIError as error:
+                    if not conn.in_transaction():
+                        raise
+                    item.error = self._store_error(error)
+                except Exception as error:  # noqa: BLE001 - this batch's, not the group's
+                    item.error = error
+
+        self._run(write)
 
     def _save(
         self,
@@ -1047,18 +1076,22 @@ def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:
     return conn.execute(stmt).all()
 
 
-def _forget_connections_after_fork(engine: Engine) -> None:
+def _forget_connections_after_fork(engine: Engine, group: GroupCommit[Any] | None) -> None:
     """A forked child (``sentiero serve --workers N`` forks after the app is built, and
     ``setup()`` has opened a connection by then) must not use the parent's pooled
     connections: two processes on one socket corrupt each other's protocol state (PostgreSQL
     answered "unexpected result EMPTY_QUERY from command 'COMMIT'"). The child's pool starts
     empty instead, without closing the parent's connections."""
     ref = weakref.ref(engine)
+    group_ref = weakref.ref(group) if group is not None else None
 
     def reset() -> None:
         alive = ref()
         if alive is not None:
             alive.dispose(close=False)
+        waiting = group_ref() if group_ref is not None else None
+        if waiting is not None:
+            waiting.reset()
 
     os.register_at_fork(after_in_child=reset)
 
