@@ -134,6 +134,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         self.tables: Tables = build_tables(prefix)
         self._ready = False
         self._setup_lock = threading.Lock()
+        self._statements: dict[Any, Any] = {}
         self._memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
         # an in-memory SQLite database is one connection: serialize every use of it
         self._serial: threading.RLock | None = threading.RLock() if self._memory else None
@@ -342,12 +343,21 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
     # --- writes -----------------------------------------------------------------------------
 
+    def _statement(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A statement of the write path, built once with bind parameters: building and
+        cache-keying a new SQLAlchemy statement per execution cost more than running it."""
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = build()
+        return statement
+
     def _lock_session(self, conn: Connection, session_id: str) -> Any:
-        s = self.tables.sessions
-        query = sa.select(s).where(s.c.session_id == session_id)
-        if not self.is_sqlite:
-            query = query.with_for_update()
-        return conn.execute(query).first()
+        def build() -> Any:
+            s = self.tables.sessions
+            query = sa.select(s).where(s.c.session_id == sa.bindparam("k_sid"))
+            return query if self.is_sqlite else query.with_for_update()
+
+        return conn.execute(self._statement("lock_session", build), {"k_sid": session_id}).first()
 
     def _insert_ignore(self, table: sa.Table, values: dict[str, Any]) -> Any:
         if self.backend == "postgresql":
@@ -466,7 +476,9 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 "metadata_json": "{}",
                 "has_errors": False,
             }
-            conn.execute(self._insert_ignore(s, new_row))
+            insert = self._statement("new_session", lambda: self._insert_ignore(
+                s, {k: sa.bindparam(k) for k in new_row}))
+            conn.execute(insert, new_row)
             session = self._lock_session(conn, sid)
             if session is None:
                 raise _Retry
@@ -474,19 +486,12 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             raise _Duplicate
         index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state)
         conn.execute(
-            sa.insert(c).values(
-                session_id=sid,
-                window_id=wid,
-                chunk_index=index,
-                seq=batch.seq,
-                first_ms=first_ms,
-                last_ms=last_ms,
-                event_count=count,
-                data=data,
-            )
+            self._statement("insert_chunk", lambda: sa.insert(c)),
+            {"session_id": sid, "window_id": wid, "chunk_index": index, "seq": batch.seq,
+             "first_ms": first_ms, "last_ms": last_ms, "event_count": count, "data": data},
         )
         if facts:
-            conn.execute(sa.insert(t.facts), facts)
+            conn.execute(self._statement("insert_facts", lambda: sa.insert(t.facts)), facts)
 
         changes: dict[str, Any] = {
             "updated_us": max(session.updated_us, received_us),
@@ -508,7 +513,11 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         changes.update(self._trait_changes(session, batch, changes))
         changes.update(engagement_changes(conn, t.facts, session, {f.kind for f in batch.facts},
                                           changes["first_ms"], changes["last_ms"]))
-        conn.execute(sa.update(s).where(s.c.session_id == sid).values(changes))
+        keys = tuple(sorted(changes))
+        update = self._statement(("update_session", keys), lambda: (
+            sa.update(s).where(s.c.session_id == sa.bindparam("k_sid"))
+            .values({k: sa.bindparam(f"v_{k}") for k in keys})))
+        conn.execute(update, {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
 
         max_events = self.limits.max_events_per_session
         if max_events is not None and changes["event_count"] > max_events:
@@ -535,16 +544,21 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         b = self.tables.batches
         if self.backend == "mysql":
             try:
-                conn.execute(sa.insert(b).values(values))
+                conn.execute(self._statement("claim_seq", lambda: sa.insert(b)), values)
             except exc.IntegrityError as error:
                 if getattr(error.orig, "args", (None,))[0] == 1062:  # ER_DUP_ENTRY
                     return False
                 raise
             return True
-        stmt = self._insert_ignore(b, values)
+
+        def build() -> Any:
+            stmt = self._insert_ignore(b, {k: sa.bindparam(k) for k in values})
+            return stmt.returning(b.c.seq) if self.engine.dialect.insert_returning else stmt
+
+        stmt = self._statement("claim_seq", build)
         if self.engine.dialect.insert_returning:
-            return conn.execute(stmt.returning(b.c.seq)).first() is not None
-        return conn.execution_options(preserve_rowcount=True).execute(stmt).rowcount == 1
+            return conn.execute(stmt, values).first() is not None
+        return conn.execution_options(preserve_rowcount=True).execute(stmt, values).rowcount == 1
 
     def _next_chunk_index(
         self,
@@ -559,57 +573,63 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         """Allocate the window's next chunk index, add the batch to its totals and replace
         its state (when the batch carries one)."""
         w = self.tables.windows
-        where = (w.c.session_id == sid, w.c.window_id == wid)
-        new_state = {} if state is None else {"state_json": state}
+        key = {"k_sid": sid, "k_wid": wid}
+        where = (w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid"))
+        with_state = state is not None
+        new_state = {"state_json": sa.bindparam("v_state")} if with_state else {}
+        params = {**key, "v_state": state} if with_state else key
         if self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
+            first, last = sa.bindparam("v_first", type_=sa.BigInteger), sa.bindparam(
+                "v_last", type_=sa.BigInteger)
             row = conn.execute(
-                sa.update(w)
-                .where(*where)
-                .values(
-                    next_chunk=w.c.next_chunk + 1,
-                    event_count=w.c.event_count + count,
-                    first_ms=sa.case(
-                        (w.c.first_ms.is_(None) | (w.c.first_ms > first_ms), first_ms),
-                        else_=w.c.first_ms,
-                    ),
-                    last_ms=sa.case(
-                        (w.c.last_ms.is_(None) | (w.c.last_ms < last_ms), last_ms),
-                        else_=w.c.last_ms,
-                    ),
-                    **new_state,
-                )
-                .returning(w.c.next_chunk)
+                self._statement(("bump_window", with_state), lambda: (
+                    sa.update(w)
+                    .where(*where)
+                    .values(
+                        next_chunk=w.c.next_chunk + 1,
+                        event_count=w.c.event_count + sa.bindparam("v_count", type_=sa.Integer),
+                        first_ms=sa.case(
+                            (w.c.first_ms.is_(None) | (w.c.first_ms > first), first),
+                            else_=w.c.first_ms,
+                        ),
+                        last_ms=sa.case(
+                            (w.c.last_ms.is_(None) | (w.c.last_ms < last), last),
+                            else_=w.c.last_ms,
+                        ),
+                        **new_state,
+                    )
+                    .returning(w.c.next_chunk))),
+                {**params, "v_count": count, "v_first": first_ms, "v_last": last_ms},
             ).first()
             if row is not None:
                 return int(row.next_chunk) - 1
         else:
             window = conn.execute(
-                sa.select(w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)
+                self._statement("read_window", lambda: sa.select(
+                    w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)),
+                key,
             ).first()
             if window is not None:
                 conn.execute(
-                    sa.update(w)
-                    .where(*where)
-                    .values(
-                        next_chunk=window.next_chunk + 1,
-                        event_count=window.event_count + count,
-                        first_ms=_min(window.first_ms, first_ms),
-                        last_ms=_max(window.last_ms, last_ms),
-                        **new_state,
-                    )
+                    self._statement(("bump_window", with_state), lambda: (
+                        sa.update(w).where(*where).values(
+                            next_chunk=sa.bindparam("v_next"),
+                            event_count=sa.bindparam("v_count"),
+                            first_ms=sa.bindparam("v_first"),
+                            last_ms=sa.bindparam("v_last"),
+                            **new_state,
+                        ))),
+                    {**params, "v_next": window.next_chunk + 1,
+                     "v_count": window.event_count + count,
+                     "v_first": _min(window.first_ms, first_ms),
+                     "v_last": _max(window.last_ms, last_ms)},
                 )
                 return int(window.next_chunk)
-        conn.execute(
-            sa.insert(w).values(
-                session_id=sid,
-                window_id=wid,
-                next_chunk=1,
-                event_count=count,
-                first_ms=first_ms,
-                last_ms=last_ms,
-                **new_state,
-            )
-        )
+        row = {"session_id": sid, "window_id": wid, "next_chunk": 1, "event_count": count,
+               "first_ms": first_ms, "last_ms": last_ms}
+        if with_state:
+            row["state_json"] = state
+        conn.execute(self._statement("insert_window", lambda: sa.insert(w)), row)
         return 0
 
     def _drop_oldest_chunks(
@@ -900,10 +920,10 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         validate_id(ref.window_id, "window id")
         self._ensure_ready()
         w = self.tables.windows
-        stmt = sa.select(w.c.state_json).where(
-            w.c.session_id == ref.session_id, w.c.window_id == ref.window_id
-        )
-        text = self._run(lambda conn: conn.execute(stmt).scalar(), write=False)
+        stmt = self._statement("window_state", lambda: sa.select(w.c.state_json).where(
+            w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid")))
+        params = {"k_sid": ref.session_id, "k_wid": ref.window_id}
+        text = self._run(lambda conn: conn.execute(stmt, params).scalar(), write=False)
         return load_window_state(text)
 
     def iter_facts(
