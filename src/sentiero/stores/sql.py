@@ -435,19 +435,19 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         def write(conn: Connection) -> None:
             for item in group:
                 item.result, item.error = None, None
+                # plain SQL: SQLAlchemy's begin_nested() compiles both statements every time
+                conn.exec_driver_sql("SAVEPOINT sentiero_batch")
                 try:
-                    with conn.begin_nested():
-                        item.result = item.work(conn)
-                except _Duplicate as duplicate:
-                    item.error = duplicate
+                    item.result = item.work(conn)
                 except _Retry:
                     raise  # the whole transaction again
-                except exc.DBAPIError as error:
-                    if not conn.in_transaction():
+                except BaseException as error:
+                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sentiero_batch")
+                    if not isinstance(error, Exception):
                         raise
-                    item.error = self._store_error(error)
-                except Exception as error:  # noqa: BLE001 - this batch's, not the group's
-                    item.error = error
+                    item.error = (self._store_error(error) if isinstance(error, exc.DBAPIError)
+                                  else error)  # a duplicate (_Duplicate) included
+                conn.exec_driver_sql("RELEASE SAVEPOINT sentiero_batch")
 
         self._run(write)
 
