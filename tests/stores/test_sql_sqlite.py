@@ -32,6 +32,8 @@ class TestSQLiteFile(SQLStoreTests):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            # FULL (2): each commit syncs the WAL, so an acknowledged batch survives a power cut
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
     def test_default_list_order_uses_the_index(self, store: SQLStore) -> None:
         store.save_batch(batch(seq=0))

@@ -4,8 +4,11 @@ on SQLAlchemy Core.
 Every batch is written in one transaction that first takes the session's row lock
 (``SELECT ... FOR UPDATE``; SQLite: ``BEGIN IMMEDIATE``), so several processes writing one
 session never collide on chunk numbers or merge metadata over each other, and a duplicate
-``(session, window, seq)`` is detected before anything is written. Deadlocks and
-serialization failures are retried; other backend failures surface as ``StoreError``.
+``(session, window, seq)`` is detected before anything is written. On SQLite, batches that
+arrive together in one process share that transaction, each in its own savepoint (group
+commit, :mod:`sentiero.stores.group_commit`). Deadlocks and serialization failures are
+retried; other backend failures surface as ``StoreError``. The statements of the write path
+are built once per store with bind parameters.
 """
 
 from __future__ import annotations
@@ -176,7 +179,9 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 cursor.execute("PRAGMA busy_timeout=30000")
                 if not memory:
                     cursor.execute("PRAGMA journal_mode=WAL")
-                    cursor.execute("PRAGMA synchronous=NORMAL")
+                    # every commit fsyncs the WAL: an acknowledged batch survives a power
+                    # cut too (group commit pays it once per group; docs/storage.md)
+                    cursor.execute("PRAGMA synchronous=FULL")
                     # analytics reads scan facts by index: a 32 MiB page cache per
                     # connection (the default is 2 MiB) keeps their table pages in memory
                     cursor.execute("PRAGMA cache_size=-32768")
