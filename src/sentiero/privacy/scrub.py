@@ -50,7 +50,7 @@ few strings would be waste) and the same list is returned.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
@@ -70,21 +70,6 @@ _STATE_FIELDS = ("password_ids", "unmasked_ids", "field_ids", "textarea_ids", "f
 
 
 _FIELD_TAGS = frozenset({"input", "textarea", "select"})
-
-
-def _add_roots(adds: list[Any], st: ScrubState) -> Iterator[tuple[Any, bool, bool]]:
-    """The trees of a mutation's adds, each with what its parent passes down; read lazily,
-    so each add sees the ids recorded from the adds before it."""
-    unmasked_ids, textarea_ids = st.unmasked_ids, st.textarea_ids
-    for add in adds:
-        if isinstance(add, dict):
-            parent = add.get("parentId")
-            if type(parent) is not int:
-                parent = _node_id(parent)
-                if parent is None:
-                    yield add.get("node"), False, False
-                    continue
-            yield add.get("node"), parent in unmasked_ids, parent in textarea_ids
 
 
 def _node_id(value: Any) -> int | None:
@@ -210,7 +195,7 @@ class PasswordScrubber:
         kind = event.get("type")
         if kind == 2:
             st.new_page()
-            self._walk(((data.get("node"), False, False),), st)
+            self._walk([data.get("node")], st, adds=False)
         elif kind == 3:
             source = data.get("source")
             if source == 0:
@@ -242,7 +227,7 @@ class PasswordScrubber:
     def _scrub_mutation(self, data: MutableMapping[str, Any], st: ScrubState) -> None:
         adds = data.get("adds")
         if isinstance(adds, list):
-            self._walk(_add_roots(adds, st), st)
+            self._walk(adds, st, adds=True)
         attributes = data.get("attributes")
         if isinstance(attributes, list):
             for change in attributes:
@@ -295,19 +280,30 @@ class PasswordScrubber:
 
     # ---- serialized node trees ---------------------------------------------------------------
 
-    def _walk(self, roots: Iterable[tuple[Any, bool, bool]], st: ScrubState) -> None:
+    def _walk(self, roots: list[Any], st: ScrubState, *, adds: bool) -> None:
         """Record and mask form fields in serialized node trees, and redact each node with
-        :attr:`dom`, in one pass. ``roots`` yields ``(node, unmasked, in_textarea)`` and is
-        read one root at a time, after the previous tree is done (a mutation's later add may
-        sit under an earlier one). Iterative: hostile trees can be deeper than the Python
-        stack. The common node (an element that is no form field, a text node outside a
-        textarea) costs a few dict lookups and the DOM rules."""
+        :attr:`dom`, in one pass. ``roots``: a snapshot's root node, or (``adds``) a
+        mutation's adds, each tree walked after the previous one is done, since a later add
+        may sit under an earlier one and inherits what its parent passes down (an unmask
+        subtree, a textarea). Iterative: hostile trees can be deeper than the Python stack.
+        The common node (an element that is no form field, a text node outside a textarea)
+        costs a few dict lookups and the DOM rules."""
         dom_node = self.dom.node if self.dom is not None else None
         mask_all_text = self.mask_all_text
-        unmasked_ids = st.unmasked_ids
+        unmasked_ids, textarea_ids = st.unmasked_ids, st.textarea_ids
         stack: list[tuple[Any, bool, bool]] = []
         for root in roots:
-            stack.append(root)
+            if not adds:
+                stack.append((root, False, False))
+            elif isinstance(root, dict):
+                parent = root.get("parentId")
+                if type(parent) is not int:
+                    parent = _node_id(parent)
+                if parent is None:
+                    stack.append((root.get("node"), False, False))
+                else:
+                    stack.append((root.get("node"), parent in unmasked_ids,
+                                  parent in textarea_ids))
             while stack:
                 node, unmasked, in_textarea = stack.pop()
                 if type(node) is not dict and not isinstance(node, dict):
