@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["stores", "compaction", "ingest", "dom_scan", "replay_seek", "replay_transfer",
-              "recorder", "analytics"]
+BENCHMARKS = ["stores", "compaction", "ingest", "http_ingest", "ingest_cpu", "dom_scan",
+              "replay_seek", "replay_transfer", "recorder", "analytics"]
 # The ones with a --quick mode (the others always run as they are).
-QUICK = {"stores", "compaction", "ingest", "replay_transfer", "recorder"}
+QUICK = {"stores", "compaction", "ingest", "http_ingest", "ingest_cpu", "replay_transfer",
+         "recorder"}
 
 
 def main() -> int:

@@ -395,3 +395,30 @@ def test_page_text_is_left_alone_without_mask_all_text() -> None:
                                                                      text(2, "Hello Ann"))}}
     PasswordScrubber().scrub_events([snapshot])
     assert "Hello Ann" in dump([snapshot]) and '"Ann"' in dump([snapshot])
+
+
+def test_an_add_inherits_from_an_earlier_add_of_the_same_mutation() -> None:
+    """rrweb sends a new subtree as one add per node, parents first: a field added under an
+    unmask region added just before it stays visible, a text node added under a textarea
+    added just before it is masked, and the same adds under plain parents are masked."""
+    snapshot = {"type": 2, "timestamp": 1, "data": {"node": element(1, "body", {})}}
+
+    def mutation(region_id: int, area_id: int, field_id: int, text_id: int) -> dict:
+        return {"type": 3, "timestamp": 2, "data": {"source": 0, "texts": [], "attributes": [],
+                "removes": [], "adds": [
+                    {"parentId": 1, "node": element(region_id, "div",
+                                                    {"data-sentiero-unmask": ""})},
+                    {"parentId": region_id, "node": element(field_id, "input",
+                                                            {"value": "kept"})},
+                    {"parentId": 1, "node": element(area_id, "textarea", {})},
+                    {"parentId": area_id, "node": text(text_id, "typed note")},
+                ]}}
+
+    out, _ = PasswordScrubber().scrub_events([snapshot, mutation(2, 3, 4, 5)])
+    adds = out[1]["data"]["adds"]
+    assert adds[1]["node"]["attributes"]["value"] == "kept"
+    assert adds[3]["node"]["textContent"] == INPUT_MASK
+    plain = mutation(6, 7, 8, 9)
+    plain["data"]["adds"][0]["node"]["attributes"] = {}
+    out, _ = PasswordScrubber().scrub_events([snapshot, plain])
+    assert out[1]["data"]["adds"][1]["node"]["attributes"]["value"] == INPUT_MASK

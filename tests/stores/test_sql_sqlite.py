@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from contract import StoreContract, batch
 from test_sql_common import SQLStoreTests, sql_leftovers
 
-from sentiero.stores.base import SessionQuery, WindowRef
+from sentiero.stores.base import Batch, SessionQuery, WindowRef
 from sentiero.stores.sql import SQLStore
 
 
@@ -30,6 +32,8 @@ class TestSQLiteFile(SQLStoreTests):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            # FULL (2): each commit syncs the WAL, so an acknowledged batch survives a power cut
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
     def test_default_list_order_uses_the_index(self, store: SQLStore) -> None:
         store.save_batch(batch(seq=0))
@@ -74,6 +78,80 @@ class TestSQLiteFile(SQLStoreTests):
         assert os.waitstatus_to_exitcode(status) == 0
         assert store.save_batch(batch(seq=2)) is True, "the parent's connection still works"
         assert len(store.chunk_index(WindowRef("s1", "w1"))) == 3
+
+
+    def test_a_group_commits_each_batch_alone(self, store: SQLStore,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        """Batches that arrive while another is being written share one transaction; a
+        duplicate in that group is refused and a batch that fails half-written leaves no
+        trace, while the others of its group are stored."""
+        store.save_batch(batch("dup", seq=0))
+        inside, release = threading.Event(), threading.Event()
+        original = store._save
+
+        def save(conn, b, *args):  # type: ignore[no-untyped-def]
+            if b.session_id == "first":
+                inside.set()
+                assert release.wait(10)
+            stored = original(conn, b, *args)
+            if b.session_id == "bad":  # after its rows were written
+                raise RuntimeError("the database refused this batch")
+            return stored
+
+        monkeypatch.setattr(store, "_save", save)
+        outcomes: dict[str, object] = {}
+
+        def post(b: Batch) -> None:
+            try:
+                outcomes[b.session_id] = store.save_batch(b)
+            except Exception as error:  # noqa: BLE001
+                outcomes[b.session_id] = error
+
+        first = threading.Thread(target=post, args=(batch("first", seq=0),))
+        first.start()
+        assert inside.wait(10)
+        group = [batch("a", seq=0), batch("dup", seq=0), batch("bad", seq=0), batch("b", seq=0)]
+        threads = [threading.Thread(target=post, args=(b,)) for b in group]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(store._group._queue) < len(group) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(store._group._queue) == len(group), "the four wait for one group"
+        release.set()
+        for thread in (first, *threads):
+            thread.join(10)
+        assert outcomes["first"] is True and outcomes["a"] is True and outcomes["b"] is True
+        assert outcomes["dup"] is False
+        assert isinstance(outcomes["bad"], RuntimeError)
+        assert store.get_session("bad") is None
+        assert store.chunk_index(WindowRef("bad", "w1")) == []
+        for sid in ("first", "a", "b", "dup"):
+            assert len(store.chunk_index(WindowRef(sid, "w1"))) == 1, sid
+        monkeypatch.undo()
+        assert store.save_batch(batch("bad", seq=0)) is True, "its seq was not taken"
+
+    def test_concurrent_batches_are_stored_once_each(self, store: SQLStore) -> None:
+        batches = [batch(f"s{i % 5}", f"w{i % 3}", seq=i) for i in range(60)]
+        results: list[bool] = []
+        lock = threading.Lock()
+
+        def post(part: list[Batch]) -> None:
+            for b in part:
+                stored = store.save_batch(b)
+                with lock:
+                    results.append(stored)
+
+        threads = [threading.Thread(target=post, args=(batches[i::8] * 2,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results) == [False] * 60 + [True] * 60
+        chunks = sum(len(store.chunk_index(WindowRef(f"s{s}", f"w{w}")))
+                     for s in range(5) for w in range(3))
+        assert chunks == 60
+        assert sum(store.get_session(f"s{s}").event_count for s in range(5)) == 600
 
 
 class TestSQLiteMemory(StoreContract):

@@ -44,6 +44,8 @@ CSS_ATTRIBUTES = frozenset({"style", "_cssText"})
 TEXT_ATTRIBUTES = frozenset({
     "title", "alt", "placeholder", "label", "value", "content", "summary",
 })
+_SCANNED_ATTRIBUTES = URL_ATTRIBUTES | SRCSET_ATTRIBUTES | CSS_ATTRIBUTES | TEXT_ATTRIBUTES
+_SCANNED_PREFIXES = ("data-", "aria-")
 _URL_LIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:|/|\.\.?/|\?)\S*\Z")
 _CONTENT_SCHEMES = ("data:", "blob:")
 _TEXT_NODE_TYPES = (3, 4, 5)  # rrweb: Text, CDATA, Comment
@@ -158,9 +160,19 @@ class DomRules:
         if kind == 2:
             attrs = node.get("attributes")
             if isinstance(attrs, dict) and attrs:
-                for name, value in list(attrs.items()):
+                changed = None
+                for name, value in attrs.items():
+                    # a string value of an attribute no rule reads is markup: skip it fast
+                    if type(value) is str and name not in _SCANNED_ATTRIBUTES and not (
+                            isinstance(name, str) and name.startswith(_SCANNED_PREFIXES)):
+                        continue
                     if isinstance(name, str):
-                        attrs[name] = self.attribute(name, value)
+                        redacted = self.attribute(name, value)
+                        if redacted is not value:
+                            changed = changed or []
+                            changed.append((name, redacted))
+                if changed:
+                    attrs.update(changed)
         elif kind in _TEXT_NODE_TYPES:
             text = node.get("textContent")
             if isinstance(text, str) and text:

@@ -253,7 +253,8 @@ _NEEDS: dict[str, str] = {
 
 
 @functools.lru_cache(maxsize=64)
-def _prefilter(builtins: tuple[str, ...]) -> re.Pattern[str] | None:
+def prefilter(builtins: tuple[str, ...]) -> re.Pattern[str] | None:
+    """What any of ``builtins`` needs to match, as one pattern (None: no builtins)."""
     if not builtins:
         return None
     return re.compile("|".join(_NEEDS[name] for name in builtins))
@@ -277,7 +278,7 @@ def redact_with(text: str, builtins: Sequence[str], custom: Sequence[re.Pattern[
     ``http://4111 1111 1111 1111?token=x`` turns the rest into one URL whose query must go.
     Repeating makes redaction idempotent, so text redacted in the browser is left as is here.
     """
-    needs = _prefilter(tuple(builtins))
+    needs = prefilter(tuple(builtins))
     if needs is not None and needs.search(text) is None:
         builtins = ()  # none of them could match
     for _ in range(MAX_PASSES if builtins else 0):

@@ -173,6 +173,7 @@ class Redactor:
         disabled = set(self.config.disabled_patterns)
         self._text_patterns = tuple(p for p in BUILTIN_PATTERNS if p not in disabled)
         self._custom = self.config._compiled
+        self._needs = patterns.prefilter(self._text_patterns)
         self._denylist = urls.DEFAULT_PARAM_DENYLIST | frozenset(self.config.url_param_denylist)
         self._allowlist = frozenset(self.config.url_param_allowlist)
         self.dom: DomRules | None = (
@@ -185,6 +186,8 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """Enabled builtin patterns in order, then the custom patterns."""
+        if not self._custom and (self._needs is None or self._needs.search(text) is None):
+            return text  # no pattern could match (most page text): the patterns' own pre-check
         return patterns.redact_with(text, self._text_patterns, self._custom)
 
     def redact_url(self, url: str) -> str:

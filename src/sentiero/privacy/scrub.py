@@ -69,6 +69,9 @@ _NON_SPACE = re.compile(r"\S")
 _STATE_FIELDS = ("password_ids", "unmasked_ids", "field_ids", "textarea_ids", "field_text_ids")
 
 
+_FIELD_TAGS = frozenset({"input", "textarea", "select"})
+
+
 def _node_id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -192,7 +195,7 @@ class PasswordScrubber:
         kind = event.get("type")
         if kind == 2:
             st.new_page()
-            self._walk(data.get("node"), unmasked=False, in_textarea=False, st=st)
+            self._walk([data.get("node")], st, adds=False)
         elif kind == 3:
             source = data.get("source")
             if source == 0:
@@ -224,16 +227,7 @@ class PasswordScrubber:
     def _scrub_mutation(self, data: MutableMapping[str, Any], st: ScrubState) -> None:
         adds = data.get("adds")
         if isinstance(adds, list):
-            for add in adds:
-                if not isinstance(add, dict):
-                    continue
-                parent = _node_id(add.get("parentId"))
-                self._walk(
-                    add.get("node"),
-                    unmasked=parent is not None and parent in st.unmasked_ids,
-                    in_textarea=parent is not None and parent in st.textarea_ids,
-                    st=st,
-                )
+            self._walk(adds, st, adds=True)
         attributes = data.get("attributes")
         if isinstance(attributes, list):
             for change in attributes:
@@ -286,50 +280,82 @@ class PasswordScrubber:
 
     # ---- serialized node trees ---------------------------------------------------------------
 
-    def _walk(self, root: Any, *, unmasked: bool, in_textarea: bool, st: ScrubState) -> None:
-        """Record and mask form fields in a serialized node tree (iterative: hostile trees can
-        be deeper than the Python stack)."""
-        stack: list[tuple[Any, bool, bool]] = [(root, unmasked, in_textarea)]
-        while stack:
-            node, unmasked, in_textarea = stack.pop()
-            if not isinstance(node, dict):
-                continue
-            node_id = _node_id(node.get("id"))
-            if node.get("type") in _TEXT_NODE_TYPES:
-                if self.mask_all_text and not node.get("isStyle"):
-                    if unmasked:
-                        if node_id is not None:
-                            st.unmasked_ids.add(node_id)
-                    elif isinstance(node.get("textContent"), str):
-                        node["textContent"] = mask_text(node["textContent"])
-                if in_textarea:
-                    if node_id is not None:
-                        st.field_text_ids.add(node_id)
-                        if unmasked:
-                            st.unmasked_ids.add(node_id)
-                    text = node.get("textContent")
-                    if isinstance(text, str) and self.mask_all_inputs and not unmasked:
-                        node["textContent"] = self._mask(text, False)
-                if self.dom is not None:
-                    self.dom.node(node)
-                continue
-            attrs = node.get("attributes")
-            attrs = attrs if isinstance(attrs, dict) else {}
-            if UNMASK_ATTRIBUTE in attrs:
-                unmasked = True
-            if unmasked and node_id is not None:
-                st.unmasked_ids.add(node_id)
-            if self.mask_all_text and not unmasked and attrs:
-                self._mask_text_attributes(attrs)
-            tag = node.get("tagName")
-            tag = tag.lower() if isinstance(tag, str) else ""
-            self._scrub_field(node, tag, attrs, node_id, unmasked, st)
-            if self.dom is not None:
-                self.dom.node(node)
-            children = node.get("childNodes")
-            if isinstance(children, list):
-                is_textarea = tag == "textarea"
-                stack.extend((child, unmasked, is_textarea) for child in children)
+    def _walk(self, roots: list[Any], st: ScrubState, *, adds: bool) -> None:
+        """Record and mask form fields in serialized node trees, and redact each node with
+        :attr:`dom`, in one pass. ``roots``: a snapshot's root node, or (``adds``) a
+        mutation's adds, each tree walked after the previous one is done, since a later add
+        may sit under an earlier one and inherits what its parent passes down (an unmask
+        subtree, a textarea). Iterative: hostile trees can be deeper than the Python stack.
+        The common node (an element that is no form field, a text node outside a textarea)
+        costs a few dict lookups and the DOM rules."""
+        dom_node = self.dom.node if self.dom is not None else None
+        mask_all_text = self.mask_all_text
+        unmasked_ids, textarea_ids = st.unmasked_ids, st.textarea_ids
+        stack: list[tuple[Any, bool, bool]] = []
+        for root in roots:
+            if not adds:
+                stack.append((root, False, False))
+            elif isinstance(root, dict):
+                parent = root.get("parentId")
+                if type(parent) is not int:
+                    parent = _node_id(parent)
+                if parent is None:
+                    stack.append((root.get("node"), False, False))
+                else:
+                    stack.append((root.get("node"), parent in unmasked_ids,
+                                  parent in textarea_ids))
+            while stack:
+                node, unmasked, in_textarea = stack.pop()
+                if type(node) is not dict and not isinstance(node, dict):
+                    continue
+                node_id = node.get("id")
+                if type(node_id) is not int:
+                    node_id = _node_id(node_id)
+                if node.get("type") in _TEXT_NODE_TYPES:
+                    if mask_all_text or in_textarea:
+                        self._scrub_text_node(node, node_id, unmasked, in_textarea, st)
+                    if dom_node is not None:
+                        dom_node(node)
+                    continue
+                attrs = node.get("attributes")
+                if attrs:
+                    if type(attrs) is not dict and not isinstance(attrs, dict):
+                        attrs = {}
+                    elif UNMASK_ATTRIBUTE in attrs:
+                        unmasked = True
+                else:
+                    attrs = {}
+                if unmasked and node_id is not None:
+                    unmasked_ids.add(node_id)
+                if mask_all_text and not unmasked and attrs:
+                    self._mask_text_attributes(attrs)
+                tag = node.get("tagName")
+                tag = tag.lower() if isinstance(tag, str) else ""
+                if tag in _FIELD_TAGS:
+                    self._scrub_field(node, tag, attrs, node_id, unmasked, st)
+                if dom_node is not None:
+                    dom_node(node)
+                children = node.get("childNodes")
+                if children and isinstance(children, list):
+                    is_textarea = tag == "textarea"
+                    stack.extend([(child, unmasked, is_textarea) for child in children])
+
+    def _scrub_text_node(self, node: dict[str, Any], node_id: int | None, unmasked: bool,
+                         in_textarea: bool, st: ScrubState) -> None:
+        if self.mask_all_text and not node.get("isStyle"):
+            if unmasked:
+                if node_id is not None:
+                    st.unmasked_ids.add(node_id)
+            elif isinstance(node.get("textContent"), str):
+                node["textContent"] = mask_text(node["textContent"])
+        if in_textarea:
+            if node_id is not None:
+                st.field_text_ids.add(node_id)
+                if unmasked:
+                    st.unmasked_ids.add(node_id)
+            text = node.get("textContent")
+            if isinstance(text, str) and self.mask_all_inputs and not unmasked:
+                node["textContent"] = self._mask(text, False)
 
     def _scrub_field(
         self,
@@ -340,8 +366,6 @@ class PasswordScrubber:
         unmasked: bool,
         st: ScrubState,
     ) -> None:
-        if tag not in ("input", "textarea", "select"):
-            return
         password = False
         if tag == "input":
             kind = attrs.get("type")

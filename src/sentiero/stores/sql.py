@@ -4,8 +4,11 @@ on SQLAlchemy Core.
 Every batch is written in one transaction that first takes the session's row lock
 (``SELECT ... FOR UPDATE``; SQLite: ``BEGIN IMMEDIATE``), so several processes writing one
 session never collide on chunk numbers or merge metadata over each other, and a duplicate
-``(session, window, seq)`` is detected before anything is written. Deadlocks and
-serialization failures are retried; other backend failures surface as ``StoreError``.
+``(session, window, seq)`` is detected before anything is written. On SQLite, batches that
+arrive together in one process share that transaction, each in its own savepoint (group
+commit, :mod:`sentiero.stores.group_commit`). Deadlocks and serialization failures are
+retried; other backend failures surface as ``StoreError``. The statements of the write path
+are built once per store with bind parameters.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from sentiero.stores.base import (
     validate_metadata,
     window_state_json,
 )
+from sentiero.stores.group_commit import GroupCommit, Pending
 from sentiero.stores.sql_analytics import SQLAnalytics
 from sentiero.stores.sql_engagement import SQLEngagement, engagement_changes
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
@@ -135,12 +139,16 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         self.tables: Tables = build_tables(prefix)
         self._ready = False
         self._setup_lock = threading.Lock()
+        self._statements: dict[Any, Any] = {}
         self._memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
         # an in-memory SQLite database is one connection: serialize every use of it
         self._serial: threading.RLock | None = threading.RLock() if self._memory else None
         self.engine = self._create_engine(engine_kwargs)
+        # SQLite has one writer at a time: concurrent batches share a transaction
+        self._group: GroupCommit[bool] | None = (
+            GroupCommit(self._commit_group) if self.is_sqlite else None)
         if not self._memory:
-            _forget_connections_after_fork(self.engine)
+            _forget_connections_after_fork(self.engine, self._group)
 
     # --- engine ---------------------------------------------------------------------------
 
@@ -173,7 +181,9 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 cursor.execute("PRAGMA busy_timeout=30000")
                 if not memory:
                     cursor.execute("PRAGMA journal_mode=WAL")
-                    cursor.execute("PRAGMA synchronous=NORMAL")
+                    # every commit fsyncs the WAL: an acknowledged batch survives a power
+                    # cut too (group commit pays it once per group; docs/storage.md)
+                    cursor.execute("PRAGMA synchronous=FULL")
                     # analytics reads scan facts by index: a 32 MiB page cache per
                     # connection (the default is 2 MiB) keeps their table pages in memory
                     cursor.execute("PRAGMA cache_size=-32768")
@@ -340,12 +350,21 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
     # --- writes -----------------------------------------------------------------------------
 
+    def _statement(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A statement of the write path, built once with bind parameters: building and
+        cache-keying a new SQLAlchemy statement per execution cost more than running it."""
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = build()
+        return statement
+
     def _lock_session(self, conn: Connection, session_id: str) -> Any:
-        s = self.tables.sessions
-        query = sa.select(s).where(s.c.session_id == session_id)
-        if not self.is_sqlite:
-            query = query.with_for_update()
-        return conn.execute(query).first()
+        def build() -> Any:
+            s = self.tables.sessions
+            query = sa.select(s).where(s.c.session_id == sa.bindparam("k_sid"))
+            return query if self.is_sqlite else query.with_for_update()
+
+        return conn.execute(self._statement("lock_session", build), {"k_sid": session_id}).first()
 
     def _insert_ignore(self, table: sa.Table, values: dict[str, Any]) -> Any:
         if self.backend == "postgresql":
@@ -405,14 +424,39 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             return False
         self._ensure_ready()
         dedupe_key = batch.dedupe_key  # outside the transaction: a seq-less batch digests
+        def save(conn: Connection) -> bool:
+            return self._save(conn, batch, data, facts, state, dedupe_key)
+
         try:
-            stored = self._run(
-                lambda conn: self._save(conn, batch, data, facts, state, dedupe_key))
+            stored = self._group.submit(save) if self._group is not None else self._run(save)
         except _Duplicate:
             return False
         if stored and self.limits.max_sessions is not None:
             self._evict_sessions(batch.session_id, self.limits.max_sessions)
         return stored
+
+    def _commit_group(self, group: Sequence[Pending[bool]]) -> None:
+        """Write a group of batches in one transaction, each in its own savepoint: a batch
+        that fails is rolled back alone and the others are committed (group_commit.py)."""
+
+        def write(conn: Connection) -> None:
+            for item in group:
+                item.result, item.error = None, None
+                # plain SQL: SQLAlchemy's begin_nested() compiles both statements every time
+                conn.exec_driver_sql("SAVEPOINT sentiero_batch")
+                try:
+                    item.result = item.work(conn)
+                except _Retry:
+                    raise  # the whole transaction again
+                except BaseException as error:
+                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sentiero_batch")
+                    if not isinstance(error, Exception):
+                        raise
+                    item.error = (self._store_error(error) if isinstance(error, exc.DBAPIError)
+                                  else error)  # a duplicate (_Duplicate) included
+                conn.exec_driver_sql("RELEASE SAVEPOINT sentiero_batch")
+
+        self._run(write)
 
     def _save(
         self,
@@ -439,7 +483,9 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 "metadata_json": "{}",
                 "has_errors": False,
             }
-            conn.execute(self._insert_ignore(s, new_row))
+            insert = self._statement("new_session", lambda: self._insert_ignore(
+                s, {k: sa.bindparam(k) for k in new_row}))
+            conn.execute(insert, new_row)
             session = self._lock_session(conn, sid)
             if session is None:
                 raise _Retry
@@ -450,7 +496,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         index = self._insert_chunk(conn, sid, wid, index, wanted is not None, batch.seq,
                                    first_ms, last_ms, count, data)
         if facts:
-            conn.execute(sa.insert(t.facts), facts)
+            conn.execute(self._statement("insert_facts", lambda: sa.insert(t.facts)), facts)
 
         changes: dict[str, Any] = {
             "updated_us": max(session.updated_us, received_us),
@@ -472,7 +518,11 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         changes.update(self._trait_changes(session, batch, changes))
         changes.update(engagement_changes(conn, t.facts, session, {f.kind for f in batch.facts},
                                           changes["first_ms"], changes["last_ms"]))
-        conn.execute(sa.update(s).where(s.c.session_id == sid).values(changes))
+        keys = tuple(sorted(changes))
+        update = self._statement(("update_session", keys), lambda: (
+            sa.update(s).where(s.c.session_id == sa.bindparam("k_sid"))
+            .values({k: sa.bindparam(f"v_{k}") for k in keys})))
+        conn.execute(update, {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
 
         max_events = self.limits.max_events_per_session
         if max_events is not None and changes["event_count"] > max_events:
@@ -499,16 +549,21 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         b = self.tables.batches
         if self.backend == "mysql":
             try:
-                conn.execute(sa.insert(b).values(values))
+                conn.execute(self._statement("claim_seq", lambda: sa.insert(b)), values)
             except exc.IntegrityError as error:
                 if getattr(error.orig, "args", (None,))[0] == 1062:  # ER_DUP_ENTRY
                     return False
                 raise
             return True
-        stmt = self._insert_ignore(b, values)
+
+        def build() -> Any:
+            stmt = self._insert_ignore(b, {k: sa.bindparam(k) for k in values})
+            return stmt.returning(b.c.seq) if self.engine.dialect.insert_returning else stmt
+
+        stmt = self._statement("claim_seq", build)
         if self.engine.dialect.insert_returning:
-            return conn.execute(stmt.returning(b.c.seq)).first() is not None
-        return conn.execution_options(preserve_rowcount=True).execute(stmt).rowcount == 1
+            return conn.execute(stmt, values).first() is not None
+        return conn.execution_options(preserve_rowcount=True).execute(stmt, values).rowcount == 1
 
     def _insert_chunk(self, conn: Connection, sid: str, wid: str, index: int, guard: bool,
                       seq: int | None, first_ms: int, last_ms: int, count: int,
@@ -584,9 +639,8 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
             if row is not None:
                 return int(row.next_chunk) - 1 if seq is None else seq
         else:
-            window = conn.execute(
-                sa.select(w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)
-            ).first()
+            window = conn.execute(sa.select(
+                w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)).first()
             if window is not None:
                 conn.execute(
                     sa.update(w)
@@ -928,10 +982,10 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         validate_id(ref.window_id, "window id")
         self._ensure_ready()
         w = self.tables.windows
-        stmt = sa.select(w.c.state_json).where(
-            w.c.session_id == ref.session_id, w.c.window_id == ref.window_id
-        )
-        text = self._run(lambda conn: conn.execute(stmt).scalar(), write=False)
+        stmt = self._statement("window_state", lambda: sa.select(w.c.state_json).where(
+            w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid")))
+        params = {"k_sid": ref.session_id, "k_wid": ref.window_id}
+        text = self._run(lambda conn: conn.execute(stmt, params).scalar(), write=False)
         return load_window_state(text)
 
     def iter_facts(
@@ -1104,18 +1158,22 @@ def _fetch_all(stmt: sa.Select, conn: Connection) -> Sequence[Any]:
     return conn.execute(stmt).all()
 
 
-def _forget_connections_after_fork(engine: Engine) -> None:
+def _forget_connections_after_fork(engine: Engine, group: GroupCommit[Any] | None) -> None:
     """A forked child (``sentiero serve --workers N`` forks after the app is built, and
     ``setup()`` has opened a connection by then) must not use the parent's pooled
     connections: two processes on one socket corrupt each other's protocol state (PostgreSQL
     answered "unexpected result EMPTY_QUERY from command 'COMMIT'"). The child's pool starts
     empty instead, without closing the parent's connections."""
     ref = weakref.ref(engine)
+    group_ref = weakref.ref(group) if group is not None else None
 
     def reset() -> None:
         alive = ref()
         if alive is not None:
             alive.dispose(close=False)
+        waiting = group_ref() if group_ref is not None else None
+        if waiting is not None:
+            waiting.reset()
 
     os.register_at_fork(after_in_child=reset)
 

@@ -1,0 +1,94 @@
+"""CPU per batch of the ingest pipeline beside the bare parse, in one process.
+
+For each fixture, recorder-size batches (as ``http_ingest.py`` cuts them) go through: the bare
+parse (gunzip + ``orjson.loads``), then ``build_batch`` (validation, password scrubbing and
+DOM redaction in one walk, event redaction, facts) on a fresh parse, then that plus the chunk
+encoding a store does (``validate_batch``: JSON + zstandard). CPU time (``process_time``), best
+of the rounds; the ratio is to the bare parse.
+
+    python benchmarks/ingest_cpu.py                   # todo-a and dashboard-b, 7 rounds
+    python benchmarks/ingest_cpu.py --quick
+    python benchmarks/ingest_cpu.py --profile dashboard-b   # pyinstrument profile of build_batch
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, os.environ.get("SENTIERO_BENCH_SRC") or str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+from http_ingest import build_sessions  # noqa: E402
+
+from sentiero.ingest.pipeline import build_batch  # noqa: E402
+from sentiero.settings import Settings  # noqa: E402
+from sentiero.stores.base import validate_batch  # noqa: E402
+
+
+def bodies_of(fixture: str) -> list[bytes]:
+    sessions, _ = build_sessions(fixture, 1, "cpu")
+    return [body for body, _ in sessions[0].bodies]
+
+
+def best_ms(work, bodies: list[bytes], rounds: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        for body in bodies:
+            work(body)
+        times.append(time.process_time() - started)
+    return min(times) * 1000 / len(bodies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--fixtures", default="todo-a,dashboard-b")
+    parser.add_argument("--profile", metavar="FIXTURE")
+    args = parser.parse_args()
+    settings = Settings(allow_open_dashboard=True)
+
+    def parse(body: bytes) -> object:
+        return orjson.loads(gzip.decompress(body))
+
+    def pipeline(body: bytes) -> object:
+        return build_batch(orjson.loads(gzip.decompress(body)), settings, "bench")
+
+    def stored(body: bytes) -> object:
+        return validate_batch(pipeline(body))
+
+    if args.profile:
+        from pyinstrument import Profiler
+
+        bodies = bodies_of(args.profile)
+        profiler = Profiler(interval=0.0005)
+        with profiler:
+            for _ in range(5):
+                for body in bodies:
+                    pipeline(body)
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        return
+    rounds = 3 if args.quick else 7
+    print(f"{'fixture':<13}{'batches':>8}{'raw KB':>8}{'bare ms':>9}{'build ms':>10}"
+          f"{'x bare':>8}{'+chunk ms':>11}{'x bare':>8}")
+    for fixture in [f.strip() for f in args.fixtures.split(",") if f.strip()]:
+        bodies = bodies_of(fixture)
+        raw = sum(len(gzip.decompress(b)) for b in bodies) / len(bodies) / 1000
+        best_ms(pipeline, bodies, 1)  # warm-up
+        bare = best_ms(parse, bodies, rounds)
+        built = best_ms(pipeline, bodies, rounds)
+        chunk = best_ms(stored, bodies, rounds)
+        print(f"{fixture:<13}{len(bodies):>8}{raw:>8.0f}{bare:>9.2f}{built:>10.2f}"
+              f"{built / bare:>8.2f}{chunk:>11.2f}{chunk / bare:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
