@@ -516,7 +516,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         if batch_has_errors(batch) and not session.has_errors:
             changes["has_errors"] = True
         changes.update(self._trait_changes(session, batch, changes))
-        changes.update(engagement_changes(conn, t.facts, session, {f.kind for f in batch.facts},
+        changes.update(engagement_changes(conn, t.facts, session, batch.facts,
                                           changes["first_ms"], changes["last_ms"]))
         keys = tuple(sorted(changes))
         update = self._statement(("update_session", keys), lambda: (

@@ -2,11 +2,11 @@
 bins a column instead of reading every session's facts.
 
 Each session row carries its signals (``eng_*`` columns, schema step 8) and its score. They
-are computed by the one definition in :mod:`sentiero.analytics.engagement`: after a batch, the
-session's engagement facts are read back (only when the batch brought some) and
-``signals_of``/``scored`` run on them; a batch without such facts only re-scores the stored
-signals against the session's new span. The page then asks SQL for the top rows, the score
-distribution and the total.
+are computed by the one definition in :mod:`sentiero.analytics.engagement` (``signals_of``,
+``scored``): after a batch, its own facts are added to the stored counts; the session's page
+views and form fields are read back only when the batch brought one (revisits and refills count
+distinct pages and fields); the score is taken again against the session's new span. The page
+then asks SQL for the top rows, the score distribution and the total.
 
 Mixed into :class:`~sentiero.stores.sql.SQLStore`.
 """
@@ -14,7 +14,7 @@ Mixed into :class:`~sentiero.stores.sql.SQLStore`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS
 # (column, Signals attribute); the last column is the score
 SIGNAL_COLUMNS = tuple((name, name.removeprefix("eng_")) for name in ENGAGEMENT_COLUMNS[:-1])
 KINDS = frozenset(eng.KINDS)
+DISTINCT_KINDS = frozenset(("page_view", "form_field"))  # signals that count distinct things
 
 
 def _stored_signals(row: Any) -> eng.Signals:
@@ -45,26 +46,46 @@ def _columns_of(signals: eng.Signals, score: int) -> dict[str, Any]:
     return out
 
 
-def _facts_of(conn: Connection, facts: sa.Table, session_ids: Iterable[str]
-              ) -> dict[str, list[Fact]]:
+def _facts_of(conn: Connection, facts: sa.Table, session_ids: Iterable[str],
+              kinds: frozenset[str] = KINDS) -> dict[str, list[Fact]]:
     f = facts
     stmt = sa.select(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url, f.c.key,
                      f.c.value).where(f.c.session_id.in_(list(session_ids)),
-                                      f.c.kind.in_(sorted(KINDS)))
+                                      f.c.kind.in_(sorted(kinds)))
     out: dict[str, list[Fact]] = defaultdict(list)
     for kind, sid, wid, ts, url, key, value in conn.execute(stmt):
         out[sid].append(Fact(kind, sid, wid, int(ts), url, {}, key, value))
     return out
 
 
-def engagement_changes(conn: Connection, facts: sa.Table, session: Any, batch_kinds: set[str],
-                       first_ms: int | None, last_ms: int | None) -> dict[str, Any]:
-    """The session's ``eng_*`` columns after a batch whose facts had ``batch_kinds``."""
-    if batch_kinds & KINDS or session.eng_score is None:
-        signals = eng.signals_of(_facts_of(conn, facts, [session.session_id])
+def engagement_changes(conn: Connection, facts: sa.Table, session: Any,
+                       batch_facts: Sequence[Fact], first_ms: int | None, last_ms: int | None
+                       ) -> dict[str, Any]:
+    """The session's ``eng_*`` columns after a batch (its facts already inserted). Counts
+    and sums add the batch's own facts to the stored signals; only revisits and refills,
+    which need every page view and field of the session, read them back, and only when the
+    batch brought one."""
+    mine = [f for f in batch_facts if f.kind in KINDS]
+    if session.event_count == 0:  # a new session: this batch is all there is
+        signals = eng.signals_of(mine)
+    elif session.eng_score is None:  # stored before the columns were kept
+        signals = eng.signals_of(_facts_of(conn, facts, [session.session_id], KINDS)
                                  .get(session.session_id, ()))
     else:
         signals = _stored_signals(session)
+        added = eng.signals_of(f for f in mine if f.kind not in DISTINCT_KINDS)
+        signals.rage += added.rage
+        signals.dead += added.dead
+        signals.idle_ms += added.idle_ms
+        signals.thrash += added.thrash
+        if added.last_error_ms is not None:
+            signals.last_error_ms = max(signals.last_error_ms or added.last_error_ms,
+                                        added.last_error_ms)
+        if any(f.kind in DISTINCT_KINDS for f in mine):
+            again = eng.signals_of(_facts_of(conn, facts, [session.session_id], DISTINCT_KINDS)
+                                   .get(session.session_id, ()))
+            signals.churn, signals.pages, signals.refills = again.churn, again.pages, \
+                again.refills
     columns = _columns_of(signals, eng.scored(signals, first_ms, last_ms))
     return {k: v for k, v in columns.items() if getattr(session, k) != v}
 
