@@ -201,6 +201,23 @@ class PrivatePostgres(Process):
     def start(self) -> None:
         super().start()
         wait_for_port(self.port, process=self)
+        self._wait_until_accepting()
+
+    def _wait_until_accepting(self, timeout: float = 60.0) -> None:
+        """The port opens before recovery ends ("the database system is starting up"):
+        wait until a connection is accepted."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres "
+                                "dbname=postgres connect_timeout=5").close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or not self.running:
+                    raise
+                time.sleep(0.2)
 
     def remove(self) -> None:
         """Stop the cluster and delete its folder."""
