@@ -5,7 +5,8 @@ An analysis asks four questions, always within a :class:`Scope` (a time range pl
 
 - ``analytics_sessions(scope, limit, offset)``: the sessions themselves, newest first, and
   ``count_sessions(scope)``;
-- ``session_counts(scope, trait)``: sessions (and errored sessions) per trait value;
+- ``session_counts(scope, trait)``: sessions (and errored sessions) per trait value, and
+  ``session_facets(scope)``: counts, durations and every trait's distribution in one pass;
 - ``fact_counts(scope, kind, by_url, by_key)``: facts and distinct sessions per kind, url, key;
 - ``scope_facts(scope, kinds, url)``: the facts themselves, for what needs every value
   (percentiles, occurrences, time on page).
@@ -355,14 +356,3 @@ def duration_bucket(duration_ms: int) -> int:
     return len(DURATION_BUCKETS_MS)
 
 
-def generic_durations(rows: Iterable[SessionRow]) -> Durations:
-    buckets = [0] * len(DURATION_LABELS)
-    total = timed = 0
-    for row in rows:
-        duration = row.duration_ms
-        if duration is None:
-            continue
-        buckets[duration_bucket(duration)] += 1
-        total += duration
-        timed += 1
-    return Durations(tuple(buckets), total, timed)

@@ -24,7 +24,7 @@ import orjson
 import zstandard
 
 from sentiero.analytics import query
-from sentiero.analytics.query import Durations, Facets, FactCount, Scope, Segment, SessionRow
+from sentiero.analytics.query import Facets, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
 from sentiero.stores import chunk_codec
@@ -707,9 +707,6 @@ class Store(TrackingStore, ABC):
         return query.generic_fact_counts(query.generic_facts(self, scope, kinds, url),
                                          by_url, by_key, by_day, only_url=url is not None,
                                          kind_label=",".join(kinds))
-
-    def session_durations(self, scope: Scope) -> Durations:
-        return query.generic_durations(query.generic_sessions(self, scope))
 
     def engagement_scores(self, scope: Scope, sort: str, limit: int) -> Engagement:
         """Every session in scope scored (sentiero.analytics.engagement); the top ``limit``

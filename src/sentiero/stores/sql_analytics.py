@@ -18,10 +18,8 @@ from sqlalchemy.dialects import postgresql
 
 from sentiero.analytics.query import (
     DURATION_BUCKETS_MS,
-    DURATION_LABELS,
     FACET_TRAITS,
     TRAITS,
-    Durations,
     Facets,
     FactCount,
     Scope,
@@ -225,25 +223,6 @@ class SQLAnalytics:
                                      int(values[1]), bucket, int(values[2]),
                                      float(values[3] or 0)))
         return out
-
-    def session_durations(self, scope: Scope) -> Durations:
-        s = self.tables.sessions
-        duration = s.c.last_ms - s.c.first_ms
-        bucket = sa.case(
-            *((duration < edge, i) for i, edge in enumerate(DURATION_BUCKETS_MS)),
-            else_=len(DURATION_BUCKETS_MS),
-        ).label("bucket")
-        stmt = (sa.select(bucket, sa.func.count(), sa.func.sum(duration))
-                .where(s.c.first_ms.is_not(None), s.c.last_ms.is_not(None),
-                       *self._session_where(scope))
-                .group_by(bucket))
-        buckets = [0] * len(DURATION_LABELS)
-        total = timed = 0
-        for b, n, ms in self._read(stmt):
-            buckets[int(b)] += int(n)
-            timed += int(n)
-            total += int(ms or 0)
-        return Durations(tuple(buckets), total, timed)
 
     def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
         s = self.tables.sessions
