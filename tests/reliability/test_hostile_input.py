@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import resource
 import socket
 import time
@@ -33,6 +34,7 @@ from sentiero.app import Sentiero
 from sentiero.stores import open_store
 from sentiero.stores.base import SessionQuery, Store
 from sentiero.stores.sql import SQLStore
+from sentiero.tracking.keys import create_key
 from tests.reliability.harness import SentieroServer, private_folder
 from tests.stores.contract import load_fixture
 
@@ -75,7 +77,20 @@ NEARLY_VALID = st.fixed_dictionaries(
         st.text(min_size=1, max_size=10), JSON_VALUES, max_size=3)},
 )
 """Valid batches, so the mutations also hit the path that stores."""
-PAYLOADS = st.one_of(NEARLY_VALID, st.fixed_dictionaries(
+NEARLY_VALID_REPORT = st.fixed_dictionaries(
+    {"exception_class": st.sampled_from(["RuntimeError", "KeyError", "", " ", 7, None]),
+     "message": st.one_of(st.text(min_size=1, max_size=60), JSON_LEAVES),
+     "name": st.sampled_from(["signup", "checkout.paid", "", 3, None])},
+    optional={"backtrace": st.one_of(st.lists(st.text(max_size=60), max_size=5), JSON_VALUES),
+              "context": st.one_of(st.dictionaries(
+                  st.sampled_from(["request", "user", "environment", "release", "tags"]),
+                  JSON_VALUES, max_size=4), JSON_VALUES),
+              "payload": JSON_VALUES, "level": JSON_LEAVES, "timestamp": NUMBERS,
+              "platform": JSON_LEAVES, "session_id": IDS, "window_id": IDS},
+)
+"""Server-side reports (`/errors` wants exception_class and message, `/track` a name), so
+the fuzzer reaches their body rules and the path that stores, not only the key check."""
+PAYLOADS = st.one_of(NEARLY_VALID, NEARLY_VALID_REPORT, st.fixed_dictionaries(
     {},
     optional={"sessionId": IDS, "windowId": IDS, "events": EVENTS,
               "seq": st.one_of(NUMBERS, st.integers(0, 5)),
@@ -109,13 +124,21 @@ def mutate(body: bytes, how: str, data: st.DataObject) -> bytes:
                b'"}}]}'
     if how == "garbage":
         return data.draw(st.binary(max_size=300))
+    if how == "envelope":  # a sentry envelope: header line, item header, item payload
+        header = data.draw(st.sampled_from([b'{"event_id":"0123456789abcdef"}', b"{}", b"[]",
+                                            b"not json", b""]))
+        item = data.draw(st.sampled_from([b"event", b"transaction", b"attachment", b"x"]))
+        length = data.draw(st.sampled_from([b"", b',"length":%d' % len(body), b',"length":-1',
+                                            b',"length":99999999']))
+        return header + b'\n{"type":"' + item + b'"' + length + b"}\n" + body + b"\n"
     return body
 
 
 BODIES = st.tuples(
     PAYLOADS,
     st.sampled_from(["none"] * 6 + ["truncate", "invalid-utf8", "nan", "infinity",
-                                    "duplicate-keys", "deep", "huge-string", "garbage"]),
+                                    "duplicate-keys", "deep", "huge-string", "garbage",
+                                    "envelope", "envelope"]),
     st.sampled_from([None, None, None, "gzip", "gzip", "gzip-broken", "x-gzip", "br",
                      "gzip, deflate", "identity", "\x00"]),
     st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded",
@@ -143,7 +166,9 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
         with store.engine.connect() as conn:
             return tuple(
                 conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-                for table in (t.sessions, t.windows, t.chunks, t.facts, t.batches)
+                for table in (t.sessions, t.windows, t.chunks, t.facts, t.batches,
+                              t.tracking.problems, t.tracking.occurrences,
+                              t.tracking.server_events)
             ) + tuple(conn.execute(sa.select(sa.func.sum(t.sessions.c.event_count))).one())
     sessions = store.list_sessions(SessionQuery(limit=10_000))
     return tuple(sorted((s.session_id, s.event_count, tuple(s.window_ids),
@@ -152,12 +177,15 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
 
 
 def public_post_paths(app: Sentiero) -> list[str]:
-    """Every public route taking POST (assets excluded): events, opt-out and any ingest
-    endpoint added later, without editing this test."""
+    """Every public route taking POST (assets excluded): events, opt-out, the ingest
+    endpoints and any added later, without editing this test (an ``<int:...>`` part, the
+    envelope's project id, becomes 1)."""
     paths = []
     for route in app.wsgi_app.routes.values():
-        if route.public and "POST" in route.methods and "<" not in route.rule:
-            paths.append(route.rule)
+        if route.public and "POST" in route.methods:
+            rule = re.sub(r"<int:\w+>", "1", route.rule)
+            if "<" not in rule:
+                paths.append(rule)
     return sorted(paths)
 
 
@@ -179,13 +207,16 @@ def test_hostile_requests_never_5xx_and_never_write_partially(
                    capture_errors=True)
     client = Client(app.wsgi_app)
     paths = public_post_paths(app)
-    assert "/events" in paths and "/opt-out" in paths
+    assert {"/events", "/opt-out", "/errors", "/track", "/api/1/envelope/"} <= set(paths)
+    ingest_key, _ = create_key(app.store, "fuzz")
+    keys = st.sampled_from([ingest_key] * 4 + [None, "wrong", ingest_key + "x"])
     statuses: Counter[str] = Counter()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cases = int(os.environ.get("SENTIERO_FUZZ_CASES", 100_000 if long_run else 150))
 
     def one_request(case: tuple[Any, str, str | None, str], path: str,
                     data: st.DataObject) -> None:
+        key = data.draw(keys)
         payload, how, encoding, content_type = case
         try:
             body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
@@ -194,8 +225,12 @@ def test_hostile_requests_never_5xx_and_never_write_partially(
         raw, headers = encode(mutate(body, how, data), encoding)
         if content_type:
             headers["Content-Type"] = content_type
+        query = {}
+        if key is not None:  # the key as each endpoint takes it (the others ignore it)
+            headers["Authorization"] = f"Bearer {key}"
+            query["sentry_key"] = key
         before = fingerprint(app.store)
-        response = client.post(path, data=raw, headers=headers)
+        response = client.post(path, data=raw, headers=headers, query_string=query)
         statuses[f"{path} {response.status_code}"] += 1
         assert response.status_code < 500, (path, response.get_data(as_text=True)[:300])
         if response.status_code != 200 or response.get_json(silent=True) != {"status": "ok"}:
