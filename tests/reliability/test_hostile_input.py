@@ -233,7 +233,10 @@ def test_hostile_requests_never_5xx_and_never_write_partially(
         response = client.post(path, data=raw, headers=headers, query_string=query)
         statuses[f"{path} {response.status_code}"] += 1
         assert response.status_code < 500, (path, response.get_data(as_text=True)[:300])
-        if response.status_code != 200 or response.get_json(silent=True) != {"status": "ok"}:
+        answer = response.get_json(silent=True)
+        accepted = response.status_code == 200 and isinstance(answer, dict) and \
+            answer.get("status") == "ok"
+        if not accepted:
             assert fingerprint(app.store) == before, "a refused request changed the store"
 
     # in rounds of at most ROUND cases: Hypothesis keeps what it explored for the length of
