@@ -90,7 +90,8 @@ def frustration(store: Store, period: Period, segment: Segment | None = None,
     scope = Scope(period.since, period.until, segment or Segment())
     pages: dict[str, PageFrustration] = {}
     for kind in KINDS:
-        for c in store.fact_counts(scope, kind, by_url=True, by_key=True, url=url):
+        for c in store.fact_counts(scope, kind, by_url=True, by_key=True, url=url,
+                                     sessions=False):
             page = pages.setdefault(c.url or "", PageFrustration(c.url or ""))
             if kind == "rage_click":
                 page.rage += c.count

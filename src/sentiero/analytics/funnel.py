@@ -182,5 +182,6 @@ def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | Non
 
 def tag_vocabulary(store: Store, period: Period) -> list[str]:
     """The custom event tags of the range (for the step picker), internal ones left out."""
-    counts = store.fact_counts(Scope(period.since, period.until), "custom", by_key=True)
+    counts = store.fact_counts(Scope(period.since, period.until), "custom", by_key=True,
+                               sessions=False)
     return sorted({c.key for c in counts if c.key and not is_internal_tag(c.key)})[:200]

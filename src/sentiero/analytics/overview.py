@@ -155,7 +155,7 @@ def activity_series(store: Store, scope: Scope, period: Period,
                     server_days: dict[int, int] | None = None) -> list[Bucket]:
     """``days``: the scope's ``daily_activity``."""
     weekly = period.weekly
-    errors = store.fact_counts(scope, "error", by_day=True)
+    errors = store.fact_counts(scope, "error", by_day=True, sessions=False)
     server_days = server_days or {}
     labels = bucket_labels(period, [d for d, _, _ in days] + [e.day or 0 for e in errors]
                            + list(server_days))
@@ -174,7 +174,8 @@ def activity_series(store: Store, scope: Scope, period: Period,
 
 
 def tag_series(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]]:
-    counts = [c for c in store.fact_counts(scope, "custom", by_key=True, by_day=True)
+    counts = [c for c in store.fact_counts(scope, "custom", by_key=True, by_day=True,
+                                                  sessions=False)
               if c.key and not is_internal_tag(c.key)]
     totals: Counter[str] = Counter()
     sessions: Counter[str] = Counter()

@@ -47,7 +47,8 @@ def page_rows(store: Store, period: Period, segment: Segment | None = None) -> l
     """Every recorded page, most viewed first, each with what happened on it."""
     scope = _scope(period, segment)
     rows: dict[str, PageRow] = {}
-    for c in store.fact_counts(scope, "page_view", by_url=True, by_key=True):
+    for c in store.fact_counts(scope, "page_view", by_url=True, by_key=True,
+                                 sessions=False):
         if not c.url:
             continue
         row = rows.setdefault(c.url, PageRow(c.url))
@@ -59,7 +60,7 @@ def page_rows(store: Store, period: Period, segment: Segment | None = None) -> l
             rows[c.url].sessions = c.sessions
     for kind, attr in (("page_leave", "leaves"), ("click", "clicks"), ("error", "errors"),
                        ("rage_click", "rage_clicks"), ("dead_click", "dead_clicks")):
-        for c in store.fact_counts(scope, kind, by_url=True):
+        for c in store.fact_counts(scope, kind, by_url=True, sessions=False):
             if c.url in rows:
                 setattr(rows[c.url], attr, c.count)
     return sorted(rows.values(), key=lambda r: (-r.views, r.url))
@@ -67,7 +68,7 @@ def page_rows(store: Store, period: Period, segment: Segment | None = None) -> l
 
 def page_urls(store: Store, period: Period) -> list[str]:
     """The URL picker: every page with a view in the range, sorted."""
-    counts = store.fact_counts(_scope(period, None), "page_view", by_url=True)
+    counts = store.fact_counts(_scope(period, None), "page_view", by_url=True, sessions=False)
     return sorted(c.url for c in counts if c.url)
 
 
@@ -113,8 +114,8 @@ def page_report(store: Store, period: Period, url: str,
     scope = _scope(period, segment)
     report = PageReport(url)
 
-    def counted(kind: str) -> list[Any]:
-        return store.fact_counts(scope, kind, by_key=True, url=url)
+    def counted(kind: str, sessions: bool = False) -> list[Any]:
+        return store.fact_counts(scope, kind, by_key=True, url=url, sessions=sessions)
 
     def sessions_of(kind: str) -> int:
         return sum(c.sessions for c in store.fact_counts(scope, kind, url=url))
@@ -143,7 +144,7 @@ def page_report(store: Store, period: Period, url: str,
         if c.key and not is_internal_tag(c.key):
             tags[c.key] += c.count
     error_groups: dict[str, dict[str, Any]] = {}
-    for c in counted("error"):
+    for c in counted("error", sessions=True):
         name = c.key or "Unknown error"
         group = error_groups.setdefault(name, {"key": name, "message": "", "count": 0,
                                                "sessions": 0, "last_ms": 0})

@@ -7,7 +7,8 @@ An analysis asks four questions, always within a :class:`Scope` (a time range pl
   ``count_sessions(scope)``;
 - ``session_counts(scope, trait)``: sessions (and errored sessions) per trait value, and
   ``session_facets(scope)``: counts, durations and every trait's distribution in one pass;
-- ``fact_counts(scope, kind, by_url, by_key)``: facts and distinct sessions per kind, url, key;
+- ``fact_counts(scope, kind, by_url, by_key)``: facts and (unless ``sessions=False``)
+  distinct sessions per kind, url, key;
 - ``scope_facts(scope, kinds, url)``: the facts themselves, for what needs every value
   (percentiles, occurrences, time on page).
 
@@ -120,7 +121,7 @@ class FactCount:
     url: str | None
     key: str | None
     count: int
-    sessions: int
+    sessions: int | None  # distinct sessions; None when not asked for (sessions=False)
     day: int | None = None  # UTC day (epoch ms) when counted by day
     last_ms: int | None = None  # the latest fact's ts_ms
     value_sum: float = 0.0  # the facts' values added up (None counts 0)
@@ -249,7 +250,8 @@ def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, 
 
 
 def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False,
-                        only_url: bool = False, kind_label: str = "") -> list[FactCount]:
+                        only_url: bool = False, kind_label: str = "",
+                        with_sessions: bool = True) -> list[FactCount]:
     """``only_url``: the facts are of one page (a url filter), which each count names;
     ``kind_label``: the kind (or kinds, comma-joined) the counts name."""
     counts: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
@@ -261,12 +263,14 @@ def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_da
         group = (kind_label, fact.url if by_url else None, fact.key if by_key else None,
                  fact.ts_ms - fact.ts_ms % DAY_MS if by_day else None)
         counts[group] += 1
-        sessions.setdefault(group, set()).add(fact.session_id)
+        if with_sessions:
+            sessions.setdefault(group, set()).add(fact.session_id)
         last[group] = max(last.get(group, fact.ts_ms), fact.ts_ms)
         sums[group] += fact.value or 0
         page = fact.url
     return [FactCount(k, u if by_url else (page if only_url else None), key, n,
-                      len(sessions[g]), day, last[g], float(sums[g]))
+                      len(sessions[g]) if with_sessions else None, day, last[g],
+                      float(sums[g]))
             for g, n in counts.items() for k, u, key, day in (g,)]
 
 

@@ -698,15 +698,16 @@ class Store(TrackingStore, ABC):
         return query.generic_session_counts(query.generic_sessions(self, scope), trait)
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
-                    by_key: bool = False, by_day: bool = False, url: str | None = None
-                    ) -> list[FactCount]:
+                    by_key: bool = False, by_day: bool = False, url: str | None = None,
+                    sessions: bool = True) -> list[FactCount]:
         """Facts of ``kind`` (or of several kinds together) in scope, on one page ``url`` if
-        given: their number, distinct sessions, latest time and summed values, grouped by
-        url, key and/or UTC day."""
+        given: their number, distinct sessions (unless ``sessions`` is False: the costly
+        part on SQL stores), latest time and summed values, grouped by url, key and/or UTC
+        day."""
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         return query.generic_fact_counts(query.generic_facts(self, scope, kinds, url),
                                          by_url, by_key, by_day, only_url=url is not None,
-                                         kind_label=",".join(kinds))
+                                         kind_label=",".join(kinds), with_sessions=sessions)
 
     def engagement_scores(self, scope: Scope, sort: str, limit: int) -> Engagement:
         """Every session in scope scored (sentiero.analytics.engagement); the top ``limit``
