@@ -34,11 +34,11 @@ class ErrorGroup:
     stack: str | None = None
     count: int = 0
     last_ms: int = 0
-    sessions: set[str] = field(default_factory=set)
+    session_count: int = 0
     browsers: Counter[str] = field(default_factory=Counter)
     devices: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)
-    occurrences: list[Fact] = field(default_factory=list)
+    occurrences: list[Fact] = field(default_factory=list)  # newest first
 
     @property
     def id(self) -> str:
@@ -46,38 +46,51 @@ class ErrorGroup:
 
 
 def error_groups(store: Store, period: Period, segment: Segment | None = None,
-                 search: str | None = None, sort: str = "count") -> list[ErrorGroup]:
+                 search: str | None = None, sort: str = "count", key: str | None = None,
+                 occurrences: int = 1) -> list[ErrorGroup]:
+    """The groups (or the one of ``key``), counted in the store: each group's message, source
+    and stack are its latest occurrence's, its ``occurrences`` the newest few (the list shows
+    one, a group's page ``MAX_OCCURRENCES``); pages, browsers and devices the top
+    ``MAX_FACET`` of each."""
     scope = Scope(period.since, period.until, segment or Segment())
-    facts = sorted(store.scope_facts(scope, ("error",)), key=lambda f: f.ts_ms, reverse=True)
     groups: dict[str, ErrorGroup] = {}
-    for fact in facts:  # newest first: a group's message is its latest occurrence's
-        key = fact.key or "Unknown error"
-        group = groups.get(key)
-        data: dict[str, Any] = fact.data
+    for fact in store.latest_facts(scope, "error", occurrences, key=key):  # newest first
+        name = fact.key or "Unknown error"
+        group = groups.get(name)
         if group is None:
-            if search and search.lower() not in str(data.get("message", key)).lower():
+            data: dict[str, Any] = fact.data
+            if search and search.lower() not in str(data.get("message", name)).lower():
                 continue
-            group = groups[key] = ErrorGroup(
-                key, str(data.get("message") or key), data.get("source"), data.get("line"),
-                data.get("kind"), data.get("stack"), last_ms=fact.ts_ms)
-        group.count += 1
-        group.sessions.add(fact.session_id)
-        if fact.url and (fact.url in group.pages or len(group.pages) < MAX_FACET):
-            group.pages[fact.url] += 1
-        if len(group.occurrences) < MAX_OCCURRENCES:
-            group.occurrences.append(fact)
-    if groups:
-        involved = set().union(*(g.sessions for g in groups.values()))
-        traits = {r.session_id: r.traits for r in store.session_rows(involved)}
-        for group in groups.values():
-            for sid in group.sessions:
-                t = traits.get(sid)
-                if t is None:
-                    continue
-                if t.browser and (t.browser in group.browsers or len(group.browsers) < MAX_FACET):
-                    group.browsers[t.browser] += 1
-                if t.device and (t.device in group.devices or len(group.devices) < MAX_FACET):
-                    group.devices[t.device] += 1
+            group = groups[name] = ErrorGroup(
+                name, str(data.get("message") or name), data.get("source"), data.get("line"),
+                data.get("kind"), data.get("stack"))
+        group.occurrences.append(fact)
+    if not groups:
+        return []
+    for c in store.fact_counts(scope, "error", by_key=True):
+        group = groups.get(c.key or "Unknown error")
+        if group is not None:
+            group.count += c.count
+            group.session_count += c.sessions or 0
+            group.last_ms = max(group.last_ms, c.last_ms or 0)
+    for c in store.fact_counts(scope, "error", by_url=True, by_key=True, sessions=False):
+        group = groups.get(c.key or "Unknown error")
+        if group is not None and c.url:
+            group.pages[c.url] += c.count
+    # a session has one browser and one device: its sessions per (browser, device) add up
+    for (name, browser, device), n in store.fact_trait_counts(
+            scope, "error", ("browser", "device")).items():
+        group = groups.get(name or "Unknown error")
+        if group is not None:
+            if browser:
+                group.browsers[browser] += n
+            if device:
+                group.devices[device] += n
+    for group in groups.values():
+        for attr in ("pages", "browsers", "devices"):
+            counter = getattr(group, attr)
+            if len(counter) > MAX_FACET:
+                setattr(group, attr, Counter(dict(counter.most_common(MAX_FACET))))
     ordered = list(groups.values())
     if sort == "recency":
         ordered.sort(key=lambda g: (-g.last_ms, g.key))
@@ -87,4 +100,10 @@ def error_groups(store: Store, period: Period, segment: Segment | None = None,
 
 
 def find_group(store: Store, period: Period, gid: str) -> ErrorGroup | None:
-    return next((g for g in error_groups(store, period) if g.id == gid), None)
+    scope = Scope(period.since, period.until)
+    key = next((c.key for c in store.fact_counts(scope, "error", by_key=True, sessions=False)
+                if group_id(c.key or "Unknown error") == gid), None)
+    if key is None:
+        return None
+    found = error_groups(store, period, key=key, occurrences=MAX_OCCURRENCES)
+    return found[0] if found else None

@@ -9,6 +9,8 @@ An analysis asks four questions, always within a :class:`Scope` (a time range pl
   ``session_facets(scope)``: counts, durations and every trait's distribution in one pass;
 - ``fact_counts(scope, kind, by_url, by_key)``: facts and (unless ``sessions=False``)
   distinct sessions per kind, url, key;
+- ``latest_facts(scope, kind, per_key)``: the newest few facts of each key, and
+  ``fact_trait_counts(scope, kind, traits)``: distinct sessions per fact key and session traits;
 - ``scope_facts(scope, kinds, url)``: the facts themselves, for what needs every value
   (percentiles, occurrences, time on page).
 
@@ -272,6 +274,37 @@ def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_da
                       len(sessions[g]) if with_sessions else None, day, last[g],
                       float(sums[g]))
             for g, n in counts.items() for k, u, key, day in (g,)]
+
+
+def newest_first(facts: Iterable[Fact]) -> list[Fact]:
+    """The order of ``latest_facts``: time, then session and window id, descending (every
+    store breaks ties the same way)."""
+    return sorted(facts, key=lambda f: (f.ts_ms, f.session_id, f.window_id), reverse=True)
+
+
+def generic_latest_facts(facts: Iterable[Fact], per_key: int, key: str | None = None
+                         ) -> list[Fact]:
+    groups: dict[str | None, list[Fact]] = {}
+    for fact in facts:
+        if key is None or fact.key == key:
+            groups.setdefault(fact.key, []).append(fact)
+    return newest_first(f for group in groups.values() for f in newest_first(group)[:per_key])
+
+
+def generic_fact_trait_counts(store: Store, facts: Iterable[Fact], traits: tuple[str, ...]
+                              ) -> dict[tuple[Any, ...], int]:
+    sessions: dict[str | None, set[str]] = {}
+    for fact in facts:
+        sessions.setdefault(fact.key, set()).add(fact.session_id)
+    involved = set().union(*sessions.values()) if sessions else set()
+    values = {r.session_id: tuple(getattr(r.traits, t) for t in traits)
+              for r in store.session_rows(involved)}
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for key, ids in sessions.items():
+        for sid in ids:
+            if sid in values:
+                counts[(key, *values[sid])] += 1
+    return dict(counts)
 
 
 MAX_METADATA_TEXT = 200

@@ -726,6 +726,22 @@ class Store(TrackingStore, ABC):
         ``query.metadata_text`` prints them)."""
         return query.generic_metadata_counts(query.generic_sessions(self, scope))
 
+    def latest_facts(self, scope: Scope, kind: str, per_key: int, key: str | None = None
+                     ) -> list[Fact]:
+        """The newest ``per_key`` facts of ``kind`` in scope for each fact key (or only for
+        ``key``), all newest first (in ``query.newest_first`` order)."""
+        return query.generic_latest_facts(query.generic_facts(self, scope, (kind,)), per_key,
+                                          key)
+
+    def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
+                          ) -> dict[tuple[Any, ...], int]:
+        """{(fact key, the session's value of each trait...): distinct sessions} for the facts
+        of ``kind`` in scope; ``traits`` are some of ``query.FACET_TRAITS``."""
+        if not set(traits) <= set(query.FACET_TRAITS):
+            raise ValueError(f"unknown traits {traits!r}")
+        return query.generic_fact_trait_counts(self, query.generic_facts(self, scope, (kind,)),
+                                               traits)
+
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
         """The facts of ``kinds`` in scope (optionally on one page URL), in ts_ms order per

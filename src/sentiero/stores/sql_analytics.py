@@ -27,6 +27,7 @@ from sentiero.analytics.query import (
     SessionRow,
     fold_facets,
     metadata_text,
+    newest_first,
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
@@ -257,6 +258,54 @@ class SQLAnalytics:
                 group = (key, metadata_text(value))
                 counts[group] = counts.get(group, 0) + int(n)
         return counts
+
+    def latest_facts(self, scope: Scope, kind: str, per_key: int, key: str | None = None
+                     ) -> list[Fact]:
+        f = self.tables.facts
+        where = self._fact_where(scope, (kind,), None)
+        if key is not None:
+            where.append(f.c.key == key[:200])
+        columns = (f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url, f.c.data_json,
+                   f.c.key, f.c.value)
+
+        def facts_of(rows: Iterable[Any]) -> list[Fact]:
+            return [Fact(kind_, sid, wid, int(ts), url, orjson.loads(data), k, value)
+                    for kind_, sid, wid, ts, url, data, k, value in rows]
+
+        if per_key == 1:  # each key's latest time from the index, then only those rows
+            last = dict(self._read(sa.select(f.c.key, sa.func.max(f.c.ts_ms))
+                                   .where(*where).group_by(f.c.key)))
+            stamps = sorted({int(ts) for ts in last.values()})
+            found: list[Fact] = []
+            for start in range(0, len(stamps), 500):
+                found.extend(facts_of(self._read(sa.select(*columns).where(
+                    *where, f.c.ts_ms.in_(stamps[start:start + 500])))))
+            kept: dict[str | None, Fact] = {}
+            for fact in newest_first(found):
+                if fact.ts_ms == last.get(fact.key) and fact.key not in kept:
+                    kept[fact.key] = fact
+            return newest_first(kept.values())
+        newest = (f.c.ts_ms.desc(), f.c.session_id.desc(), f.c.window_id.desc())
+        if key is not None:  # one key: its newest rows
+            return newest_first(facts_of(self._read(
+                sa.select(*columns).where(*where).order_by(*newest).limit(per_key))))
+        # rank by the index's columns first, then read only the rows kept
+        ranked = sa.select(f.c.id, sa.func.row_number().over(
+            partition_by=f.c.key, order_by=newest).label("rank")).where(*where).subquery()
+        stmt = (sa.select(*columns).join(ranked, ranked.c.id == f.c.id)
+                .where(ranked.c.rank <= per_key))
+        return newest_first(facts_of(self._read(stmt)))
+
+    def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
+                          ) -> dict[tuple[Any, ...], int]:
+        if not set(traits) <= set(FACET_TRAITS):
+            raise ValueError(f"unknown traits {traits!r}")
+        f, s = self.tables.facts, self.tables.sessions
+        columns = [s.c[t] for t in traits]
+        stmt = (sa.select(f.c.key, *columns, sa.func.count(sa.distinct(f.c.session_id)))
+                .select_from(f.join(s, s.c.session_id == f.c.session_id))
+                .where(*self._fact_where(scope, (kind,), None)).group_by(f.c.key, *columns))
+        return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
