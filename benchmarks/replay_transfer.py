@@ -11,7 +11,10 @@ fetches every page the way the player does (4 chunks per request, one request at
 * `events+zstd`: the flat layout, stitched JSON compressed for the wire at zstd level 1,
 * `chunks+zstd`: `layout=chunks`, the stored zstd frames sent as they are (what the player uses),
 * `chunks, no parse`: the same bytes, read with `arrayBuffer()` and never parsed (cursors from
-  the chunk index): the server's, the network's and zstd decoding's share of the full load.
+  the chunk index): the server's, the network's and zstd decoding's share of the full load;
+* `player, N in fl.`: what the player does since issue 14: the chunk index and a one-chunk
+  first page together, then pages of 4 chunks from the index's cursors, N requests at once
+  (the player keeps 3 in flight), each parsed as it lands.
 
 Bytes on the wire are the pages' `encodedBodySize` (Resource Timing); `full load` is the time
 until the last page is parsed; `1st page` until the first one is.
@@ -76,8 +79,40 @@ LOAD_ALL = """async ({url, layout, parse}) => {
             decoded: sum("decodedBodySize")};
 }"""
 
+LOAD_PLAYER = """async ({url, inFlight}) => {
+    // the player's pattern: the chunk index and a one-chunk first page together, then pages of
+    // 4 chunks (cursors from the index), `inFlight` of them at once, each parsed as it lands
+    performance.setResourceTimingBufferSize(100000);
+    performance.clearResourceTimings();
+    const t0 = performance.now();
+    const get = (cursor, n) => fetch(url + "?cursor=" + cursor + "&chunks=" + n
+        + "&layout=chunks").then((r) => r.json());
+    const [index, firstPage] = await Promise.all([
+        fetch(url.replace(/events$/, "chunks")).then((r) => r.json()), get(0, 1)]);
+    const first = performance.now() - t0;
+    let events = [].concat(...firstPage.chunks).length, pages = 1;
+    const rest = index.chunks.map((c) => c.index).slice(1).filter((_, i) => i % 4 === 0);
+    let next = 0;
+    const worker = async () => {
+        while (next < rest.length) {
+            const page = await get(rest[next++], 4);
+            events += [].concat(...page.chunks).length;
+            pages++;
+        }
+    };
+    await Promise.all(Array.from({length: inFlight}, worker));
+    const ms = performance.now() - t0;
+    const entries = performance.getEntriesByType("resource")
+        .filter((e) => e.name.includes("/events?"));
+    const sum = (key) => entries.reduce((n, e) => n + e[key], 0);
+    return {ms, first, events, pages, wire: sum("encodedBodySize"),
+            decoded: sum("decodedBodySize")};
+}"""
+
 VARIANTS = [("before", "events", True, True), ("events+zstd", "events", False, True),
-            ("chunks+zstd", "chunks", False, True), ("chunks, no parse", "chunks", False, False)]
+            ("chunks+zstd", "chunks", False, True), ("chunks, no parse", "chunks", False, False),
+            ("player, 1 in fl.", "player1", False, True),
+            ("player, 3 in fl.", "player3", False, True)]
 
 
 def long_window(minutes: float) -> list[dict[str, Any]]:
@@ -187,8 +222,12 @@ def main() -> None:
                             cdp.send("Network.enable")
                             cdp.send("Network.setExtraHTTPHeaders",
                                      {"headers": {"Accept-Encoding": "identity"}})
-                        results[name].append(page.evaluate(
-                            LOAD_ALL, {"url": api, "layout": layout, "parse": parse}))
+                        if layout.startswith("player"):
+                            results[name].append(page.evaluate(
+                                LOAD_PLAYER, {"url": api, "inFlight": int(layout[6:])}))
+                        else:
+                            results[name].append(page.evaluate(
+                                LOAD_ALL, {"url": api, "layout": layout, "parse": parse}))
                         context.close()
                 browser.close()
         finally:

@@ -18,6 +18,8 @@ import {
 } from "./time.js";
 
 const CHUNKS_PER_PAGE = 4;
+const FIRST_PAGE_CHUNKS = 1; // the first frame waits for one chunk only
+const PAGES_IN_FLIGHT = 3; // playback downloads this many pages at once
 const SEEK_STEP_MS = 5000;
 const UI_TICK_MS = 200;
 const AHEAD_MS = 30000; // keep this much recording time ahead of the playhead downloaded
@@ -74,7 +76,7 @@ export class Player {
     this.loadedEvents = 0;
     this.chunks = []; // the chunk index, in time order
     this.loaded = new Set(); // indices of downloaded chunks
-    this.inflight = new Set();
+    this.inflight = new Map(); // chunk index -> the promise of the page bringing it
     this.snapshotTimes = []; // timestamps of loaded Meta events (where rrweb can rebuild from)
     this.listeners = {};
     this.loadingDone = false;
@@ -218,13 +220,13 @@ export class Player {
       if (!this.data.eventsUrl || !this.data.chunksUrl) throw new Error("missing replay data");
       const [chunkIndex, firstPage] = await Promise.all([
         this.fetchJson(this.data.chunksUrl),
-        this.fetchJson(this.pageUrl(0)),
+        this.fetchJson(this.pageUrl(0, FIRST_PAGE_CHUNKS)),
       ]);
       index = chunkIndex || {};
       this.chunks = byTime(Array.isArray(index.chunks) ? index.chunks : []);
       events = Array.isArray(firstPage && firstPage.events) ? firstPage.events.slice() : [];
       cursor = firstPage ? firstPage.next_cursor : null;
-      this.markLoaded(0, CHUNKS_PER_PAGE, cursor);
+      this.markLoaded(0, FIRST_PAGE_CHUNKS, cursor);
       // rrweb needs two events to start; a first page that small is unusual but possible.
       while (events.length < 2 && cursor != null) {
         const page = await this.fetchJson(this.pageUrl(cursor));
@@ -273,25 +275,47 @@ export class Player {
     this.controlsEl.hidden = true;
   }
 
-  /** Download the given chunks (in as few requests as their index runs allow). */
+  /**
+   * Download the given chunks, a page of at most CHUNKS_PER_PAGE adjacent chunks per request,
+   * the requests in parallel; resolves once every one of them is in (including those another
+   * call is already downloading).
+   */
   async fetchChunks(indices) {
+    const pending = new Set();
+    for (const i of indices) if (this.inflight.has(i)) pending.add(this.inflight.get(i));
     const wanted = indices.filter((i) => !this.loaded.has(i) && !this.inflight.has(i));
-    const requests = runs(wanted, this.chunks.map((c) => c.index)).map(async ([start, count]) => {
-      for (let i = start; i < start + count; i++) this.inflight.add(i);
-      try {
-        const page = await this.fetchJson(this.pageUrl(start, count));
+    const known = this.chunks.map((c) => c.index);
+    const pages = [];
+    for (const [start, count] of runs(wanted, known)) {
+      const run = pageIndices(known, start, count, null);
+      const members = run.length ? run : [start];
+      for (let k = 0; k < members.length; k += CHUNKS_PER_PAGE) {
+        pages.push(members.slice(k, k + CHUNKS_PER_PAGE));
+      }
+    }
+    for (const members of pages) {
+      const start = members[0];
+      const count = members.length;
+      const request = this.fetchJson(this.pageUrl(start, count)).then((page) => {
         const events = Array.isArray(page.events) ? page.events : [];
         for (const event of events) this.replayer.addEvent(event);
         this.loadedEvents += events.length;
         this.markLoaded(start, count, page.next_cursor);
         this.noteEvents(events);
-      } finally {
-        for (let i = start; i < start + count; i++) this.inflight.delete(i);
-      }
-    });
-    await Promise.all(requests);
+      }).finally(() => {
+        for (const i of members) this.inflight.delete(i);
+      });
+      for (const i of members) this.inflight.set(i, request);
+      pending.add(request);
+    }
+    await Promise.all(pending);
     // addEvent is applied by rrweb on a microtask; act after it.
     await Promise.resolve();
+  }
+
+  /** How many page requests are downloading now. */
+  pagesInFlight() {
+    return new Set(this.inflight.values()).size;
   }
 
   /** Fetch what playback needs next; stall at a stretch that is not downloaded yet. */
@@ -304,17 +328,22 @@ export class Player {
       this.replayer.pause();
       this.setStatus(MESSAGES.more);
     }
-    if (this.inflight.size) return;
-    const ahead = planAhead(this.chunks, this.loaded, now, AHEAD_MS * Math.max(1, this.speed));
+    const free = PAGES_IN_FLIGHT - this.pagesInFlight();
+    if (free <= 0) return;
+    const busy = new Set([...this.loaded, ...this.inflight.keys()]);
+    const ahead = planAhead(this.chunks, busy, now, AHEAD_MS * Math.max(1, this.speed),
+      CHUNKS_PER_PAGE * free);
     if (!ahead.length) return;
     this.fetchChunks(ahead).then(() => {
-      if (this.stalled) {
+      const at = this.firstMs + this.currentTime();
+      if (this.stalled && loadedUntil(this.chunks, this.loaded, at) > at + STALL_MARGIN_MS) {
         this.stalled = false;
         this.replayer.play(this.currentTime());
         this.onPlayState(true);
       }
-      if (!this.pendingSeek && !this.loadError) this.setStatus("");
+      if (!this.stalled && !this.pendingSeek && !this.loadError) this.setStatus("");
       this.render();
+      this.maintain(); // keep PAGES_IN_FLIGHT pages coming
     }, (err) => this.loadFailure(err));
   }
 

@@ -886,8 +886,8 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         return iter(self._run(read, write=False))
 
     def chunk_index(self, ref: WindowRef) -> list[ChunkInfo]:
-        stmt = self._infos_query(ref)
-        return self._run(lambda conn: self._read_infos(conn, stmt), write=False)
+        stmt, params = self._infos_query(ref)
+        return self._run(lambda conn: self._read_infos(conn, stmt, params), write=False)
 
     def _infos_query(
         self,
@@ -896,29 +896,59 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         to_ms: int | None = None,
         start_index: int = 0,
         limit: int | None = None,
-    ) -> sa.Select:
+    ) -> tuple[sa.Select, dict[str, Any]]:
+        """The chunk-range statement for these filters and its parameters. The statement is
+        built once per combination of filters (values are bound parameters), so the replay
+        page's many small page requests skip SQLAlchemy's statement construction."""
         validate_id(ref.session_id, "session id")
         validate_id(ref.window_id, "window id")
         self._ensure_ready()
-        c = self.tables.chunks
-        stmt = (
-            sa.select(c.c.chunk_index, c.c.first_ms, c.c.last_ms, c.c.event_count, c.c.seq)
-            .where(c.c.session_id == ref.session_id, c.c.window_id == ref.window_id)
-            .order_by(c.c.chunk_index)
-        )
-        if start_index:
-            stmt = stmt.where(c.c.chunk_index >= start_index)
-        if from_ms is not None:
-            stmt = stmt.where(c.c.last_ms >= from_ms)
-        if to_ms is not None:
-            stmt = stmt.where(c.c.first_ms <= to_ms)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        return stmt
+        shape = (bool(start_index), from_ms is not None, to_ms is not None, limit is not None)
+        stmt = self._statements.get(("chunk_infos", shape))
+        if stmt is None:
+            c = self.tables.chunks
+            stmt = (
+                sa.select(c.c.chunk_index, c.c.first_ms, c.c.last_ms, c.c.event_count, c.c.seq)
+                .where(c.c.session_id == sa.bindparam("sid"),
+                       c.c.window_id == sa.bindparam("wid"))
+                .order_by(c.c.chunk_index)
+            )
+            if shape[0]:
+                stmt = stmt.where(c.c.chunk_index >= sa.bindparam("start"))
+            if shape[1]:
+                stmt = stmt.where(c.c.last_ms >= sa.bindparam("from_ms"))
+            if shape[2]:
+                stmt = stmt.where(c.c.first_ms <= sa.bindparam("to_ms"))
+            if shape[3]:
+                stmt = stmt.limit(sa.bindparam("lim", type_=sa.Integer))
+            self._statements[("chunk_infos", shape)] = stmt
+        params: dict[str, Any] = {"sid": ref.session_id, "wid": ref.window_id}
+        if shape[0]:
+            params["start"] = start_index
+        if shape[1]:
+            params["from_ms"] = from_ms
+        if shape[2]:
+            params["to_ms"] = to_ms
+        if shape[3]:
+            params["lim"] = limit
+        return stmt, params
 
     @staticmethod
-    def _read_infos(conn: Connection, stmt: sa.Select) -> list[ChunkInfo]:
-        return [ChunkInfo(*row) for row in conn.execute(stmt)]
+    def _read_infos(conn: Connection, stmt: sa.Select, params: dict[str, Any]
+                    ) -> list[ChunkInfo]:
+        return [ChunkInfo(*row) for row in conn.execute(stmt, params)]
+
+    def _blobs_query(self) -> sa.Select:
+        stmt = self._statements.get(("chunk_blobs",))
+        if stmt is None:
+            c = self.tables.chunks
+            stmt = sa.select(c.c.chunk_index, c.c.data).where(
+                c.c.session_id == sa.bindparam("sid"),
+                c.c.window_id == sa.bindparam("wid"),
+                c.c.chunk_index.in_(sa.bindparam("wanted", expanding=True)),
+            )
+            self._statements[("chunk_blobs",)] = stmt
+        return stmt
 
     def get_chunks(
         self,
@@ -930,21 +960,18 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
     ) -> list[Chunk]:
         # Two queries so the database never reads a chunk's data it does not return: pick
         # the chunks from their ranges, then fetch exactly those blobs by primary key.
-        stmt = self._infos_query(ref, from_ms, to_ms, start_index, limit)
-        c = self.tables.chunks
+        stmt, params = self._infos_query(ref, from_ms, to_ms, start_index, limit)
+        blobs_stmt = self._blobs_query()
 
         def read(conn: Connection) -> list[Chunk]:
-            infos = self._read_infos(conn, stmt)
+            infos = self._read_infos(conn, stmt, params)
             wanted = [i.index for i in infos]
             blobs: dict[int, bytes] = {}
             for start in range(0, len(wanted), _PAGE):
-                for index, data in conn.execute(
-                    sa.select(c.c.chunk_index, c.c.data).where(
-                        c.c.session_id == ref.session_id,
-                        c.c.window_id == ref.window_id,
-                        c.c.chunk_index.in_(wanted[start : start + _PAGE]),
-                    )
-                ):
+                for index, data in conn.execute(blobs_stmt, {
+                    "sid": ref.session_id, "wid": ref.window_id,
+                    "wanted": wanted[start : start + _PAGE],
+                }):
                     blobs[index] = bytes(data)
             # a chunk dropped between the two reads (eviction) is left out
             return [Chunk(info, blobs[info.index]) for info in infos if info.index in blobs]
