@@ -934,7 +934,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         return stmt, params
 
     @staticmethod
-    def _read_infos(conn: Connection, stmt: sa.Select, params: dict[str, Any]
+    def _read_infos(conn: Connection, stmt: sa.Select, params: dict[str, Any] | None = None
                     ) -> list[ChunkInfo]:
         return [ChunkInfo(*row) for row in conn.execute(stmt, params)]
 
