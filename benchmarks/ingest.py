@@ -91,7 +91,9 @@ def main() -> None:
     rounds, repeats = (5, 3) if args.quick else (20, 5)
     base = fixture_batches()
     batches = [b for r in range(rounds) for b in rewrite_sessions(base, r, not args.no_seq)]
-    print(f"{len(batches)} {'seq-less ' if args.no_seq else ''}requests of real fixture batches ({sum(c for _, c in batches)} events)"
+    events = sum(c for _, c in batches)
+    print(f"{len(batches)} {'seq-less ' if args.no_seq else ''}requests of real fixture batches "
+          f"({events} events)"
           f", median of {repeats} runs, each on a fresh store after a warm-up")
     print(f"{'endpoint':<36}{'requests/s':>12}{'events/s':>12}{'ms/request':>12}")
     with tempfile.TemporaryDirectory() as tmp:
