@@ -120,6 +120,23 @@ def test_client_error_groups(store: Store) -> None:
     assert found is not None and found.key == groups[0].key
 
 
+def test_latest_error_per_group_and_sessions_per_browser_and_device(store: Store) -> None:
+    # frustration-a raised two errors, one of each group, in one Chrome desktop session
+    scope = Scope(None, None)
+    latest = store.latest_facts(scope, "error", 1)
+    keys = sorted(f.key or "" for f in latest)
+    assert keys == ["Uncaught TypeError: Cannot read properties of null (reading 'trackOrder')",
+                    "rates service unavailable"]
+    assert [f.ts_ms for f in latest] == sorted((f.ts_ms for f in latest), reverse=True)
+    (only,) = store.latest_facts(scope, "error", 50, key=keys[1])
+    assert only.key == keys[1] and only.session_id == "sess-frustration-a"
+    assert store.latest_facts(scope, "error", 50, key="never raised") == []
+    assert store.fact_trait_counts(scope, "error", ("browser", "device")) == {
+        (keys[0], "Chrome", "Desktop"): 1, (keys[1], "Chrome", "Desktop"): 1}
+    with pytest.raises(ValueError):
+        store.fact_trait_counts(scope, "error", ("metadata_json",))
+
+
 def test_web_vitals_take_each_page_views_last_report(store: Store) -> None:
     (page,) = vitals.web_vitals(store, LAST_30_DAYS)
     assert page.url == SHOP + "/a"
