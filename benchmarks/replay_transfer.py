@@ -3,7 +3,7 @@
 The window is the `dashboard-a` recording (a live table re-rendered twice a second) repeated
 and shifted forward in time to 4.5 minutes, saved in batches the size the recorder cuts (at most
 480 KB of JSON) into a SQLite file; gunicorn (1 worker, 4 threads) serves it on loopback. Chromium
-fetches every page the way the player does (4 chunks per request, one request at a time,
+fetches every page the way the player did until issue 14 (4 chunks per request, one at a time,
 `response.json()`), for three ways of answering:
 
 * `before`: the flat `{"events":[...]}` sent uncompressed (what the API answered before; the
