@@ -4,7 +4,8 @@ Ingest stores each batch as its own chunk, compressed fast (a few KB to a few hu
 JSON each), which costs ratio: every frame starts with an empty window. Compaction joins runs
 of consecutive chunks (up to ``TARGET_RAW_BYTES`` of JSON each) and compresses each run as
 one frame (``stores/chunk_codec``). Chunks stay chunks, with their time ranges, so the
-player still seeks by chunk and fetches the first one alone.
+player still seeks by chunk and fetches the first one alone. A small chunk left on its own (a
+window of one batch, the tail of a run) is recompressed once with the rrweb dictionary.
 
 Safe by construction, in every store, through one primitive (``Store.replace_chunks``):
 
@@ -39,7 +40,7 @@ from sentiero.stores.base import (
     merged_info,
     utcnow,
 )
-from sentiero.stores.chunk_codec import encode_compacted
+from sentiero.stores.chunk_codec import encode_compacted, gains_from_dictionary
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +63,15 @@ class CompactionStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def candidate_stretches(infos: Sequence[ChunkInfo]) -> list[list[ChunkInfo]]:
-    """Stretches of two or more chunks with consecutive indexes (``infos`` in index order)."""
+def consecutive_stretches(infos: Sequence[ChunkInfo]) -> list[list[ChunkInfo]]:
+    """Stretches of chunks with consecutive indexes (``infos`` in index order); a chunk with
+    no neighbour is a stretch of its own (it may still be recompressed)."""
     out: list[list[ChunkInfo]] = []
-    current: list[ChunkInfo] = []
     for info in infos:
-        if current and info.index == current[-1].index + 1:
-            current.append(info)
-            continue
-        if len(current) > 1:
-            out.append(current)
-        current = [info]
-    if len(current) > 1:
-        out.append(current)
+        if out and info.index == out[-1][-1].index + 1:
+            out[-1].append(info)
+        else:
+            out.append([info])
     return out
 
 
@@ -113,12 +110,15 @@ def join_texts(texts: Sequence[bytes]) -> bytes:
 def compact_window(store: Store, ref: WindowRef, target_raw_bytes: int = TARGET_RAW_BYTES
                    ) -> CompactionStats:
     stats = CompactionStats()
-    for stretch in candidate_stretches(store.chunk_index(ref)):
+    for stretch in consecutive_stretches(store.chunk_index(ref)):
         for run, texts in _runs(store, ref, stretch, target_raw_bytes):
-            if len(run) < 2:
+            lone = len(run) == 1
+            if lone and not gains_from_dictionary(run[0].data, len(texts[0])):
                 continue
             infos = [c.info for c in run]
             joined = Chunk(merged_info(infos), encode_compacted(join_texts(texts)))
+            if lone and len(joined.data) >= len(run[0].data):
+                continue
             if not store.replace_chunks(ref, infos, joined):
                 stats.skipped_runs += 1
                 continue

@@ -361,6 +361,24 @@ class StoreContract(TrackingContract):
         assert compact_window(store, ref).chunks_before == 0  # nothing adjacent is left
         assert store.delete_session("s1") and store.chunk_index(ref) == []
 
+    def test_compaction_recompresses_a_lone_small_chunk_once(self, store: Store) -> None:
+        from sentiero.compaction import compact_window
+        from sentiero.stores.chunk_codec import gains_from_dictionary
+
+        ref = WindowRef("s1", "w1")
+        store.save_batch(batch(count=30, start_ms=0, seq=0))  # a window of one batch
+        [before] = store.get_chunks(ref)
+        assert gains_from_dictionary(before.data, len(before.events_json()))
+        stats = compact_window(store, ref)
+        assert (stats.chunks_before, stats.chunks_after, stats.windows) == (1, 1, 1)
+        assert stats.bytes_after < stats.bytes_before
+        [after] = store.get_chunks(ref)
+        assert len(after.data) < len(before.data)
+        assert after.events_json() == before.events_json()
+        assert [(c.index, c.seq, c.event_count) for c in store.chunk_index(ref)] == [(0, 0, 30)]
+        assert compact_window(store, ref).chunks_before == 0  # once: it has its dictionary now
+        assert store.save_batch(batch(count=30, start_ms=0, seq=0)) is False
+
     def test_replace_chunks_refuses_a_run_that_changed(self, store: Store) -> None:
         from sentiero.stores.base import Chunk, encode_events, merged_info
 

@@ -55,6 +55,18 @@ def decompress(blob: bytes) -> bytes:
     return zstandard.ZstdDecompressor().decompress(blob)
 
 
+def gains_from_dictionary(blob: bytes, raw_length: int) -> bool:
+    """A stored chunk small enough for the dictionary and not compressed with one yet: a
+    window of one batch, or the last batch of a run (ingest's fast frames carry no dictionary,
+    compaction's small frames always do, so a chunk is recompressed at most once)."""
+    if raw_length >= DICTIONARY_BELOW:
+        return False
+    try:
+        return zstandard.get_frame_parameters(blob).dict_id == 0
+    except zstandard.ZstdError:
+        return False
+
+
 def encode_compacted(text: bytes) -> bytes:
     """One frame for a compacted run's JSON array (``text``)."""
     if len(text) < DICTIONARY_BELOW:
