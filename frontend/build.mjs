@@ -26,28 +26,112 @@ const REQUIRED = [
   "recorder", "recorder.core", "recorder.features", "vitals", "dashboard", "dashboard.css",
 ];
 // Modules the loader already holds: the lazy chunks take them from it (window global set by
-// loader.js) instead of carrying a second copy.
+// loader.js from shared.js) instead of carrying a second copy, and it shares only the names the
+// chunks import.
 const SHARED_MODULES = [
   "chunks.js", "config.js", "cookies.js", "gate.js", "ids.js", "opt_out.js", "session.js",
   "storage.js",
 ];
 
-function sharedFromLoader() {
-  const dir = src("recorder");
+/** The shared module (its file name) an import of a chunk resolves to, or null. */
+function sharedModule(args) {
+  if (args.kind === "entry-point" || !args.path.startsWith(".")) return null;
+  const path = resolve(args.resolveDir, args.path);
+  const file = basename(path);
+  return dirname(path) === src("recorder") && SHARED_MODULES.includes(file) ? file : null;
+}
+
+/**
+ * `{file: Set(names)}` a chunk imports from the shared modules: the chunk bundled as an ES
+ * module with them external, where esbuild's import statements keep only what it uses.
+ */
+async function sharedNames(entry) {
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: "esm",
+    minifySyntax: true,
+    target: TARGET,
+    platform: "browser",
+    logLevel: "warning",
+    plugins: [{
+      name: "shared-external",
+      setup(build) {
+        build.onResolve({ filter: /\.js$/ }, (args) => {
+          const file = sharedModule(args);
+          return file ? { path: "shared:" + file, external: true } : undefined;
+        });
+      },
+    }],
+  });
+  const code = result.outputFiles[0].text;
+  const names = {};
+  let imports = 0;
+  for (const [, list, file] of code.matchAll(/import\s*\{([^}]*)\}\s*from\s*"shared:([^"]+)"/g)) {
+    imports++;
+    for (const spec of list.split(",")) {
+      const name = spec.trim().split(/\s+as\s+/)[0];
+      if (name) (names[file] ||= new Set()).add(name);
+    }
+  }
+  if (imports !== code.split('"shared:').length - 1) {
+    throw new Error(entry + ": import the shared modules by name only (import { x } from ...)");
+  }
+  return names;
+}
+
+/** Checks that every name is exported by its shared module; returns `names`. */
+async function checkedNames(names) {
+  for (const [file, set] of Object.entries(names)) {
+    const module = await import(pathToFileURL(src("recorder", file)).href);
+    for (const name of set) {
+      if (!(name in module)) throw new Error("src/recorder/" + file + " exports no " + name);
+    }
+  }
+  return names;
+}
+
+/** A chunk's shared imports read from the loader's `window.__sentieroChunks.shared`. */
+function sharedFromLoader(names) {
   return {
     name: "shared-from-loader",
     setup(build) {
       build.onResolve({ filter: /\.js$/ }, (args) => {
-        if (args.kind === "entry-point" || !args.path.startsWith(".")) return undefined;
-        const path = resolve(args.resolveDir, args.path);
-        if (dirname(path) !== dir || !SHARED_MODULES.includes(basename(path))) return undefined;
-        return { path: basename(path), namespace: "shared" };
+        const file = sharedModule(args);
+        return file ? { path: file, namespace: "shared" } : undefined;
       });
-      build.onLoad({ filter: /.*/, namespace: "shared" }, async (args) => {
-        const names = Object.keys(await import(pathToFileURL(join(dir, args.path)).href));
+      build.onLoad({ filter: /.*/, namespace: "shared" }, (args) => {
         const lines = ["const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];"];
-        for (const name of names) lines.push("export const " + name + " = m." + name + ";");
+        for (const name of names[args.path] || []) lines.push("export const " + name + " = m." + name + ";");
         return { contents: lines.join("\n"), loader: "js" };
+      });
+    },
+  };
+}
+
+/** The loader's shared.js, holding only `names` (`{file: Set}`, what the chunks import). */
+function sharedForChunks(names) {
+  const path = src("recorder", "shared.js");
+  return {
+    name: "shared-for-chunks",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]shared\.js$/ }, (args) => {
+        if (resolve(args.path) !== path) return undefined;
+        const imports = [];
+        const entries = [];
+        Object.keys(names).sort().forEach((file, i) => {
+          const list = [...names[file]].sort();
+          imports.push("import { " + list.map((n) => n + " as m" + i + "_" + n).join(", ") +
+            " } from " + JSON.stringify("./" + file) + ";");
+          entries.push(JSON.stringify(file) + ": { " +
+            list.map((n) => n + ": m" + i + "_" + n).join(", ") + " }");
+        });
+        return {
+          contents: imports.join("\n") + "\nexport const SHARED = {\n" + entries.join(",\n") + "\n};\n",
+          loader: "js",
+          resolveDir: dirname(path),
+        };
       });
     },
   };
@@ -63,7 +147,7 @@ function sharedFromLoader() {
 const RRWEB_RECORD = /[\\/]@rrweb[\\/]record[\\/]dist[\\/]record\.js$/;
 const RRWEB_CUTS = [
   {
-    start: "const canvasVarMap = ",
+    start: "var chars = ",
     end: "class StylesheetManager {",
     stub: "class CanvasManager {\n  reset() {}\n  freeze() {}\n  unfreeze() {}\n" +
       "  lock() {}\n  unlock() {}\n}\n",
@@ -71,6 +155,10 @@ const RRWEB_CUTS = [
   { start: "class BaseRRNode {", end: "function on(type, fn, target = document) {",
     stub: "class BaseRRNode {}\n" },
   { start: "const DEPARTED_MIRROR_ACCESS_WARNING = ", end: "function throttle(", stub: "" },
+  { start: "function is2DCanvasBlank(canvas) {", end: "function getInputType(element) {", stub: "" },
+  { start: '  if (tagName === "canvas" && recordCanvas) {', end: '  if (tagName === "img" && inlineImages) {', stub: "" },
+  { start: "function mergeHooks(o, hooks) {", end: "function initObservers(", stub: "function mergeHooks() {}\n" },
+  { start: "function polyfill(win = window) {", end: "function isSerializedIframe(", stub: "function polyfill() {}\n" },
 ];
 
 function trimmedRrwebRecord() {
@@ -159,19 +247,31 @@ async function buildOne(name, entry, define = {}, plugins = []) {
 }
 
 async function buildLazyChunks() {
+  const coreEntry = src("recorder", "core-entry.js");
+  const featuresEntry = src("recorder", "features-entry.js");
+  const coreNames = await checkedNames(await sharedNames(coreEntry));
+  const featuresNames = await checkedNames(await sharedNames(featuresEntry));
   const vitals = await buildOne("vitals", src("recorder", "vitals-entry.js"));
-  const features = await buildOne("recorder.features", src("recorder", "features-entry.js"), {
+  const features = await buildOne("recorder.features", featuresEntry, {
     __SENTIERO_VITALS_FILE__: JSON.stringify(vitals),
-  }, [sharedFromLoader()]);
-  const core = await buildOne("recorder.core", src("recorder", "core-entry.js"), {},
-    [sharedFromLoader(), trimmedRrwebRecord()]);
-  return { vitals, "recorder.features": features, "recorder.core": core };
+  }, [sharedFromLoader(featuresNames)]);
+  const core = await buildOne("recorder.core", coreEntry, {},
+    [sharedFromLoader(coreNames), trimmedRrwebRecord()]);
+  // What the loader must share: every name either chunk imports.
+  const shared = {};
+  for (const names of [coreNames, featuresNames]) {
+    for (const [file, set] of Object.entries(names)) {
+      for (const name of set) (shared[file] ||= new Set()).add(name);
+    }
+  }
+  return { files: { vitals, "recorder.features": features, "recorder.core": core }, shared };
 }
 
-async function buildBundles(lazy) {
+async function buildBundles(lazy, shared) {
   const result = await esbuild.build({
     ...COMMON,
     entryPoints: entries,
+    plugins: [sharedForChunks(shared)],
     define: {
       __SENTIERO_CHUNK_FILES__: JSON.stringify({
         core: lazy["recorder.core"],
@@ -222,8 +322,8 @@ function rrwebRecordBaseline() {
 async function main() {
   ensureDashboardCss();
   cleanOutdir();
-  const lazy = await buildLazyChunks();
-  const manifest = await buildBundles(lazy);
+  const { files: lazy, shared } = await buildLazyChunks();
+  const manifest = await buildBundles(lazy, shared);
   // Sorted keys: a stable file for diffs and for the server's manifest reader.
   const ordered = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
   writeFileSync(join(outdir, "manifest.json"), JSON.stringify(ordered, null, 2) + "\n");

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { optOutUrl } from "../src/recorder/recorder.js";
+import { optOutUrl } from "../src/recorder/opt_out.js";
 import { Transport } from "../src/recorder/transport.js";
 import { FakeClock, fakeGzip, makeBeacon, makeFetch, settle } from "./support/fakes.js";
 import { FakeText, h } from "./support/dom.js";

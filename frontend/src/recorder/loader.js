@@ -6,36 +6,13 @@
 // recorded loads nothing more. Calls to window.Sentiero made before the recorder runs are
 // queued and replayed (custom events keep the time they were made).
 
-import * as chunks from "./chunks.js";
-import * as configModule from "./config.js";
-import * as cookies from "./cookies.js";
-import * as gate from "./gate.js";
-import * as ids from "./ids.js";
-import * as optOut from "./opt_out.js";
-import * as sessionModule from "./session.js";
-import * as storage from "./storage.js";
-
-const { assetUrl, loadChunk, registerChunk } = chunks;
-const { CONFIG_ELEMENT_ID, FEATURE_FLAGS, loadConfig } = configModule;
-const { checkGate, clearOptOutSignal, optOutName } = gate;
-const { applyOptOut } = optOut;
-const { KEYS, liveSessionId } = sessionModule;
-const { openStorage } = storage;
-
-/**
- * The modules the lazy chunks use from this one, by file name (build.mjs SHARED_MODULES): the
- * chunks are built to read them here rather than carry copies.
- */
-export const SHARED = Object.freeze({
-  "chunks.js": chunks,
-  "config.js": configModule,
-  "cookies.js": cookies,
-  "gate.js": gate,
-  "ids.js": ids,
-  "opt_out.js": optOut,
-  "session.js": sessionModule,
-  "storage.js": storage,
-});
+import { assetUrl, loadChunk, registerChunk } from "./chunks.js";
+import { CONFIG_ELEMENT_ID, FEATURE_FLAGS, loadConfig } from "./config.js";
+import { checkGate, clearOptOutSignal, optOutName } from "./gate.js";
+import { applyOptOut } from "./opt_out.js";
+import { KEYS, liveSessionId } from "./session.js";
+import { SHARED } from "./shared.js";
+import { openStorage } from "./storage.js";
 
 /** Longest wait for idle time before the recorder loads anyway. */
 export const IDLE_TIMEOUT_MS = 2000;

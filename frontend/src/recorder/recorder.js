@@ -16,8 +16,6 @@ import { openStorage } from "./storage.js";
 import { Transport } from "./transport.js";
 import { guardWindowId } from "./window_guard.js";
 
-export { optOutUrl } from "./opt_out.js";
-
 const noop = () => {};
 
 /**
