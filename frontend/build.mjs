@@ -102,8 +102,12 @@ function sharedFromLoader(names) {
         return file ? { path: file, namespace: "shared" } : undefined;
       });
       build.onLoad({ filter: /.*/, namespace: "shared" }, (args) => {
-        const lines = ["const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];"];
-        for (const name of names[args.path] || []) lines.push("export const " + name + " = m." + name + ";");
+        const lines = [
+          "const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];",
+        ];
+        for (const name of names[args.path] || []) {
+          lines.push("export const " + name + " = m." + name + ";");
+        }
         return { contents: lines.join("\n"), loader: "js" };
       });
     },
@@ -128,7 +132,8 @@ function sharedForChunks(names) {
             list.map((n) => n + ": m" + i + "_" + n).join(", ") + " }");
         });
         return {
-          contents: imports.join("\n") + "\nexport const SHARED = {\n" + entries.join(",\n") + "\n};\n",
+          contents: imports.join("\n") + "\nexport const SHARED = {\n" + entries.join(",\n") +
+            "\n};\n",
           loader: "js",
           resolveDir: dirname(path),
         };
@@ -140,7 +145,11 @@ function sharedForChunks(names) {
 // Parts of @rrweb/record a recorder on a real page never runs, cut from the recorder chunk:
 // - canvas recording: not part of Sentiero (docs/privacy.md: canvas content is not copied;
 //   buildRecordOptions forces recordCanvas off), so rrweb's canvas observers, argument
-//   serializer and inline image-bitmap worker give way to a CanvasManager that records nothing;
+//   serializer, base64 encoder and inline image-bitmap worker give way to a CanvasManager that
+//   records nothing, and the snapshot's canvas branch (`recordCanvas` only) goes too;
+// - `hooks`: callbacks, which a JSON config cannot carry, so the wrapper that merges them into
+//   every observer callback is a no-op;
+// - the NodeList/DOMTokenList forEach polyfill: every browser of the build target has both;
 // - rrdom's BaseRRNode (virtual DOM of the replayer): record only meets real DOM nodes, for
 //   which its `instanceof BaseRRNode` checks stay false with an empty class;
 // - the deprecated `mirror` export's warning proxy (record uses record.mirror, never this one).
@@ -155,10 +164,14 @@ const RRWEB_CUTS = [
   { start: "class BaseRRNode {", end: "function on(type, fn, target = document) {",
     stub: "class BaseRRNode {}\n" },
   { start: "const DEPARTED_MIRROR_ACCESS_WARNING = ", end: "function throttle(", stub: "" },
-  { start: "function is2DCanvasBlank(canvas) {", end: "function getInputType(element) {", stub: "" },
-  { start: '  if (tagName === "canvas" && recordCanvas) {', end: '  if (tagName === "img" && inlineImages) {', stub: "" },
-  { start: "function mergeHooks(o, hooks) {", end: "function initObservers(", stub: "function mergeHooks() {}\n" },
-  { start: "function polyfill(win = window) {", end: "function isSerializedIframe(", stub: "function polyfill() {}\n" },
+  { start: "function is2DCanvasBlank(canvas) {", end: "function getInputType(element) {",
+    stub: "" },
+  { start: '  if (tagName === "canvas" && recordCanvas) {',
+    end: '  if (tagName === "img" && inlineImages) {', stub: "" },
+  { start: "function mergeHooks(o, hooks) {", end: "function initObservers(",
+    stub: "function mergeHooks() {}\n" },
+  { start: "function polyfill(win = window) {", end: "function isSerializedIframe(",
+    stub: "function polyfill() {}\n" },
 ];
 
 function trimmedRrwebRecord() {
