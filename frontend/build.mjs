@@ -189,6 +189,15 @@ function trimmedRrwebRecord() {
           }
           code = code.slice(0, start) + cut.stub + code.slice(end);
         }
+        // Class fields, which rrweb's build lowers to __publicField(this, "name", value) calls,
+        // become plain assignments, `(this.name = value)`: the same for classes without
+        // accessors or a superclass, as all of record.js's are (checked here).
+        if (/\bextends\b|^\s*(?:get|set) \w+\(/m.test(code)) {
+          throw new Error("@rrweb/record changed: a class with accessors or a superclass in " +
+            args.path + "; its fields need __publicField");
+        }
+        code = code.replace(/__publicField\(this, "(\w+)"\);/g, "this.$1 = void 0;")
+          .replace(/__publicField\(this, "(\w+)", /g, "(this.$1 = ");
         return { contents: code, loader: "js" };
       });
     },
@@ -251,9 +260,16 @@ const COMMON = {
   logLevel: "warning",
 };
 
+// Properties named with a trailing underscore are internal to one module of the recorder chunk
+// (the transport's state and helpers): the build shortens their names. None crosses a file
+// boundary (the loader is a separate build) or reaches the wire, the DOM or rrweb.
+const CORE_OPTIONS = { mangleProps: /_$/ };
+
 /** One lazily loaded IIFE file; returns its file name. */
-async function buildOne(name, entry, define = {}, plugins = []) {
-  const result = await esbuild.build({ ...COMMON, entryPoints: { [name]: entry }, define, plugins });
+async function buildOne(name, entry, define = {}, plugins = [], options = {}) {
+  const result = await esbuild.build({
+    ...COMMON, ...options, entryPoints: { [name]: entry }, define, plugins,
+  });
   const out = Object.keys(result.metafile.outputs).find((p) => p.endsWith(".js"));
   if (!out) throw new Error("build produced no output for " + name);
   return basename(out);
@@ -269,7 +285,7 @@ async function buildLazyChunks() {
     __SENTIERO_VITALS_FILE__: JSON.stringify(vitals),
   }, [sharedFromLoader(featuresNames)]);
   const core = await buildOne("recorder.core", coreEntry, {},
-    [sharedFromLoader(coreNames), trimmedRrwebRecord()]);
+    [sharedFromLoader(coreNames), trimmedRrwebRecord()], CORE_OPTIONS);
   // What the loader must share: every name either chunk imports.
   const shared = {};
   for (const names of [coreNames, featuresNames]) {

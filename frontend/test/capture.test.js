@@ -168,7 +168,7 @@ describe("captureMetadata", () => {
     // batch 0 (with metadata) is in flight; batch 1 waits. Four more events overflow the cap.
     for (let i = 4; i < 8; i++) transport.addEvent({ type: 3, timestamp: i, data: {} });
     await settle();
-    const withMeta = [...transport.queue, ...transport.drafts].filter((b) => b.metadata);
+    const withMeta = [...transport.queue_, ...transport.drafts_].filter((b) => b.metadata);
     assert.equal(calls[0].payload.metadata.url, "u");
     assert.ok(withMeta.length >= 1, "the metadata still has a batch to ride");
   });

@@ -307,7 +307,7 @@ describe("bounded buffer", () => {
     addEvents(transport, 0, 200);
     await settle();
     const s = transport.stats();
-    assert.ok(transport.buffer.length + transport.queuedEvents <= 25, JSON.stringify(s));
+    assert.ok(transport.buffer_.length + transport.queuedEvents_ <= 25, JSON.stringify(s));
   });
 });
 

@@ -43,6 +43,10 @@
 //   and the server drops the duplicate by its seq. Nothing is lost when a beacon is lost, and
 //   nothing is stored twice when both arrive.
 
+//
+// Members ending in "_" are the transport's own (build.mjs shortens their names in the recorder
+// chunk); the others are what recorder.js and the tests use.
+
 import { seqKey } from "./session.js";
 
 export const BEACON_MAX_BYTES = 64000;
@@ -118,59 +122,59 @@ function mergeMetadata(list) {
 
 export class Transport {
   constructor(options) {
-    this.eventsUrl = options.eventsUrl;
-    this.sessionId = options.sessionId;
-    this.windowId = options.windowId;
-    this.flushIntervalMs = options.flushIntervalMs || 10000;
-    this.threshold = options.flushEventThreshold || 50;
-    this.storage = options.storage || null;
-    this.fetchFn = options.fetch || null;
-    this.sendBeaconFn = options.sendBeacon || null;
-    this.makeBlob = options.makeBlob || ((parts, opts) => new Blob(parts, opts));
-    this.gzip = options.gzip || null;
-    this.timers = options.timers;
-    this.warn = options.warn || (() => {});
-    this.transformEvent = options.transformEvent || null;
-    this.bufferCap = options.bufferCap || BUFFER_CAP;
-    this.beaconMaxBytes = options.beaconMaxBytes || BEACON_MAX_BYTES;
-    this.maxBatchBytes = options.maxBatchBytes || MAX_BATCH_BYTES;
+    this.eventsUrl_ = options.eventsUrl;
+    this.sessionId_ = options.sessionId;
+    this.windowId_ = options.windowId;
+    this.flushIntervalMs_ = options.flushIntervalMs || 10000;
+    this.threshold_ = options.flushEventThreshold || 50;
+    this.storage_ = options.storage || null;
+    this.fetchFn_ = options.fetch || null;
+    this.sendBeaconFn_ = options.sendBeacon || null;
+    this.makeBlob_ = options.makeBlob || ((parts, opts) => new Blob(parts, opts));
+    this.gzip_ = options.gzip || null;
+    this.timers_ = options.timers;
+    this.warn_ = options.warn || (() => {});
+    this.transformEvent_ = options.transformEvent || null;
+    this.bufferCap_ = options.bufferCap || BUFFER_CAP;
+    this.beaconMaxBytes_ = options.beaconMaxBytes || BEACON_MAX_BYTES;
+    this.maxBatchBytes_ = options.maxBatchBytes || MAX_BATCH_BYTES;
 
-    this.buffer = []; // {json, bytes}
-    this.drafts = []; // {entries, metadata, beacon}
-    this.queue = []; // {seq, count, body, gzip, bytes, beaconed}
-    this.queuedEvents = 0; // events in drafts + queue
-    this.pendingMetadata = null;
-    this.inFlight = null;
-    this.failures = 0;
-    this.retryTimer = null;
-    this.intervalId = null;
-    this.generation = 0;
-    this.sealing = null;
+    this.buffer_ = []; // {json, bytes}
+    this.drafts_ = []; // {entries, metadata, beacon}
+    this.queue_ = []; // {seq, count, body, gzip, bytes, beaconed}
+    this.queuedEvents_ = 0; // events in drafts + queue
+    this.pendingMetadata_ = null;
+    this.inFlight_ = null;
+    this.failures_ = 0;
+    this.retryTimer_ = null;
+    this.intervalId_ = null;
+    this.generation_ = 0;
+    this.sealing_ = null;
     this.discarded = false;
     this.sentAny = false; // a request or beacon with events left this page
-    this.held = false;
-    this.hidden = false; // last visibility seen: hidden, not shown again yet
-    this.leaving = false; // pagehide seen, not shown again yet: only synchronous sends count
-    this.nextSeq = this.loadSeq();
+    this.held_ = false;
+    this.hidden_ = false; // last visibility seen: hidden, not shown again yet
+    this.leaving_ = false; // pagehide seen, not shown again yet: only synchronous sends count
+    this.nextSeq_ = this.loadSeq_();
   }
 
   // ---- public API -------------------------------------------------------------------------
 
   start() {
-    if (this.intervalId != null || this.discarded) return;
-    this.intervalId = this.timers.setInterval(() => this.flush(), this.flushIntervalMs);
+    if (this.intervalId_ != null || this.discarded) return;
+    this.intervalId_ = this.timers_.setInterval(() => this.flush(), this.flushIntervalMs_);
   }
 
   /** Add one rrweb event. Returns false when it was dropped (transform or serialization). */
   addEvent(event) {
     if (this.discarded) return false;
     let value = event;
-    if (this.transformEvent) {
+    if (this.transformEvent_) {
       try {
-        value = this.transformEvent(value);
+        value = this.transformEvent_(value);
       } catch (err) {
         // Fail closed: an event the redaction hook cannot handle is not sent.
-        this.warn("Sentiero: event dropped, transform failed", err);
+        this.warn_("Sentiero: event dropped, transform failed", err);
         return false;
       }
       if (!value) return false;
@@ -179,124 +183,124 @@ export class Transport {
     try {
       json = JSON.stringify(value);
     } catch (err) {
-      this.warn("Sentiero: event dropped, not serializable", err);
+      this.warn_("Sentiero: event dropped, not serializable", err);
       return false;
     }
     if (typeof json !== "string") return false;
-    this.buffer.push({ json, bytes: utf8Length(json) });
-    this.enforceCap();
-    if (this.leaving) this.sealSyncAndBeacon();
-    else if (this.buffer.length >= this.threshold) this.flush();
+    this.buffer_.push({ json, bytes: utf8Length(json) });
+    this.enforceCap_();
+    if (this.leaving_) this.sealSyncAndBeacon_();
+    else if (this.buffer_.length >= this.threshold_) this.flush();
     return true;
   }
 
   /** Shallow-merge metadata that rides the next batch (then is cleared). */
   setMetadata(metadata) {
     if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) return;
-    this.pendingMetadata = Object.assign(this.pendingMetadata || {}, metadata);
+    this.pendingMetadata_ = Object.assign(this.pendingMetadata_ || {}, metadata);
   }
 
   /** Keep events in the buffer (no batch is cut) until release(); pagehide still sends. */
   hold() {
-    this.held = true;
+    this.held_ = true;
   }
 
   release() {
-    if (!this.held) return;
-    this.held = false;
+    if (!this.held_) return;
+    this.held_ = false;
     // Hidden while held: onHidden could not cut then, so beacon now (the page may never be
     // shown again, and a hidden page can be killed without a pagehide).
-    if (this.hidden) this.cut(true);
-    else if (this.buffer.length >= this.threshold) this.flush();
+    if (this.hidden_) this.cut_(true);
+    else if (this.buffer_.length >= this.threshold_) this.flush();
   }
 
   /** Switch to another window id; only meaningful before the first batch is cut. */
   setWindowId(windowId) {
-    this.windowId = windowId;
-    this.nextSeq = this.loadSeq();
+    this.windowId_ = windowId;
+    this.nextSeq_ = this.loadSeq_();
   }
 
   /** Cut the buffer into batches and send. Safe to call at any time. */
   flush() {
-    this.cut(false);
-    this.pump();
+    this.cut_(false);
+    this.pump_();
   }
 
   /** Page became hidden: beacon what is queued, cut and beacon the buffer once sealed. */
   onHidden() {
     if (this.discarded) return;
-    this.hidden = true;
-    if (this.leaving) {
+    this.hidden_ = true;
+    if (this.leaving_) {
       // visibilitychange after pagehide (Chromium's order when a page is left).
       this.onPageHide();
       return;
     }
-    this.beaconQueued();
-    for (const draft of this.drafts) draft.beacon = true;
-    this.cut(true);
+    this.beaconQueued_();
+    for (const draft of this.drafts_) draft.beacon = true;
+    this.cut_(true);
   }
 
   onVisible() {
-    this.hidden = false;
-    this.leaving = false;
-    this.pump();
+    this.hidden_ = false;
+    this.leaving_ = false;
+    this.pump_();
   }
 
   /** Page shown again (back/forward cache restore): asynchronous sending works again. */
   onPageShow() {
-    this.leaving = false;
-    this.pump();
+    this.leaving_ = false;
+    this.pump_();
   }
 
   /** Page is going away: synchronous best-effort delivery of everything unacknowledged. */
   onPageHide() {
     if (this.discarded) return;
-    this.leaving = true;
-    this.beaconQueued();
-    this.sealSyncAndBeacon();
+    this.leaving_ = true;
+    this.beaconQueued_();
+    this.sealSyncAndBeacon_();
   }
 
   /** Stop timers and beacon what is left (used when rrweb fails to start). */
   stop() {
     if (this.discarded) return;
     this.onPageHide();
-    this.clearTimers();
+    this.clearTimers_();
   }
 
   /** Opt-out: drop everything, send nothing more, ignore the answer of a request in flight. */
   discard() {
     this.discarded = true;
-    this.clearTimers();
-    this.buffer = [];
-    this.drafts = [];
-    this.queue = [];
-    this.queuedEvents = 0;
-    this.pendingMetadata = null;
-    this.inFlight = null;
-    this.generation++;
+    this.clearTimers_();
+    this.buffer_ = [];
+    this.drafts_ = [];
+    this.queue_ = [];
+    this.queuedEvents_ = 0;
+    this.pendingMetadata_ = null;
+    this.inFlight_ = null;
+    this.generation_++;
   }
 
   /** Resolves when no compression is pending (tests and shutdown). */
   settled() {
-    return this.sealing || Promise.resolve();
+    return this.sealing_ || Promise.resolve();
   }
 
   stats() {
     return {
-      buffered: this.buffer.length,
-      drafts: this.drafts.length,
-      queued: this.queue.length,
-      inFlight: this.inFlight ? this.inFlight.seq : null,
-      failures: this.failures,
-      nextSeq: this.nextSeq,
+      buffered: this.buffer_.length,
+      drafts: this.drafts_.length,
+      queued: this.queue_.length,
+      inFlight: this.inFlight_ ? this.inFlight_.seq : null,
+      failures: this.failures_,
+      nextSeq: this.nextSeq_,
     };
   }
 
   // ---- batching ---------------------------------------------------------------------------
 
-  loadSeq() {
-    if (!this.storage) return 0;
-    const value = Number(this.storage.get(seqKey(this.windowId)));
+  loadSeq_() {
+    if (!this.storage_) return 0;
+    const value = Number(this.storage_.get(seqKey(this.windowId_)));
     return Number.isSafeInteger(value) && value >= 0 ? value : 0;
   }
 
@@ -304,16 +308,16 @@ export class Transport {
    * The next seq, re-read from storage: a page restored from the back/forward cache shares the
    * tab's counter with the pages that ran while it was frozen, and must not reuse their numbers.
    */
-  peekSeq() {
-    const stored = this.loadSeq();
-    if (stored > this.nextSeq) this.nextSeq = stored;
-    return this.nextSeq;
+  peekSeq_() {
+    const stored = this.loadSeq_();
+    if (stored > this.nextSeq_) this.nextSeq_ = stored;
+    return this.nextSeq_;
   }
 
-  takeSeq() {
-    const seq = this.nextSeq;
-    this.nextSeq = seq + 1;
-    if (this.storage) this.storage.set(seqKey(this.windowId), this.nextSeq);
+  takeSeq_() {
+    const seq = this.nextSeq_;
+    this.nextSeq_ = seq + 1;
+    if (this.storage_) this.storage_.set(seqKey(this.windowId_), this.nextSeq_);
     return seq;
   }
 
@@ -322,44 +326,44 @@ export class Transport {
    * (metadata set since then wins key by key). A batch the server refused keeps it dropped:
    * the metadata may be why it was refused.
    */
-  requeueMetadata(metadata) {
+  requeueMetadata_(metadata) {
     if (!metadata || this.discarded) return;
-    this.pendingMetadata = Object.assign({}, metadata, this.pendingMetadata || {});
+    this.pendingMetadata_ = Object.assign({}, metadata, this.pendingMetadata_ || {});
   }
 
-  takeMetadata() {
-    const metadata = this.pendingMetadata;
-    this.pendingMetadata = null;
+  takeMetadata_() {
+    const metadata = this.pendingMetadata_;
+    this.pendingMetadata_ = null;
     return metadata;
   }
 
   /** Move the buffer into drafts of at most maxBatchBytes (uncompressed) each. */
-  cut(beacon) {
-    if (this.discarded || this.held || this.buffer.length === 0) return;
-    const entries = this.buffer;
-    this.buffer = [];
-    let metadata = this.takeMetadata();
+  cut_(beacon) {
+    if (this.discarded || this.held_ || this.buffer_.length === 0) return;
+    const entries = this.buffer_;
+    this.buffer_ = [];
+    let metadata = this.takeMetadata_();
     let current = [];
     let bytes = 0;
     const pushDraft = () => {
-      this.drafts.push({ entries: current, metadata, beacon });
-      this.queuedEvents += current.length;
+      this.drafts_.push({ entries: current, metadata, beacon });
+      this.queuedEvents_ += current.length;
       metadata = null;
       current = [];
       bytes = 0;
     };
     for (const entry of entries) {
-      if (current.length > 0 && bytes + entry.bytes > this.maxBatchBytes) pushDraft();
+      if (current.length > 0 && bytes + entry.bytes > this.maxBatchBytes_) pushDraft();
       current.push(entry);
       bytes += entry.bytes + 1;
     }
     if (current.length) pushDraft();
-    this.startSealing();
+    this.startSealing_();
   }
 
-  buildPayload(seq, entries, metadata) {
-    let json = '{"sessionId":' + JSON.stringify(this.sessionId) +
-      ',"windowId":' + JSON.stringify(this.windowId) +
+  buildPayload_(seq, entries, metadata) {
+    let json = '{"sessionId":' + JSON.stringify(this.sessionId_) +
+      ',"windowId":' + JSON.stringify(this.windowId_) +
       ',"seq":' + seq +
       ',"events":[';
     for (let i = 0; i < entries.length; i++) {
@@ -371,48 +375,48 @@ export class Transport {
     return json + "}";
   }
 
-  startSealing() {
-    if (this.sealing || this.drafts.length === 0) return;
-    this.sealing = this.sealLoop().then(
+  startSealing_() {
+    if (this.sealing_ || this.drafts_.length === 0) return;
+    this.sealing_ = this.sealLoop_().then(
       () => {
-        this.sealing = null;
+        this.sealing_ = null;
         // Drafts cut while the loop was finishing.
-        if (this.drafts.length) this.startSealing();
+        if (this.drafts_.length) this.startSealing_();
       },
       (err) => {
-        this.sealing = null;
-        this.warn("Sentiero: batching failed", err);
+        this.sealing_ = null;
+        this.warn_("Sentiero: batching failed", err);
       },
     );
   }
 
-  async sealLoop() {
-    while (this.drafts.length && !this.discarded) {
-      const generation = this.generation;
-      const draft = this.drafts[0];
-      const seq = this.peekSeq();
-      const json = this.buildPayload(seq, draft.entries, draft.metadata);
+  async sealLoop_() {
+    while (this.drafts_.length && !this.discarded) {
+      const generation = this.generation_;
+      const draft = this.drafts_[0];
+      const seq = this.peekSeq_();
+      const json = this.buildPayload_(seq, draft.entries, draft.metadata);
       let body = json;
       let gzip = false;
       let bytes;
-      if (this.gzip) {
+      if (this.gzip_) {
         try {
-          const compressed = await this.gzip(json);
+          const compressed = await this.gzip_(json);
           if (compressed && compressed.byteLength) {
             body = compressed;
             gzip = true;
           }
         } catch (err) {
-          this.warn("Sentiero: gzip failed, sending plain JSON", err);
+          this.warn_("Sentiero: gzip failed, sending plain JSON", err);
         }
         // pagehide or discard took the drafts (and maybe seqs) while we were compressing.
-        if (generation !== this.generation || this.drafts[0] !== draft ||
-            this.nextSeq !== seq) continue;
+        if (generation !== this.generation_ || this.drafts_[0] !== draft ||
+            this.nextSeq_ !== seq) continue;
       }
       bytes = gzip ? body.byteLength : utf8Length(json);
-      if (bytes > this.beaconMaxBytes && draft.entries.length > 1) {
+      if (bytes > this.beaconMaxBytes_ && draft.entries.length > 1) {
         const [first, second] = splitInHalves(draft.entries);
-        this.drafts.splice(
+        this.drafts_.splice(
           0,
           1,
           { entries: first, metadata: draft.metadata, beacon: draft.beacon },
@@ -420,44 +424,44 @@ export class Transport {
         );
         continue;
       }
-      this.drafts.shift();
-      this.takeSeq();
+      this.drafts_.shift();
+      this.takeSeq_();
       // Counted in queuedEvents since the cut: a draft becoming a batch changes nothing there.
       const batch = { seq, count: draft.entries.length, body, gzip, bytes, beaconed: false,
         metadata: draft.metadata };
-      this.queue.push(batch);
-      if (draft.beacon) this.beacon(batch);
-      this.pump();
+      this.queue_.push(batch);
+      if (draft.beacon) this.beacon_(batch);
+      this.pump_();
     }
   }
 
   /** pagehide: drafts + buffer become plain-JSON batches right now, each under one beacon. */
-  sealSyncAndBeacon() {
-    const drafts = this.drafts;
+  sealSyncAndBeacon_() {
+    const drafts = this.drafts_;
     const entries = [];
     for (const draft of drafts) for (const entry of draft.entries) entries.push(entry);
-    for (const entry of this.buffer) entries.push(entry);
-    const metadata = mergeMetadata(drafts.map((d) => d.metadata).concat([this.takeMetadata()]));
-    this.generation++;
-    this.drafts = [];
-    this.buffer = [];
+    for (const entry of this.buffer_) entries.push(entry);
+    const metadata = mergeMetadata(drafts.map((d) => d.metadata).concat([this.takeMetadata_()]));
+    this.generation_++;
+    this.drafts_ = [];
+    this.buffer_ = [];
     if (entries.length === 0) return;
     // Draft events were counted at their cut; the buffer's join the count now.
-    this.queuedEvents += entries.length - drafts.reduce((n, d) => n + d.entries.length, 0);
+    this.queuedEvents_ += entries.length - drafts.reduce((n, d) => n + d.entries.length, 0);
 
     const sealPiece = (piece, pieceMetadata) => {
-      const json = this.buildPayload(this.peekSeq(), piece, pieceMetadata);
+      const json = this.buildPayload_(this.peekSeq_(), piece, pieceMetadata);
       const bytes = utf8Length(json);
-      if (bytes > this.beaconMaxBytes && piece.length > 1) {
+      if (bytes > this.beaconMaxBytes_ && piece.length > 1) {
         const [first, second] = splitInHalves(piece);
         sealPiece(first, pieceMetadata);
         sealPiece(second, null);
         return;
       }
-      const batch = { seq: this.takeSeq(), count: piece.length, body: json, gzip: false, bytes,
+      const batch = { seq: this.takeSeq_(), count: piece.length, body: json, gzip: false, bytes,
         beaconed: false, metadata: pieceMetadata };
-      this.queue.push(batch);
-      this.beacon(batch);
+      this.queue_.push(batch);
+      this.beacon_(batch);
     };
     sealPiece(entries, metadata);
   }
@@ -469,127 +473,127 @@ export class Transport {
    * that are not in flight (a batch never changes once sealed), then whole drafts, then
    * buffered events.
    */
-  enforceCap() {
-    let excess = this.buffer.length + this.queuedEvents - this.bufferCap;
+  enforceCap_() {
+    let excess = this.buffer_.length + this.queuedEvents_ - this.bufferCap_;
     if (excess <= 0) return;
     let dropped = 0;
     while (excess > 0) {
-      const index = this.queue.findIndex((batch) => batch !== this.inFlight);
+      const index = this.queue_.findIndex((batch) => batch !== this.inFlight_);
       if (index !== -1) {
-        const [batch] = this.queue.splice(index, 1);
-        this.queuedEvents -= batch.count;
-        this.requeueMetadata(batch.metadata);
+        const [batch] = this.queue_.splice(index, 1);
+        this.queuedEvents_ -= batch.count;
+        this.requeueMetadata_(batch.metadata);
         excess -= batch.count;
         dropped += batch.count;
         continue;
       }
-      if (this.drafts.length) {
+      if (this.drafts_.length) {
         // A draft being compressed notices its removal after the await (see sealLoop).
-        const draft = this.drafts.shift();
-        this.queuedEvents -= draft.entries.length;
-        this.requeueMetadata(draft.metadata);
+        const draft = this.drafts_.shift();
+        this.queuedEvents_ -= draft.entries.length;
+        this.requeueMetadata_(draft.metadata);
         excess -= draft.entries.length;
         dropped += draft.entries.length;
         continue;
       }
-      const n = Math.min(excess, this.buffer.length);
+      const n = Math.min(excess, this.buffer_.length);
       if (n === 0) break;
-      this.buffer.splice(0, n);
+      this.buffer_.splice(0, n);
       excess -= n;
       dropped += n;
     }
     if (dropped) {
-      this.warn("Sentiero: client buffer full (" + this.bufferCap +
+      this.warn_("Sentiero: client buffer full (" + this.bufferCap_ +
         " events), dropped the " + dropped + " oldest events");
     }
   }
 
   // ---- sending ----------------------------------------------------------------------------
 
-  pump() {
-    if (this.discarded || this.inFlight || this.retryTimer != null) return;
-    if (this.queue.length === 0 || !this.fetchFn) return;
-    const batch = this.queue[0];
-    this.inFlight = batch;
+  pump_() {
+    if (this.discarded || this.inFlight_ || this.retryTimer_ != null) return;
+    if (this.queue_.length === 0 || !this.fetchFn_) return;
+    const batch = this.queue_[0];
+    this.inFlight_ = batch;
     const headers = { "Content-Type": "application/json" };
     if (batch.gzip) headers["Content-Encoding"] = "gzip";
     let request;
     this.sentAny = true;
     try {
-      request = this.fetchFn(this.eventsUrl, { method: "POST", headers, body: batch.body });
+      request = this.fetchFn_(this.eventsUrl_, { method: "POST", headers, body: batch.body });
     } catch (err) {
       request = Promise.reject(err);
     }
     Promise.resolve(request).then(
-      (response) => this.onResponse(batch, response ? response.status : 0),
-      (err) => this.onFailure(batch, err),
+      (response) => this.onResponse_(batch, response ? response.status : 0),
+      (err) => this.onFailure_(batch, err),
     );
   }
 
-  removeBatch(batch) {
-    const index = this.queue.indexOf(batch);
+  removeBatch_(batch) {
+    const index = this.queue_.indexOf(batch);
     if (index !== -1) {
-      this.queue.splice(index, 1);
-      this.queuedEvents -= batch.count;
+      this.queue_.splice(index, 1);
+      this.queuedEvents_ -= batch.count;
     }
   }
 
-  onResponse(batch, status) {
-    if (this.inFlight !== batch) return; // discarded meanwhile
+  onResponse_(batch, status) {
+    if (this.inFlight_ !== batch) return; // discarded meanwhile
     if (status >= 200 && status < 300) {
-      this.inFlight = null;
-      this.failures = 0;
-      this.removeBatch(batch);
-      this.pump();
+      this.inFlight_ = null;
+      this.failures_ = 0;
+      this.removeBatch_(batch);
+      this.pump_();
     } else if (isPermanentRefusal(status)) {
-      this.inFlight = null;
-      this.failures = 0;
-      this.removeBatch(batch);
-      this.warn("Sentiero: server refused batch " + batch.seq + " (HTTP " + status +
+      this.inFlight_ = null;
+      this.failures_ = 0;
+      this.removeBatch_(batch);
+      this.warn_("Sentiero: server refused batch " + batch.seq + " (HTTP " + status +
         "); dropped");
-      this.pump();
+      this.pump_();
     } else {
-      this.onFailure(batch, new Error("HTTP " + status));
+      this.onFailure_(batch, new Error("HTTP " + status));
     }
   }
 
-  onFailure(batch, _err) {
-    if (this.inFlight !== batch) return;
-    this.inFlight = null;
-    this.failures++;
-    const delay = backoffDelay(this.failures);
-    this.retryTimer = this.timers.setTimeout(() => {
-      this.retryTimer = null;
-      this.pump();
+  onFailure_(batch, _err) {
+    if (this.inFlight_ !== batch) return;
+    this.inFlight_ = null;
+    this.failures_++;
+    const delay = backoffDelay(this.failures_);
+    this.retryTimer_ = this.timers_.setTimeout(() => {
+      this.retryTimer_ = null;
+      this.pump_();
     }, delay);
   }
 
-  beaconQueued() {
-    for (const batch of this.queue) if (!batch.beaconed) this.beacon(batch);
+  beaconQueued_() {
+    for (const batch of this.queue_) if (!batch.beaconed) this.beacon_(batch);
   }
 
-  beacon(batch) {
+  beacon_(batch) {
     if (!batch || batch.beaconed) return;
     batch.beaconed = true;
-    if (!this.sendBeaconFn) return;
+    if (!this.sendBeaconFn_) return;
     let accepted = false;
     this.sentAny = true;
     try {
-      const blob = this.makeBlob([batch.body], { type: "text/plain" });
-      accepted = this.sendBeaconFn(this.eventsUrl, blob);
+      const blob = this.makeBlob_([batch.body], { type: "text/plain" });
+      accepted = this.sendBeaconFn_(this.eventsUrl_, blob);
     } catch (err) {
       accepted = false;
     }
     if (!accepted) {
-      this.warn("Sentiero: sendBeacon refused batch " + batch.seq + " (" + batch.bytes +
+      this.warn_("Sentiero: sendBeacon refused batch " + batch.seq + " (" + batch.bytes +
         " bytes)");
     }
   }
 
-  clearTimers() {
-    if (this.intervalId != null) this.timers.clearInterval(this.intervalId);
-    if (this.retryTimer != null) this.timers.clearTimeout(this.retryTimer);
-    this.intervalId = null;
-    this.retryTimer = null;
+  clearTimers_() {
+    if (this.intervalId_ != null) this.timers_.clearInterval(this.intervalId_);
+    if (this.retryTimer_ != null) this.timers_.clearTimeout(this.retryTimer_);
+    this.intervalId_ = null;
+    this.retryTimer_ = null;
   }
 }
