@@ -121,19 +121,19 @@ export function normalizeConfig(raw) {
 }
 
 /**
- * The effective config for this page, or null when there is none.
+ * The effective config for this page, or null when there is none (both warned about, as is a
+ * config without eventsUrl, which leaves recording off).
  * `scriptSrc` is `document.currentScript.src`, captured while the recorder script runs.
  */
-export function loadConfig(doc, scriptSrc, warn) {
+export function loadConfig(doc, scriptSrc, warn = () => {}) {
   const island = readConfigElement(doc);
-  if (island.found) {
-    if (!island.config) {
-      if (warn) warn("Sentiero: #sentiero-config is not a JSON object; recorder not started");
-      return null;
-    }
-    return normalizeConfig(island.config);
+  const eventsUrl = island.found ? null : deriveEventsUrl(scriptSrc);
+  if (island.found ? !island.config : !eventsUrl) {
+    warn(island.found ? "Sentiero: #sentiero-config is not a JSON object; not recording"
+      : "Sentiero: no config found (#sentiero-config or a recorder script URL); not recording");
+    return null;
   }
-  const eventsUrl = deriveEventsUrl(scriptSrc);
-  if (!eventsUrl) return null;
-  return normalizeConfig({ eventsUrl });
+  const config = normalizeConfig(island.config || { eventsUrl });
+  if (!config.eventsUrl) warn("Sentiero: config has no eventsUrl; not recording");
+  return config;
 }

@@ -32,8 +32,9 @@ export function gpcEnabled(nav) {
   }
 }
 
-/** `{record: boolean, reason: "gpc" | "opt-out" | null}` */
+/** `{record: boolean, reason: "no-events-url" | "gpc" | "opt-out" | null}` */
 export function checkGate(config, env) {
+  if (!config.eventsUrl) return { record: false, reason: "no-events-url" };
   if (config.respectGpc && gpcEnabled(env.navigator)) return { record: false, reason: "gpc" };
   if (isOptedOut(env, optOutName(config))) return { record: false, reason: "opt-out" };
   return { record: true, reason: null };

@@ -38,10 +38,7 @@ export function createLoader(env) {
   const doc = env.document;
   const now = env.now || (() => Date.now());
   const config = loadConfig(doc, env.currentScriptSrc, warn);
-  if (!config) {
-    warn("Sentiero: no config found (#sentiero-config or a recorder script URL); not recording");
-    return null;
-  }
+  if (!config) return null;
   const local = openStorage(env.window, "localStorage");
   const session = openStorage(env.window, "sessionStorage");
   const gateEnv = { document: doc, navigator: env.navigator, localStorage: local };
@@ -124,17 +121,12 @@ export function createLoader(env) {
     });
   }
 
-  if (!config.eventsUrl) {
-    warn("Sentiero: config has no eventsUrl; not recording");
-    state.reason = "no-events-url";
+  const gate = checkGate(config, gateEnv);
+  if (gate.record) {
+    state.pending = true;
+    env.whenIdle(load);
   } else {
-    const gate = checkGate(config, gateEnv);
-    if (gate.record) {
-      state.pending = true;
-      env.whenIdle(load);
-    } else {
-      state.reason = gate.reason;
-    }
+    state.reason = gate.reason;
   }
   return { api, state };
 }

@@ -30,10 +30,7 @@ export function createRecorder(env) {
   const warn = env.warn || noop;
   const doc = env.document;
   const config = env.config || loadConfig(doc, env.currentScriptSrc, warn);
-  if (!config) {
-    warn("Sentiero: no config found (#sentiero-config or a recorder script URL); not recording");
-    return null;
-  }
+  if (!config) return null;
 
   const local = openStorage(env.window, "localStorage");
   const session = openStorage(env.window, "sessionStorage");
@@ -141,11 +138,6 @@ export function createRecorder(env) {
   };
 
   function start() {
-    if (!config.eventsUrl) {
-      warn("Sentiero: config has no eventsUrl; not recording");
-      state.reason = "no-events-url";
-      return;
-    }
     const gate = checkGate(config, gateEnv);
     if (!gate.record) {
       state.reason = gate.reason;

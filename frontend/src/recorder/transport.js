@@ -63,43 +63,24 @@ export function backoffDelay(failures) {
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
-const ENCODER = typeof TextEncoder === "function" ? new TextEncoder() : null;
+const ENCODER = new TextEncoder();
 const SCRATCH_KEEP_BYTES = 1 << 20;
 let scratch = null;
 
 /**
  * UTF-8 byte length of a string. Every event is counted, so this is on the recording hot
  * path: all-ASCII JSON (the common case) is settled by one native regex scan, other text is
- * encoded natively into a scratch buffer (only kept while small); 4-5x faster than walking the
- * string in JS, which remains the fallback without TextEncoder.
+ * encoded natively into a scratch buffer (only kept while small), or into a new array where
+ * encodeInto is missing (Safari before 14.1).
  */
 export function utf8Length(text) {
   if (!NON_ASCII.test(text)) return text.length;
-  if (ENCODER && typeof ENCODER.encodeInto === "function") {
-    const need = text.length * 3;
-    const buffer = scratch && scratch.length >= need ? scratch : new Uint8Array(need);
-    const written = ENCODER.encodeInto(text, buffer).written;
-    scratch = buffer.length <= SCRATCH_KEEP_BYTES ? buffer : null;
-    return written;
-  }
-  return walkUtf8Length(text);
-}
-
-function walkUtf8Length(text) {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
+  if (!ENCODER.encodeInto) return ENCODER.encode(text).length;
+  const need = text.length * 3;
+  const buffer = scratch && scratch.length >= need ? scratch : new Uint8Array(need);
+  const written = ENCODER.encodeInto(text, buffer).written;
+  scratch = buffer.length <= SCRATCH_KEEP_BYTES ? buffer : null;
+  return written;
 }
 
 /** Whether an HTTP status means "the server will never accept this batch". */
