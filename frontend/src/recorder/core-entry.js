@@ -7,36 +7,33 @@ import { registerChunk } from "./chunks.js";
 import { makeGzip } from "./compress.js";
 import { createRecorder } from "./recorder.js";
 
+/** `obj[name]` bound to obj, or null when it is not a function. */
+function bound(obj, name) {
+  return obj && typeof obj[name] === "function" ? obj[name].bind(obj) : null;
+}
+
 /** options: {window, document, config, currentScriptSrc, features} from the loader. */
 function browserEnv(options) {
   const win = options.window;
   const nav = win.navigator;
   const timers = {
-    setTimeout: (fn, ms) => win.setTimeout(fn, ms),
-    clearTimeout: (id) => win.clearTimeout(id),
-    setInterval: (fn, ms) => win.setInterval(fn, ms),
-    clearInterval: (id) => win.clearInterval(id),
+    setTimeout: bound(win, "setTimeout"),
+    clearTimeout: bound(win, "clearTimeout"),
+    setInterval: bound(win, "setInterval"),
+    clearInterval: bound(win, "clearInterval"),
   };
-  return {
-    window: win,
-    document: options.document,
+  return Object.assign({
     navigator: nav,
-    config: options.config,
-    features: options.features,
     record,
-    fetch: typeof win.fetch === "function" ? (url, init) => win.fetch(url, init) : null,
-    sendBeacon:
-      nav && typeof nav.sendBeacon === "function" ? (url, data) => nav.sendBeacon(url, data) : null,
+    fetch: bound(win, "fetch"),
+    sendBeacon: bound(nav, "sendBeacon"),
     makeBlob: (parts, opts) => new win.Blob(parts, opts),
     gzip: makeGzip(win, timers),
     timers,
-    now: () => Date.now(),
-    warn: (...args) => {
-      if (win.console && win.console.warn) win.console.warn(...args);
-    },
-    currentScriptSrc: options.currentScriptSrc,
+    now: Date.now,
+    warn: bound(win.console, "warn"),
     BroadcastChannel: typeof win.BroadcastChannel === "function" ? win.BroadcastChannel : null,
-  };
+  }, options);
 }
 
 if (typeof window !== "undefined") {
