@@ -174,6 +174,34 @@ const RRWEB_CUTS = [
     stub: "function polyfill() {}\n" },
 ];
 
+// rrweb's enums (TypeScript enums compiled to objects, `EventType.Meta`) read as the numbers
+// they are, `4`; an enum never used otherwise (by key, or as an object) then leaves the chunk.
+const ENUM_RE =
+  /^var (\w+) = \/\* @__PURE__ \*\/ \(\((\w+)\) => \{\n([^]*?)\n {2}return \2;\n\}\)\(\1 \|\| \{\}\);$/gm;
+const ENUM_MEMBER_RE = /^ {2}\w+\[\w+\["(\w+)"\] = (\d+)\] = "\1";$/;
+
+function inlineEnums(code, path) {
+  const enums = {};
+  for (const [, name, , body] of code.matchAll(ENUM_RE)) {
+    const members = (enums[name] = {});
+    for (const line of body.split("\n")) {
+      const m = ENUM_MEMBER_RE.exec(line);
+      if (!m) throw new Error("@rrweb/record changed: enum " + name + " line " + line + " in " + path);
+      members[m[1]] = m[2];
+    }
+  }
+  if (!enums.EventType || !enums.IncrementalSource) {
+    throw new Error("@rrweb/record changed: no EventType / IncrementalSource enum in " + path);
+  }
+  for (const [name, members] of Object.entries(enums)) {
+    code = code.replace(new RegExp("\\b" + name + "\\.(\\w+)\\b", "g"), (ref, key) => {
+      if (!(key in members)) throw new Error("@rrweb/record: unknown " + ref + " in " + path);
+      return members[key];
+    });
+  }
+  return code;
+}
+
 function trimmedRrwebRecord() {
   return {
     name: "trimmed-rrweb-record",
@@ -198,6 +226,7 @@ function trimmedRrwebRecord() {
         }
         code = code.replace(/__publicField\(this, "(\w+)"\);/g, "this.$1 = void 0;")
           .replace(/__publicField\(this, "(\w+)", /g, "(this.$1 = ");
+        code = inlineEnums(code, args.path);
         return { contents: code, loader: "js" };
       });
     },

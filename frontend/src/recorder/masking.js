@@ -31,6 +31,16 @@ function attr(el, name) {
   }
 }
 
+/** Whether el or an ancestor matches selector; false for a missing or invalid selector. */
+function closestMatch(el, selector) {
+  if (!selector || typeof selector !== "string") return false;
+  try {
+    return !!(el && typeof el.closest === "function" && el.closest(selector));
+  } catch (_err) {
+    return false; // an invalid selector from the server
+  }
+}
+
 /**
  * True for password fields, including ones a "show password" toggle switched to type=text
  * (rrweb marks those with data-rr-is-password) and fields whose autocomplete says password.
@@ -45,64 +55,46 @@ export function isPasswordField(el) {
 }
 
 export function isInsideUnmask(el) {
-  try {
-    return !!(el && typeof el.closest === "function" && el.closest(UNMASK_SELECTOR));
-  } catch (_err) {
-    return false;
-  }
+  return closestMatch(el, UNMASK_SELECTOR);
 }
 
 /** What every masked non-empty input value becomes (twin of scrub.py's INPUT_MASK). */
 export const INPUT_MASK = "********";
 
-function stars(text) {
-  return "*".repeat(String(text == null ? "" : text).length);
-}
-
-function fixedMask(value) {
-  return value ? INPUT_MASK : "";
-}
-
-function isInsideEditable(el) {
-  try {
-    return !!(el && typeof el.closest === "function" && el.closest(CONTENTEDITABLE_SELECTOR));
-  } catch (_err) {
-    return false;
-  }
-}
-
-/** rrweb maskInputFn for the default fixed-length masks: called for every masked input. */
-export function maskInput(text, element) {
-  const value = text == null ? "" : String(text);
-  if (isPasswordField(element)) return fixedMask(value);
-  if (isInsideUnmask(element)) return value;
-  return fixedMask(value);
-}
-
-/** maskInputFn with preserveInputLength: one `*` per character, passwords still fixed. */
-export function maskInputKeepingLength(text, element) {
-  const value = text == null ? "" : String(text);
-  if (isPasswordField(element)) return fixedMask(value);
-  if (isInsideUnmask(element)) return value;
-  return stars(value);
+/**
+ * rrweb maskInputFn, called for every masked input: the fixed mask, or with `keepLength` one
+ * `*` per character (never for passwords); data-sentiero-unmask shows the value, except a
+ * password's.
+ */
+function inputMasker(keepLength) {
+  return (text, element) => {
+    const value = text == null ? "" : String(text);
+    if (!isPasswordField(element) && isInsideUnmask(element)) return value;
+    if (keepLength && !isPasswordField(element)) return "*".repeat(value.length);
+    return value ? INPUT_MASK : "";
+  };
 }
 
 /**
- * rrweb maskTextFn: called for text under maskTextSelector; page text keeps its whitespace
- * for layout. Text typed into a contenteditable region is input: it gets the fixed mask.
+ * rrweb maskTextFn, called for text under maskTextSelector: page text keeps its whitespace for
+ * layout. Without `keepLength`, text typed into a contenteditable region is input: it gets the
+ * fixed mask.
  */
-export function maskText(text, element) {
-  const value = text == null ? "" : String(text);
-  if (isInsideUnmask(element)) return value;
-  if (isInsideEditable(element)) return /\S/.test(value) ? INPUT_MASK : value;
-  return value.replace(/\S/g, "*");
+function textMasker(keepLength) {
+  return (text, element) => {
+    const value = text == null ? "" : String(text);
+    if (isInsideUnmask(element)) return value;
+    if (!keepLength && closestMatch(element, CONTENTEDITABLE_SELECTOR)) {
+      return /\S/.test(value) ? INPUT_MASK : value;
+    }
+    return value.replace(/\S/g, "*");
+  };
 }
 
-function maskTextKeepingLength(text, element) {
-  const value = text == null ? "" : String(text);
-  if (isInsideUnmask(element)) return value;
-  return value.replace(/\S/g, "*");
-}
+export const maskInput = inputMasker(false);
+export const maskInputKeepingLength = inputMasker(true);
+export const maskText = textMasker(false);
+const maskTextKeepingLength = textMasker(true);
 
 /** Merge the server's recorderOptions over our defaults, then enforce the privacy rules. */
 export function buildRecordOptions(userOptions) {
@@ -140,18 +132,6 @@ export function buildRecordOptions(userOptions) {
   return options;
 }
 
-function closestMatch(el, selector) {
-  if (!selector || typeof selector !== "string") return false;
-  try {
-    return !!(el && typeof el.closest === "function" && el.closest(selector));
-  } catch (_err) {
-    return false; // an invalid selector from the server
-  }
-}
-
-function closestClass(el, className) {
-  return closestMatch(el, "." + className);
-}
 
 /**
  * Whether the replay shows this element's text as stars or not at all (blocked), given the
@@ -160,7 +140,7 @@ function closestClass(el, className) {
  */
 export function isTextHidden(el, options) {
   const opts = options || {};
-  if (closestMatch(el, opts.blockSelector) || closestClass(el, "rr-block")) return true;
-  const masked = closestMatch(el, opts.maskTextSelector) || closestClass(el, "rr-mask");
+  if (closestMatch(el, opts.blockSelector) || closestMatch(el, ".rr-block")) return true;
+  const masked = closestMatch(el, opts.maskTextSelector) || closestMatch(el, ".rr-mask");
   return masked && !isInsideUnmask(el);
 }
