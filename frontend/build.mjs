@@ -92,22 +92,31 @@ async function checkedNames(names) {
   return names;
 }
 
-/** A chunk's shared imports read from the loader's `window.__sentieroChunks.shared`. */
+/** Every name of `names` (`{file: Set}`) once, with its file; a name two files share throws. */
+function flatNames(names) {
+  const flat = new Map();
+  for (const [file, set] of Object.entries(names)) {
+    for (const name of set) {
+      if (flat.has(name) && flat.get(name) !== file) {
+        throw new Error("shared modules " + flat.get(name) + " and " + file + " both export " + name);
+      }
+      flat.set(name, file);
+    }
+  }
+  return flat;
+}
+
+/** A chunk's shared imports, read from the loader's `window.__sentieroChunks.shared`. */
 function sharedFromLoader(names) {
+  const flat = flatNames(names);
   return {
     name: "shared-from-loader",
     setup(build) {
-      build.onResolve({ filter: /\.js$/ }, (args) => {
-        const file = sharedModule(args);
-        return file ? { path: file, namespace: "shared" } : undefined;
-      });
-      build.onLoad({ filter: /.*/, namespace: "shared" }, (args) => {
-        const lines = [
-          "const m = window.__sentieroChunks.shared[" + JSON.stringify(args.path) + "];",
-        ];
-        for (const name of names[args.path] || []) {
-          lines.push("export const " + name + " = m." + name + ";");
-        }
+      build.onResolve({ filter: /\.js$/ }, (args) =>
+        sharedModule(args) ? { path: "shared", namespace: "shared" } : undefined);
+      build.onLoad({ filter: /.*/, namespace: "shared" }, () => {
+        const lines = ["const m = window.__sentieroChunks.shared;"];
+        for (const name of flat.keys()) lines.push("export const " + name + " = m." + name + ";");
         return { contents: lines.join("\n"), loader: "js" };
       });
     },
@@ -117,26 +126,16 @@ function sharedFromLoader(names) {
 /** The loader's shared.js, holding only `names` (`{file: Set}`, what the chunks import). */
 function sharedForChunks(names) {
   const path = src("recorder", "shared.js");
+  const flat = flatNames(names);
   return {
     name: "shared-for-chunks",
     setup(build) {
       build.onLoad({ filter: /[\\/]shared\.js$/ }, (args) => {
         if (resolve(args.path) !== path) return undefined;
-        const imports = [];
-        const entries = [];
-        Object.keys(names).sort().forEach((file, i) => {
-          const list = [...names[file]].sort();
-          imports.push("import { " + list.map((n) => n + " as m" + i + "_" + n).join(", ") +
-            " } from " + JSON.stringify("./" + file) + ";");
-          entries.push(JSON.stringify(file) + ": { " +
-            list.map((n) => n + ": m" + i + "_" + n).join(", ") + " }");
-        });
-        return {
-          contents: imports.join("\n") + "\nexport const SHARED = {\n" + entries.join(",\n") +
-            "\n};\n",
-          loader: "js",
-          resolveDir: dirname(path),
-        };
+        const lines = [...flat].map(([name, file]) =>
+          "import { " + name + " } from " + JSON.stringify("./" + file) + ";");
+        lines.push("export const SHARED = { " + [...flat.keys()].join(", ") + " };");
+        return { contents: lines.join("\n"), loader: "js", resolveDir: dirname(path) };
       });
     },
   };
@@ -147,8 +146,10 @@ function sharedForChunks(names) {
 //   buildRecordOptions forces recordCanvas off), so rrweb's canvas observers, argument
 //   serializer, base64 encoder and inline image-bitmap worker give way to a CanvasManager that
 //   records nothing, and the snapshot's canvas branch (`recordCanvas` only) goes too;
-// - `hooks`: callbacks, which a JSON config cannot carry, so the wrapper that merges them into
-//   every observer callback is a no-op;
+// - options that take functions, which a JSON config cannot carry: `hooks` (the wrapper that
+//   merges them into every observer callback is a no-op), `plugins`, `packFn` and
+//   `errorHandler` (rrweb's callbacks run unwrapped, as they do without one);
+// - record.freezePage and record.takeFullSnapshot, which nothing in the chunk calls;
 // - the NodeList/DOMTokenList forEach polyfill: every browser of the build target has both;
 // - rrdom's BaseRRNode (virtual DOM of the replayer): record only meets real DOM nodes, for
 //   which its `instanceof BaseRRNode` checks stay false with an empty class;
@@ -172,6 +173,18 @@ const RRWEB_CUTS = [
     stub: "function mergeHooks() {}\n" },
   { start: "function polyfill(win = window) {", end: "function isSerializedIframe(",
     stub: "function polyfill() {}\n" },
+  { start: "let errorHandler;", end: "const mutationBuffers = [];",
+    stub: "function registerErrorHandler() {}\nfunction unregisterErrorHandler() {}\n" +
+      "const callbackWrapper = (cb) => cb;\n" },
+  { start: "  const pluginHandlers = [];", end: "  return callbackWrapper(() => {", stub: "" },
+  { start: "    pluginHandlers.forEach((h) => h());\n", end: "  });\n}\nfunction hasNestedCSSRule(",
+    stub: "" },
+  { start: "  const eventProcessor = (e) => {", end: "  wrappedEmit = (r, isCheckout) => {",
+    stub: "  const eventProcessor = (e) => e;\n" },
+  { start: "  for (const plugin of plugins || []) {\n    if (plugin.getMirror)",
+    end: "  const processedNodeManager = new ProcessedNodeManager();", stub: "" },
+  { start: "          plugins: ((_a2 = plugins", end: "        },\n        hooks\n", stub: "" },
+  { start: "record.freezePage = () => {", end: "record.mirror = mirror;", stub: "" },
 ];
 
 // rrweb's enums (TypeScript enums compiled to objects, `EventType.Meta`) read as the numbers

@@ -266,17 +266,6 @@ export class Transport {
     return this.sealing_ || Promise.resolve();
   }
 
-  stats() {
-    return {
-      buffered: this.buffer_.length,
-      drafts: this.drafts_.length,
-      queued: this.queue_.length,
-      inFlight: this.inFlight_ ? this.inFlight_.seq : null,
-      failures: this.failures_,
-      nextSeq: this.nextSeq_,
-    };
-  }
-
   // ---- batching ---------------------------------------------------------------------------
 
   loadSeq_() {
