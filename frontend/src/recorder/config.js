@@ -17,6 +17,7 @@ export const DEFAULT_OPT_OUT_NAME = "sentiero_optout";
 
 /** Flags of the capture features in the lazy `recorder.features` chunk (features/index.js). */
 export const FEATURE_FLAGS = Object.freeze([
+  "captureMetadata",
   "captureErrors",
   "trackNavigation",
   "trackCustomEvents",
@@ -24,9 +25,6 @@ export const FEATURE_FLAGS = Object.freeze([
   "trackForms",
   "captureWebVitals",
 ]);
-
-// captureMetadata is part of the recorder itself (page metadata rides the first batch).
-const OPTIONAL_FLAGS = FEATURE_FLAGS.concat(["captureMetadata"]);
 
 /**
  * The events endpoint that sits beside a recorder script URL:
@@ -116,7 +114,7 @@ export function normalizeConfig(raw) {
         : null,
     redaction: plainObject(src.redaction),
   };
-  for (const flag of OPTIONAL_FLAGS) config[flag] = src[flag] === true;
+  for (const flag of FEATURE_FLAGS) config[flag] = src[flag] === true;
   return config;
 }
 

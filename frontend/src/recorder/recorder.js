@@ -4,7 +4,6 @@
 
 import { loadConfig } from "./config.js";
 import { writeLinkCookies } from "./cookies.js";
-import { collectMetadata } from "./features/metadata.js";
 import { checkGate, clearOptOutSignal, optOutName } from "./gate.js";
 import { newId } from "./ids.js";
 import { buildRecordOptions } from "./masking.js";
@@ -226,17 +225,6 @@ export function createRecorder(env) {
     }
     state.stopRecord = stopRecord;
     state.recording = true;
-
-    // Page metadata rides this page's first batch; a batch the transport drops unsent hands
-    // its metadata to the next one, and a failed request is retried with it.
-    if (config.captureMetadata) {
-      try {
-        const collected = collectMetadata(env.window, doc, identity);
-        transport.setMetadata(state.redactor.redactMetadata(collected));
-      } catch (err) {
-        warn("Sentiero: page metadata dropped, redaction failed", err);
-      }
-    }
 
     // Values rrweb still holds back (a focused field's text, a scroll's last position) are
     // emitted before each hide, so the transport's hide handling sends them too.

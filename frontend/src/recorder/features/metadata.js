@@ -1,5 +1,6 @@
-// captureMetadata: what is known about the page when it loads (inventory §2.12). Redacted by
-// the recorder (URL keys by the URL rules) before it rides the page's first batch.
+// captureMetadata: what is known about the page when it loads (inventory §2.12), handed to
+// setMetadata as the recorder starts, so it rides the page's first batch (redacted there, URL
+// keys by the URL rules; setMetadata() calls made later win key by key).
 
 import { currentHref } from "./dom.js";
 
@@ -23,4 +24,8 @@ export function collectMetadata(win, doc, identity) {
     entry_url: (identity && identity.entryUrl) || "",
     entry_referrer: (identity && identity.entryReferrer) || "",
   };
+}
+
+export function captureMetadata(ctx) {
+  ctx.setMetadata(collectMetadata(ctx.window, ctx.document, ctx.identity));
 }
