@@ -232,13 +232,14 @@ function trimmedRrwebRecord() {
         }
         // Class fields, which rrweb's build lowers to __publicField(this, "name", value) calls,
         // become plain assignments, `(this.name = value)`: the same for classes without
-        // accessors or a superclass, as all of record.js's are (checked here).
+        // accessors or a superclass, as all of record.js's are (checked here). The leading ";"
+        // keeps the parenthesis from continuing the statement before it.
         if (/\bextends\b|^\s*(?:get|set) \w+\(/m.test(code)) {
           throw new Error("@rrweb/record changed: a class with accessors or a superclass in " +
             args.path + "; its fields need __publicField");
         }
         code = code.replace(/__publicField\(this, "(\w+)"\);/g, "this.$1 = void 0;")
-          .replace(/__publicField\(this, "(\w+)", /g, "(this.$1 = ");
+          .replace(/__publicField\(this, "(\w+)", /g, ";(this.$1 = ");
         code = inlineEnums(code, args.path);
         return { contents: code, loader: "js" };
       });
