@@ -55,3 +55,15 @@ def test_moves_sum_per_cell_over_the_bucket_and_draw_on_the_busiest_view(
     assert [(c.gx, c.gy, c.count) for c in phone.cells] == [(10, 3, 1)]  # 100/390*40, 100//32
     assert move_map(empty_store, ALL, URL, "tablet").total == 0
     assert move_map(empty_store, ALL, "https://shop.example/never").cells == []
+
+
+def test_export_lists_every_cell_of_every_bucket(empty_store: Store) -> None:
+    """The same cells as the map: desktop's three (x at the column's centre, 0.5/40 = 1.25%,
+    20.5/40 = 51.25%; y at the row's centre, 16 px and 2.5 x 32 = 80 px), phone's one."""
+    from sentiero.analytics import export
+
+    _fill(empty_store)
+    rows = list(export.DATASETS["attention"].rows(empty_store, ALL))
+    assert sorted(rows) == sorted([
+        [URL, "desktop", 1.25, 16.0, 3, 2], [URL, "desktop", 51.25, 16.0, 3, 1],
+        [URL, "desktop", 51.25, 80.0, 1, 1], [URL, "phone", 26.25, 112.0, 1, 1]])

@@ -1,4 +1,5 @@
-"""The export datasets of the part-2 analyses (frustration, scroll, saved funnels), registered with
+"""The export datasets of the part-2 analyses (frustration, scroll, forms, engagement, saved
+funnels, mouse-move attention), registered with
 :func:`sentiero.analytics.export.register` when :mod:`sentiero.analytics.export` loads."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sentiero.analytics import engagement, forms, frustration, funnel, scroll
+from sentiero.analytics import attention, engagement, forms, frustration, funnel, pages, scroll
 from sentiero.analytics.export import Dataset, register
 from sentiero.analytics.periods import Period
 
@@ -60,6 +61,21 @@ def _engagement(store: Store, period: Period) -> Iterator[list[Any]]:
                sig.thrash, sig.bounce, sig.refills, sig.error_exit]
 
 
+def _attention(store: Store, period: Period) -> Iterator[list[Any]]:
+    """Every page's move cells per viewport bucket; x as a share of the visitor's viewport
+    width (the cell's centre), y in page pixels (the cell's centre)."""
+    for url in pages.page_urls(store, period):
+        first = attention.move_map(store, period, url)
+        for bucket, samples in first.counts.items():
+            if not samples:
+                continue
+            moves = first if bucket == first.bucket else \
+                attention.move_map(store, period, url, bucket)
+            for c in moves.cells:
+                yield [url, bucket, round((c.gx + 0.5) * 100 / attention.MOVE_COLUMNS, 2),
+                       (c.gy + 0.5) * attention.MOVE_ROW_PX, c.count, c.sessions]
+
+
 for dataset in (
     Dataset("frustration", "Frustration incidents",
             ("url", "subtype", "session_id", "window_id", "timestamp_ms", "clicks", "selector",
@@ -78,5 +94,7 @@ for dataset in (
     Dataset("funnel", "Saved funnels",
             ("funnel", "step", "kind", "value", "sessions", "from_first_pct",
              "from_previous_pct", "median_ms_from_previous", "stopped_here"), _funnels),
+    Dataset("attention", "Mouse-move attention",
+            ("url", "viewport", "x_pct", "y_px", "samples", "sessions"), _attention),
 ):
     register(dataset)
