@@ -3,8 +3,9 @@ clicks of a rage cluster, or a dead click and what (if anything) answered it and
 
 It reads the incident's own facts (sentiero.ingest.facts made the ``rage_click`` /
 ``dead_click`` and ``click`` facts at ingest) and, for a dead click, the window's recorded
-events after it, looking for the first event ingest treats as an answer to a click
-(:func:`click_response`). Nothing here decides again whether the incident counted."""
+events after it, looking for the first event ingest treats as an answer to a click (the one
+rule, :func:`sentiero.ingest.facts.click_response`). Nothing here decides again whether the
+incident counted."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 SUBTYPES = {"rage": "rage_click", "dead": "dead_click"}
 RESPONSE_HORIZON_MS = 60_000
 """How far after a dead click the page looks for the response that came too late."""
-_NOT_ANSWERS = {F.ERROR_TAG, F.CLICK_TAG, F.PERF_TAG, F.FORM_SUBMIT_TAG, F.NAVIGATION_TAG}
 
 
 @dataclass(frozen=True)
@@ -56,28 +56,6 @@ class Explanation:
         """For the replay page's script (the markers): positions and offsets only."""
         return {"subtype": self.subtype, "offsetMs": self.offset_ms,
                 "clicks": [c.to_dict() for c in self.clicks]}
-
-
-def click_response(event: dict[str, Any]) -> tuple[str, bool] | None:
-    """What ingest (``derive_facts``) takes as an answer to a waiting click, and whether it
-    answers a click of the same millisecond: a page change (yes), a DOM change or an input
-    (only strictly after), an app-level custom event (yes)."""
-    kind = event.get("type")
-    if kind == F.EVENT_META and F.meta_href(event) is not None:
-        return "page change", True
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    if kind == F.EVENT_INCREMENTAL:
-        source = data.get("source")
-        if source == F.SOURCE_MUTATION:
-            return "DOM change", False
-        if source == F.SOURCE_INPUT:
-            return "input", False
-    if kind == F.EVENT_CUSTOM:
-        tag = data.get("tag")
-        if isinstance(tag, str) and tag and tag not in _NOT_ANSWERS \
-                and not F.is_internal_tag(tag):
-            return f"app event “{tag[:60]}”", True
-    return None
 
 
 def explain(store: Store, session_id: str, window_id: str, subtype: str, ts_ms: int,
@@ -127,7 +105,7 @@ def _first_response(store: Store, ref: WindowRef, ts_ms: int) -> tuple[str, int]
             if not isinstance(at, (int, float)) or at < ts_ms or \
                     at > ts_ms + RESPONSE_HORIZON_MS:
                 continue
-            answer = click_response(event)
+            answer = F.click_response(event)
             if answer is None or (at == ts_ms and not answer[1]):
                 continue
             if best is None or at < best[0]:

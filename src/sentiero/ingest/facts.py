@@ -463,11 +463,10 @@ class _Walk:
             entry["last"] = max(entry["last"], ts)
             entry["n"] += 1
 
-    def custom(self, ts: int, data: dict[str, Any]) -> bool:
-        """Returns whether the event is an app-level response to a click."""
+    def custom(self, ts: int, data: dict[str, Any]) -> None:
         tag = data.get("tag")
         if not isinstance(tag, str) or not tag:
-            return False
+            return
         payload = data.get("payload")
         payload = payload if isinstance(payload, dict) else {}
         if tag == ERROR_TAG:
@@ -475,10 +474,10 @@ class _Walk:
             self.add("error", ts, error, error_group_key(error["message"]))
             for click in self.s.pending:
                 click["err"] = True
-            return False
+            return
         if tag == CLICK_TAG:
             self.click_label(ts, payload)
-            return False
+            return
         if tag == PERF_TAG:
             metric = _text(payload.get("metric") or payload.get("name"), 16)
             value = _number(payload.get("value"))
@@ -492,11 +491,11 @@ class _Walk:
                 self.vitals[(self.s.pv or 0, metric.upper())] = Fact(
                     "vital", self.sid, self.wid, ts, self.s.url, vital, metric.upper(),
                     float(value))
-            return False
+            return
         if tag == FORM_SUBMIT_TAG:
             form = {k: v for k in ("name", "id") if (v := _text(payload.get(k)))}
             self.add("form_submit", ts, form, form.get("name") or form.get("id"))
-            return False
+            return
         if tag == NAVIGATION_TAG:
             target = _text(payload.get("url"), 2_048)
             if target:
@@ -506,11 +505,10 @@ class _Walk:
                     nav["text"] = text
                 external = payload.get("external") is True
                 self.add("navigation", ts, nav, "external" if external else "internal")
-            return False
+            return
         keys = sorted(k for k in payload if isinstance(k, str))[:MAX_PAYLOAD_KEYS]
         numbers = {k: n for k in keys if (n := _number(payload.get(k))) is not None}
         self.add("custom", ts, {"keys": keys, "numbers": numbers}, tag[:MAX_KEY])
-        return not is_internal_tag(tag)
 
     def finish(self) -> list[Fact]:
         for fact in self.vitals.values():
@@ -550,6 +548,31 @@ class _Walk:
         return self.s.url
 
 
+_NOT_ANSWERS = frozenset({ERROR_TAG, CLICK_TAG, PERF_TAG, FORM_SUBMIT_TAG, NAVIGATION_TAG})
+
+
+def click_response(event: dict[str, Any]) -> tuple[str, bool] | None:
+    """Whether ``event`` answers a click waiting for a response (a click with none within
+    ``dead_click_timeout_ms`` is dead), as what it is and whether it also answers a click of
+    its own millisecond: a page change (yes), a DOM change or an input (only strictly after),
+    an app-level custom event (yes). The replay page's incident explanation reads the same."""
+    kind = event.get("type")
+    if kind == EVENT_META:
+        return ("page change", True) if meta_href(event) is not None else None
+    data = _data(event)
+    if kind == EVENT_INCREMENTAL:
+        source = data.get("source")
+        if source == SOURCE_MUTATION:
+            return "DOM change", False
+        if source == SOURCE_INPUT:
+            return "input", False
+    elif kind == EVENT_CUSTOM:
+        tag = data.get("tag")
+        if isinstance(tag, str) and tag and tag not in _NOT_ANSWERS and not is_internal_tag(tag):
+            return f"app event “{tag[:60]}”", True
+    return None
+
+
 def derive_facts(
     session_id: str,
     window_id: str,
@@ -569,13 +592,16 @@ def derive_facts(
         kind = event.get("type")
         data = _data(event)
         walk.settle_clicks(ts)
+        if state.pending:
+            answer = click_response(event)
+            if answer is not None:  # inclusive of the click's own moment, or strictly after
+                walk.responded(ts + 1 if answer[1] else ts)
         walk.gap(ts)
         if state.pv is not None and (state.pv_last_ms is None or ts > state.pv_last_ms):
             state.pv_last_ms = ts
         if kind == EVENT_META:
             href = meta_href(event)
             if href is not None:
-                walk.responded(ts + 1)
                 walk.meta(ts, href, data)
         elif kind == EVENT_INCREMENTAL:
             source = data.get("source")
@@ -583,10 +609,7 @@ def derive_facts(
                 walk.click(ts, data)
             elif source == SOURCE_MOUSE_MOVE:
                 walk.move(ts, data)
-            elif source == SOURCE_MUTATION:
-                walk.responded(ts)
             elif source == SOURCE_INPUT:
-                walk.responded(ts)
                 walk.input(ts, data)
             elif source == SOURCE_SCROLL:
                 walk.scroll(ts, data)
@@ -594,8 +617,7 @@ def derive_facts(
                 state.width = _number(data.get("width")) or state.width
                 state.height = _number(data.get("height")) or state.height
         elif kind == EVENT_CUSTOM:
-            if walk.custom(ts, data):
-                walk.responded(ts + 1)  # the app answered (inclusive of the click's moment)
+            walk.custom(ts, data)
     facts = walk.finish()
     facts.sort(key=lambda f: f.ts_ms)
     return facts
