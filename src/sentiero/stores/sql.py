@@ -262,14 +262,29 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
         return self._run(read, write=False)
 
+    def _missing_steps(self) -> list[int]:
+        """Migration steps not applied, below the latest too (the numbers may skip one, and
+        a step numbered below one already applied can arrive with a later release)."""
+        t = self.tables
+
+        def read(conn: Connection) -> set[int]:
+            if not sa.inspect(conn).has_table(t.schema.name):
+                return set()
+            return set(conn.execute(sa.select(t.schema.c.version)).scalars())
+
+        applied = self._run(read, write=False)
+        return [m.version for m in MIGRATIONS if m.version not in applied]
+
     def setup(self) -> None:
         with self._setup_lock:
             if self._ready:
                 return
             version = self.schema_version()
-            if version < LATEST_VERSION and self.auto_migrate:
+            missing = self._missing_steps() if version <= LATEST_VERSION else []
+            if missing and self.auto_migrate:
                 self.migrate()
                 version = self.schema_version()
+                missing = self._missing_steps()
             if version > LATEST_VERSION:
                 raise SchemaNotReadyError(
                     f"the Sentiero tables in {self._where} are at schema version {version}, "
@@ -280,6 +295,12 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 raise SchemaNotReadyError(
                     f"the Sentiero tables in {self._where} are at schema version {version}, "
                     f"this version needs {LATEST_VERSION}: run "
+                    f"`sentiero migrate --store {self._where}`"
+                )
+            if missing:
+                raise SchemaNotReadyError(
+                    f"the Sentiero tables in {self._where} lack schema step(s) "
+                    f"{', '.join(map(str, missing))}: run "
                     f"`sentiero migrate --store {self._where}`"
                 )
             self._ready = True
