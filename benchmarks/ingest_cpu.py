@@ -9,6 +9,13 @@ of the rounds; the ratio is to the bare parse.
     python benchmarks/ingest_cpu.py                   # todo-a and dashboard-b, 7 rounds
     python benchmarks/ingest_cpu.py --quick
     python benchmarks/ingest_cpu.py --profile dashboard-b   # pyinstrument profile of build_batch
+    python benchmarks/ingest_cpu.py --stores sqlite,memory  # and the store's save per batch
+
+``--stores``: each batch's ``store.save_batch`` too, serially, as the events endpoint calls it
+(its window state read first), on a fresh SQLite file or memory store; fresh sessions every
+round (a saved batch cannot be saved again; at least 100 batches each), CPU and wall time per
+batch, best of the rounds.
+Wall minus CPU on SQLite is mostly the commit's fsync (``synchronous=FULL``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import gzip
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +41,39 @@ from sentiero.settings import Settings  # noqa: E402
 from sentiero.stores.base import validate_batch  # noqa: E402
 
 
-def bodies_of(fixture: str) -> list[bytes]:
-    sessions, _ = build_sessions(fixture, 1, "cpu")
+def bodies_of(fixture: str, tag: str = "cpu") -> list[bytes]:
+    sessions, _ = build_sessions(fixture, 1, tag)
     return [body for body, _ in sessions[0].bodies]
+
+
+SAVES_PER_ROUND = 100
+"""Batches saved per round at least (whole sessions: todo-a has 2 batches, dashboard-b 26)."""
+
+
+def save_ms(store_kind: str, fixture: str, settings: Settings, rounds: int
+            ) -> tuple[float, float]:
+    """(CPU ms, wall ms) of ``save_batch`` per batch, best of the rounds."""
+    from sentiero.stores import open_store
+
+    with tempfile.TemporaryDirectory(prefix="sentiero-cpu-") as folder:
+        store = open_store(f"sqlite:///{folder}/s.db" if store_kind == "sqlite" else "memory://")
+        store.setup()
+        best = (float("inf"), float("inf"))
+        for n in range(rounds + 1):  # the first round warms up
+            cpu = wall = 0.0
+            sessions, _ = build_sessions(fixture, SAVES_PER_ROUND, f"save{n}")
+            bodies = [body for session in sessions for body, _ in session.bodies]
+            for body in bodies:
+                batch = build_batch(orjson.loads(gzip.decompress(body)), settings, "bench",
+                                    load_window_state=store.get_window_state)
+                started, started_cpu = time.perf_counter(), time.process_time()
+                store.save_batch(batch)
+                cpu += time.process_time() - started_cpu
+                wall += time.perf_counter() - started
+            if n:
+                best = min(best, (cpu * 1000 / len(bodies), wall * 1000 / len(bodies)))
+        store.close()
+    return best
 
 
 def best_ms(work, bodies: list[bytes], rounds: int) -> float:  # type: ignore[no-untyped-def]
@@ -53,6 +91,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--fixtures", default="todo-a,dashboard-b")
     parser.add_argument("--profile", metavar="FIXTURE")
+    parser.add_argument("--stores", default="", help="also time save_batch: sqlite,memory")
     args = parser.parse_args()
     settings = Settings(allow_open_dashboard=True)
 
@@ -88,6 +127,13 @@ def main() -> None:
         chunk = best_ms(stored, bodies, rounds)
         print(f"{fixture:<13}{len(bodies):>8}{raw:>8.0f}{bare:>9.2f}{built:>10.2f}"
               f"{built / bare:>8.2f}{chunk:>11.2f}{chunk / bare:>8.2f}")
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if stores:
+        print(f"\n{'fixture':<13}{'store':<8}{'save CPU ms':>12}{'save wall ms':>13}")
+    for fixture in [f.strip() for f in args.fixtures.split(",") if f.strip()]:
+        for kind in stores:
+            cpu_ms, wall_ms = save_ms(kind, fixture, settings, rounds)
+            print(f"{fixture:<13}{kind:<8}{cpu_ms:>12.2f}{wall_ms:>13.2f}")
 
 
 if __name__ == "__main__":

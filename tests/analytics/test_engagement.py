@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sentiero.analytics import engagement, export
 from sentiero.analytics.periods import resolve_period
-from sentiero.stores.base import Store
+from sentiero.stores.base import Fact, Store, WindowRef
 from tests.analytics import synthetic as s
 from tests.analytics.dataset import SETTINGS
 from tests.analytics.support import ingest_recording
@@ -56,3 +56,44 @@ def test_scores_signals_and_distribution(filled_store: Store) -> None:
         assert len(list(export.DATASETS["engagement"].rows(filled_store, ALL))) == 8
     finally:
         filled_store.erase_sessions(["idle", "bounce"])
+
+
+def test_revisits_and_refills_count_across_batches_and_windows(empty_store: Store) -> None:
+    """Revisits and refills count distinct pages and fields over the whole session, whichever
+    batch or window brought them; deleting a window takes its pages and fields with it."""
+    from tests.stores.contract import batch
+
+    a, b = "https://shop.example/a", "https://shop.example/b"
+
+    def pv(window: str, ts: int, url: str) -> Fact:
+        return Fact("page_view", "s", window, ts, url, {}, None, None)
+
+    def typed(window: str, ts: int, node: str, inputs: int) -> Fact:
+        return Fact("form_field", "s", window, ts, a, {}, node, float(inputs))
+
+    t = 1_700_000_000_000
+    batches = [
+        ("w1", 0, [pv("w1", t, a), typed("w1", t + 10, "7", 2)]),
+        ("w1", 1, [pv("w1", t + 20_000, b), pv("w1", t + 21_000, a),  # /a again: 1 revisit
+                   typed("w1", t + 22_000, "7", 3), typed("w1", t + 23_000, "8", 1)]),
+        ("w2", 0, [pv("w2", t + 30_000, b),  # /b again, from another tab: a 2nd revisit
+                   typed("w2", t + 31_000, "7", 2)]),  # node 7 of w2 is another field
+    ]
+    for window, seq, facts in batches:
+        start = facts[0].ts_ms
+        assert empty_store.save_batch(batch("s", window, count=5, start_ms=start, seq=seq,
+                                            facts=facts))
+    row = engagement.engagement(empty_store, ALL).rows[0]
+    # pages /a and /b; refills: w1 node 7 typed 5 times (4), w1 node 8 once, w2 node 7 twice (1)
+    assert (row.signals.pages, row.signals.churn, row.signals.refills) == (2, 2, 5)
+    assert row.signals.chips() == ["Revisits 2", "Refills 5"]
+    assert row.score == 20  # churn 2/3 x 15 + refills 1 x 10
+
+    assert empty_store.delete_window(WindowRef("s", "w2"))
+    row = engagement.engagement(empty_store, ALL).rows[0]
+    assert (row.signals.pages, row.signals.churn, row.signals.refills) == (2, 1, 4)
+    # a later batch of w1 counts against what is left: /b was seen (in w1), node 7 of w1 too
+    assert empty_store.save_batch(batch("s", "w1", count=5, start_ms=t + 40_000, seq=2, facts=[
+        pv("w1", t + 40_000, b), typed("w1", t + 40_500, "7", 1)]))
+    row = engagement.engagement(empty_store, ALL).rows[0]
+    assert (row.signals.pages, row.signals.churn, row.signals.refills) == (2, 2, 5)

@@ -30,6 +30,11 @@ from sentiero.stores.sql import SQLStore, _escape_like, normalize_url
 from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS, LATEST_VERSION, MIGRATIONS
 
 
+def steps_from(version: int) -> list[int]:
+    """The migration steps from ``version`` on (the numbers may skip one)."""
+    return [m.version for m in MIGRATIONS if m.version >= version]
+
+
 def sql_leftovers(store: SQLStore) -> list[str]:
     """Rows left in every Sentiero table of the store (its prefix), schema versions aside."""
     t = store.tables
@@ -164,7 +169,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             conn.execute(sa.insert(t.batches).values(session_id="old-1", window_id="w", seq=0))
         assert not sa.inspect(bare.engine).has_table(t.facts.name)
 
-        assert bare.migrate() == list(range(2, LATEST_VERSION + 1))
+        assert bare.migrate() == steps_from(2)
         bare.setup()
         assert bare.get_events(WindowRef("old-1", "w")) == events
         summary = bare.get_session("old-1")
@@ -186,7 +191,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         windows = bare.tables.windows.name
         with pytest.raises(SchemaNotReadyError, match="schema version 3"):
             bare.setup()
-        assert bare.migrate() == list(range(4, LATEST_VERSION + 1))
+        assert bare.migrate() == steps_from(4)
         columns = {c["name"]: c for c in sa.inspect(bare.engine).get_columns(windows)}
         assert columns["state_json"]["nullable"] is True
         # re-running the step (a crash before its version row was written) changes nothing
@@ -209,7 +214,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
                     f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column)}"))
         with pytest.raises(SchemaNotReadyError, match="schema version 4"):
             bare.setup()
-        assert bare.migrate() == list(range(5, LATEST_VERSION + 1))
+        assert bare.migrate() == steps_from(5)
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
             MIGRATIONS[4].upgrade(conn, t)
         bare.setup()
@@ -234,13 +239,59 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
                 {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
                  "url": "https://a.example/", "data_json": "{}", "key": None, "value": None}
                 for kind, ts in (("rage_click", 2000), ("dead_click", 3000), ("error", 55_000))])
-        assert bare.migrate() == list(range(8, LATEST_VERSION + 1))
+        assert bare.migrate() == steps_from(8)
         bare.setup()
         # rage 1 (1/3 x 20) + dead 1 (1/3 x 15) + an error 5 s before the end (10): 21.7 -> 22
         data = bare.engagement_scores(Scope(), "score", 10)
         assert [(r.row.session_id, r.score) for r in data.rows] == [("old-1", 22)]
         assert data.rows[0].signals.chips() == ["Rage clicks 1", "Dead clicks 1", "Error exit"]
         assert data.distribution[1] == ("20-40", 1)
+
+    def test_seen_step_records_the_pages_and_fields_already_stored(self, bare: SQLStore
+                                                                  ) -> None:
+        assert bare.migrate(to_version=10) == steps_from(1)[:10]
+        t = bare.tables
+        a, b = "https://a.example/", "https://a.example/b"
+        with bare.engine.begin() as conn:  # what releases before step 12 stored
+            conn.execute(sa.insert(t.sessions).values(
+                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
+                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=False,
+                **{c: 0 for c in ENGAGEMENT_COLUMNS if c != "eng_last_error_ms"}))
+            conn.execute(sa.insert(t.facts), [
+                {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
+                 "url": url, "data_json": "{}", "key": key, "value": value}
+                for kind, ts, url, key, value in (
+                    ("page_view", 1000, a, None, None), ("page_view", 2000, b, None, None),
+                    ("form_field", 3000, b, "5", 2.0))])
+            conn.execute(sa.update(t.sessions).values(eng_pages=2, eng_refills=1))
+        assert bare.migrate() == [12]
+        with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
+            MIGRATIONS[-1].upgrade(conn, t)
+        bare.setup()
+        # /a again and field 5 typed once more count against the stored pages and fields
+        assert bare.save_batch(batch("old-1", "w", count=2, start_ms=61_000, seq=0, facts=[
+            Fact("page_view", "old-1", "w", 61_000, a),
+            Fact("form_field", "old-1", "w", 61_500, b, {}, "5", 1.0)]))
+        signals = bare.engagement_scores(Scope(), "score", 10).rows[0].signals
+        assert (signals.pages, signals.churn, signals.refills) == (2, 1, 2)
+
+    def test_a_step_missing_below_the_latest_is_applied_or_asked_for(self, bare: SQLStore
+                                                                     ) -> None:
+        bare.migrate()
+        t = bare.tables
+        with bare.engine.begin() as conn:  # as if step 10 came with a later release than 12
+            conn.execute(sa.delete(t.schema).where(t.schema.c.version == 10))
+        manual = SQLStore(bare.url, auto_migrate=False, prefix=t.prefix)
+        try:
+            with pytest.raises(SchemaNotReadyError, match="lack schema step"):
+                manual.setup()
+        finally:
+            manual.close()
+        bare.auto_migrate = True
+        bare.setup()
+        with bare.engine.connect() as conn:
+            assert conn.execute(sa.select(t.schema.c.version).where(
+                t.schema.c.version == 10)).scalar() == 10
 
     def test_save_batches_stores_many_in_one_transaction_and_skips_duplicates(
         self, store: SQLStore

@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import orjson
@@ -62,7 +63,14 @@ from sentiero.stores.base import (
 )
 from sentiero.stores.group_commit import GroupCommit, Pending
 from sentiero.stores.sql_analytics import SQLAnalytics
-from sentiero.stores.sql_engagement import SQLEngagement, engagement_changes
+from sentiero.stores.sql_engagement import (
+    Seen,
+    SQLEngagement,
+    engagement_changes,
+    new_session_engagement,
+    rescore,
+    seen_items,
+)
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
 from sentiero.stores.sql_tracking import SQLTracking
@@ -140,6 +148,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         self._ready = False
         self._setup_lock = threading.Lock()
         self._statements: dict[Any, Any] = {}
+        self._seen: Seen | None = None
         self._memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
         # an in-memory SQLite database is one connection: serialize every use of it
         self._serial: threading.RLock | None = threading.RLock() if self._memory else None
@@ -253,14 +262,29 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
         return self._run(read, write=False)
 
+    def _missing_steps(self) -> list[int]:
+        """Migration steps not applied, below the latest too (the numbers may skip one, and
+        a step numbered below one already applied can arrive with a later release)."""
+        t = self.tables
+
+        def read(conn: Connection) -> set[int]:
+            if not sa.inspect(conn).has_table(t.schema.name):
+                return set()
+            return set(conn.execute(sa.select(t.schema.c.version)).scalars())
+
+        applied = self._run(read, write=False)
+        return [m.version for m in MIGRATIONS if m.version not in applied]
+
     def setup(self) -> None:
         with self._setup_lock:
             if self._ready:
                 return
             version = self.schema_version()
-            if version < LATEST_VERSION and self.auto_migrate:
+            missing = self._missing_steps() if version <= LATEST_VERSION else []
+            if missing and self.auto_migrate:
                 self.migrate()
                 version = self.schema_version()
+                missing = self._missing_steps()
             if version > LATEST_VERSION:
                 raise SchemaNotReadyError(
                     f"the Sentiero tables in {self._where} are at schema version {version}, "
@@ -271,6 +295,12 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 raise SchemaNotReadyError(
                     f"the Sentiero tables in {self._where} are at schema version {version}, "
                     f"this version needs {LATEST_VERSION}: run "
+                    f"`sentiero migrate --store {self._where}`"
+                )
+            if missing:
+                raise SchemaNotReadyError(
+                    f"the Sentiero tables in {self._where} lack schema step(s) "
+                    f"{', '.join(map(str, missing))}: run "
                     f"`sentiero migrate --store {self._where}`"
                 )
             self._ready = True
@@ -338,8 +368,8 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
         def drop(conn: Connection) -> None:
             funnels_table(t.prefix).drop(conn, checkfirst=True)
-            for table in (*t.tracking.all, t.facts, t.batches, t.chunks, t.windows, t.sessions,
-                          t.schema):
+            for table in (*t.tracking.all, t.facts, t.seen, t.batches, t.chunks, t.windows,
+                          t.sessions, t.schema):
                 table.drop(conn, checkfirst=True)
 
         self._run(drop)
@@ -357,6 +387,15 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         if statement is None:
             statement = self._statements[key] = build()
         return statement
+
+    @property
+    def seen(self) -> Seen:
+        """The engagement_seen statements (sql_engagement.Seen)."""
+        if self._seen is None:
+            dialect = self.engine.dialect
+            self._seen = Seen(self.tables, self._statement, self._insert_ignore,
+                              self.backend != "mysql" and dialect.insert_executemany_returning)
+        return self._seen
 
     def _lock_session(self, conn: Connection, session_id: str) -> Any:
         def build() -> Any:
@@ -437,7 +476,14 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
     def _commit_group(self, group: Sequence[Pending[bool]]) -> None:
         """Write a group of batches in one transaction, each in its own savepoint: a batch
-        that fails is rolled back alone and the others are committed (group_commit.py)."""
+        that fails is rolled back alone and the others are committed (group_commit.py). A
+        group of one needs no savepoint: its failure rolls back the transaction, and
+        GroupCommit hands the error to its caller."""
+        if len(group) == 1:
+            only = group[0]
+            only.result, only.error = None, None
+            only.result = self._run(only.work)
+            return
 
         def write(conn: Connection) -> None:
             for item in group:
@@ -474,33 +520,76 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
 
         session = self._lock_session(conn, sid)
-        if session is None:  # a new session: create it, then lock it like any other
-            new_row = {
-                "session_id": sid,
-                "created_us": received_us,
-                "updated_us": received_us,
-                "event_count": 0,
-                "metadata_json": "{}",
-                "has_errors": False,
-            }
-            insert = self._statement("new_session", lambda: self._insert_ignore(
-                s, {k: sa.bindparam(k) for k in new_row}))
-            conn.execute(insert, new_row)
-            session = self._lock_session(conn, sid)
-            if session is None:
-                raise _Retry
+        created: dict[str, Any] | None = None
+        if session is None:
+            # a new session: its row is written whole, with what this batch makes of it,
+            # before the rows that refer to it (no update after; one statement, not three)
+            blank = self._blank_session(sid, received_us)
+            created = {**vars(blank), **self._session_changes(blank, batch, received_us)}
+            created.update(new_session_engagement(batch.facts, created["first_ms"],
+                                                  created["last_ms"]))
+            if not self._insert_session(conn, created):  # another writer created it first
+                created = None
+                session = self._lock_session(conn, sid)
+                if session is None:
+                    raise _Retry
         if not self._claim_seq(conn, sid, wid, dedupe_key):
             raise _Duplicate
         wanted = index_seq(batch.seq)
-        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state, wanted)
+        index = self._next_chunk_index(conn, sid, wid, count, first_ms, last_ms, state, wanted,
+                                       new_window=created is not None)
         index = self._insert_chunk(conn, sid, wid, index, wanted is not None, batch.seq,
                                    first_ms, last_ms, count, data)
         if facts:
             conn.execute(self._statement("insert_facts", lambda: sa.insert(t.facts)), facts)
 
+        if created is not None:
+            self.seen.insert(conn, sid, seen_items(batch.facts))
+            total = created["event_count"]
+        else:
+            changes = self._session_changes(session, batch, received_us)
+            changes.update(engagement_changes(conn, t.facts, self.seen, session, batch.facts,
+                                              changes["first_ms"], changes["last_ms"]))
+            keys = tuple(sorted(changes))
+            update = self._statement(("update_session", keys), lambda: (
+                sa.update(s).where(s.c.session_id == sa.bindparam("k_sid"))
+                .values({k: sa.bindparam(f"v_{k}") for k in keys})))
+            conn.execute(update, {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
+            total = changes["event_count"]
+
+        max_events = self.limits.max_events_per_session
+        if max_events is not None and total > max_events:
+            self._drop_oldest_chunks(conn, sid, (wid, index), total, max_events)
+        return True
+
+    def _blank_session(self, sid: str, received_us: int) -> SimpleNamespace:
+        """A session row before its first batch: every column, as a row read back."""
+        row: dict[str, Any] = dict.fromkeys(self.tables.sessions.c.keys())
+        row.update(session_id=sid, created_us=received_us, updated_us=received_us,
+                   event_count=0, metadata_json="{}", has_errors=False)
+        return SimpleNamespace(**row)
+
+    def _insert_session(self, conn: Connection, row: dict[str, Any]) -> bool:
+        """Insert a new session's row; False when another writer holds that id already."""
+        s = self.tables.sessions
+        if self.backend == "mysql":  # no RETURNING: a duplicate key fails the statement only
+            try:
+                conn.execute(self._statement("insert_session", lambda: sa.insert(s)), row)
+            except exc.IntegrityError as error:
+                if getattr(error.orig, "args", (None,))[0] == 1062:  # ER_DUP_ENTRY
+                    return False
+                raise
+            return True
+        insert = self._statement("insert_session", lambda: self._insert_ignore(
+            s, {k: sa.bindparam(k) for k in row}).returning(s.c.session_id))
+        return conn.execute(insert, row).first() is not None
+
+    def _session_changes(self, session: Any, batch: Batch, received_us: int) -> dict[str, Any]:
+        """The session row's columns this batch changes (engagement aside)."""
+        first_ms, last_ms = batch.first_ms, batch.last_ms
         changes: dict[str, Any] = {
             "updated_us": max(session.updated_us, received_us),
-            "event_count": session.event_count + count,
+            "event_count": session.event_count + len(batch.events),
             "first_ms": _min(session.first_ms, first_ms),
             "last_ms": _max(session.last_ms, last_ms),
         }
@@ -516,18 +605,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         if batch_has_errors(batch) and not session.has_errors:
             changes["has_errors"] = True
         changes.update(self._trait_changes(session, batch, changes))
-        changes.update(engagement_changes(conn, t.facts, session, batch.facts,
-                                          changes["first_ms"], changes["last_ms"]))
-        keys = tuple(sorted(changes))
-        update = self._statement(("update_session", keys), lambda: (
-            sa.update(s).where(s.c.session_id == sa.bindparam("k_sid"))
-            .values({k: sa.bindparam(f"v_{k}") for k in keys})))
-        conn.execute(update, {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
-
-        max_events = self.limits.max_events_per_session
-        if max_events is not None and changes["event_count"] > max_events:
-            self._drop_oldest_chunks(conn, sid, (wid, index), changes["event_count"], max_events)
-        return True
+        return changes
 
     @staticmethod
     def _trait_changes(session: Any, batch: Batch, changes: dict[str, Any]) -> dict[str, Any]:
@@ -575,24 +653,37 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         c = self.tables.chunks
         row = {"session_id": sid, "window_id": wid, "chunk_index": index, "seq": seq,
                "first_ms": first_ms, "last_ms": last_ms, "event_count": count, "data": data}
+        insert = self._statement("insert_chunk", lambda: sa.insert(c))
         if not guard:
-            conn.execute(sa.insert(c).values(row))
+            conn.execute(insert, row)
             return index
-        held = sa.exists().where(c.c.session_id == sid, c.c.window_id == wid,
-                                 c.c.chunk_index == index)
-        values = sa.select(*(sa.literal(v, c.c[k].type).label(k) for k, v in row.items()))
-        guarded = sa.insert(c).from_select(list(row), values.where(~held))
-        if conn.execution_options(preserve_rowcount=True).execute(guarded).rowcount == 1:
+
+        def build() -> Any:
+            held = sa.exists().where(c.c.session_id == sa.bindparam("session_id"),
+                                     c.c.window_id == sa.bindparam("window_id"),
+                                     c.c.chunk_index == sa.bindparam("chunk_index"))
+            values = sa.select(*(sa.bindparam(k, type_=c.c[k].type).label(k) for k in row))
+            return sa.insert(c).from_select(list(row), values.where(~held))
+
+        guarded = self._statement("insert_chunk_guarded", build)
+        if conn.execution_options(preserve_rowcount=True).execute(guarded, row).rowcount == 1:
             return index
         index = self._bump_next_chunk(conn, sid, wid)
-        conn.execute(sa.insert(c).values({**row, "chunk_index": index}))
+        conn.execute(insert, {**row, "chunk_index": index})
         return index
+
+    def _window_key(self) -> tuple[Any, ...]:
+        w = self.tables.windows
+        return (w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid"))
 
     def _bump_next_chunk(self, conn: Connection, sid: str, wid: str) -> int:
         w = self.tables.windows
-        where = (w.c.session_id == sid, w.c.window_id == wid)
-        current = conn.execute(sa.select(w.c.next_chunk).where(*where)).scalar_one()
-        conn.execute(sa.update(w).where(*where).values(next_chunk=current + 1))
+        key = {"k_sid": sid, "k_wid": wid}
+        current = conn.execute(self._statement("next_chunk", lambda: sa.select(
+            w.c.next_chunk).where(*self._window_key())), key).scalar_one()
+        conn.execute(self._statement("bump_next_chunk", lambda: sa.update(w).where(
+            *self._window_key()).values(next_chunk=sa.bindparam("v_next"))),
+            {**key, "v_next": current + 1})
         return int(current)
 
     def _next_chunk_index(
@@ -605,67 +696,75 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         last_ms: int,
         state: str | None,
         seq: int | None = None,
+        new_window: bool = False,
     ) -> int:
         """Allocate the batch's chunk index (its seq, else the window's next index: see
         ``allocate_chunk_index``), add the batch to the window's totals and replace its state
         (when the batch carries one). Whether a seq below the next index is free is left to
-        ``_insert_chunk``."""
+        ``_insert_chunk``. Each statement is built once per shape (seq or not, state or not).
+        ``new_window``: the window is known not to exist (the session was just created)."""
         w = self.tables.windows
-        where = (w.c.session_id == sid, w.c.window_id == wid)
-        new_state = {} if state is None else {"state_json": state}
-        if seq is None:
-            bumped: Any = w.c.next_chunk + 1
-        else:
-            bumped = sa.case((w.c.next_chunk <= seq, seq + 1), else_=w.c.next_chunk)
-        if self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
-            row = conn.execute(
-                sa.update(w)
-                .where(*where)
-                .values(
-                    next_chunk=bumped,
-                    event_count=w.c.event_count + count,
-                    first_ms=sa.case(
-                        (w.c.first_ms.is_(None) | (w.c.first_ms > first_ms), first_ms),
-                        else_=w.c.first_ms,
-                    ),
-                    last_ms=sa.case(
-                        (w.c.last_ms.is_(None) | (w.c.last_ms < last_ms), last_ms),
-                        else_=w.c.last_ms,
-                    ),
-                    **new_state,
-                )
-                .returning(w.c.next_chunk)
-            ).first()
+        with_seq, with_state = seq is not None, state is not None
+        key = {"k_sid": sid, "k_wid": wid}
+        values: dict[str, Any] = {"v_count": count, "v_first": first_ms, "v_last": last_ms}
+        if with_seq:
+            values["v_seq"], values["v_seq1"] = seq, seq + 1  # type: ignore[operator]
+        if with_state:
+            values["v_state"] = state
+        if new_window:  # the session's first batch: its window cannot exist yet
+            pass
+        elif self.engine.dialect.update_returning:  # PostgreSQL, SQLite >= 3.35: one round trip
+
+            def build_returning() -> Any:
+                int_ = sa.BigInteger()
+                first, last = sa.bindparam("v_first", type_=int_), sa.bindparam("v_last",
+                                                                                 type_=int_)
+                bumped: Any = (
+                    sa.case((w.c.next_chunk <= sa.bindparam("v_seq", type_=sa.Integer()),
+                             sa.bindparam("v_seq1", type_=sa.Integer())),
+                            else_=w.c.next_chunk)
+                    if with_seq else w.c.next_chunk + 1)
+                new: dict[str, Any] = {
+                    "next_chunk": bumped,
+                    "event_count": w.c.event_count + sa.bindparam("v_count", type_=int_),
+                    "first_ms": sa.case((w.c.first_ms.is_(None) | (w.c.first_ms > first), first),
+                                        else_=w.c.first_ms),
+                    "last_ms": sa.case((w.c.last_ms.is_(None) | (w.c.last_ms < last), last),
+                                       else_=w.c.last_ms),
+                }
+                if with_state:
+                    new["state_json"] = sa.bindparam("v_state")
+                return sa.update(w).where(*self._window_key()).values(new).returning(
+                    w.c.next_chunk)
+
+            stmt = self._statement(("window_returning", with_seq, with_state), build_returning)
+            row = conn.execute(stmt, {**key, **values}).first()
             if row is not None:
                 return int(row.next_chunk) - 1 if seq is None else seq
         else:
-            window = conn.execute(sa.select(
-                w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(*where)).first()
+            window = conn.execute(self._statement("window_totals", lambda: sa.select(
+                w.c.next_chunk, w.c.event_count, w.c.first_ms, w.c.last_ms).where(
+                *self._window_key())), key).first()
             if window is not None:
-                conn.execute(
-                    sa.update(w)
-                    .where(*where)
-                    .values(
-                        next_chunk=(window.next_chunk + 1 if seq is None
-                                    else max(window.next_chunk, seq + 1)),
-                        event_count=window.event_count + count,
-                        first_ms=_min(window.first_ms, first_ms),
-                        last_ms=_max(window.last_ms, last_ms),
-                        **new_state,
-                    )
-                )
+                names = ("next_chunk", "event_count", "first_ms", "last_ms",
+                         *(("state_json",) if with_state else ()))
+                update = self._statement(("window_update", with_state), lambda: sa.update(
+                    w).where(*self._window_key()).values({n: sa.bindparam(f"n_{n}")
+                                                         for n in names}))
+                conn.execute(update, {
+                    **key,
+                    "n_next_chunk": (window.next_chunk + 1 if seq is None
+                                     else max(window.next_chunk, seq + 1)),
+                    "n_event_count": window.event_count + count,
+                    "n_first_ms": _min(window.first_ms, first_ms),
+                    "n_last_ms": _max(window.last_ms, last_ms),
+                    **({"n_state_json": state} if with_state else {}),
+                })
                 return int(window.next_chunk) if seq is None else seq
-        conn.execute(
-            sa.insert(w).values(
-                session_id=sid,
-                window_id=wid,
-                next_chunk=1 if seq is None else seq + 1,
-                event_count=count,
-                first_ms=first_ms,
-                last_ms=last_ms,
-                **new_state,
-            )
-        )
+        conn.execute(self._statement("new_window", lambda: sa.insert(w)), {
+            "session_id": sid, "window_id": wid, "next_chunk": 1 if seq is None else seq + 1,
+            "event_count": count, "first_ms": first_ms, "last_ms": last_ms,
+            "state_json": state})
         return 0 if seq is None else seq
 
     def _drop_oldest_chunks(
@@ -1067,8 +1166,8 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
 
     def _delete_sessions(self, conn: Connection, ids: list[str]) -> int:
         t = self.tables
-        for table in (t.facts, t.batches, t.chunks, t.windows, t.tracking.occurrences,
-                      t.tracking.server_events):
+        for table in (t.facts, t.seen, t.batches, t.chunks, t.windows,
+                      t.tracking.occurrences, t.tracking.server_events):
             conn.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
         return conn.execute(sa.delete(t.sessions).where(t.sessions.c.session_id.in_(ids))).rowcount
 
@@ -1110,6 +1209,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 self._delete_sessions(conn, [sid])
             else:
                 self._refresh_session_totals(conn, sid)
+                rescore(conn, t, self.seen, sid)  # its facts went with the window
             return True
 
         return self._run(delete)
@@ -1147,7 +1247,8 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
         t = self.tables
 
         def wipe(conn: Connection) -> None:
-            for table in (*t.tracking.all, t.facts, t.batches, t.chunks, t.windows, t.sessions):
+            for table in (*t.tracking.all, t.facts, t.seen, t.batches, t.chunks, t.windows,
+                          t.sessions):
                 conn.execute(sa.delete(table))
 
         self._run(wipe)

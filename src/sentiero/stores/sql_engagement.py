@@ -3,16 +3,25 @@ bins a column instead of reading every session's facts.
 
 Each session row carries its signals (``eng_*`` columns, schema step 8) and its score. They
 are computed by the one definition in :mod:`sentiero.analytics.engagement` (``signals_of``,
-``scored``): after a batch, its own facts are added to the stored counts; the session's page
-views and form fields are read back only when the batch brought one (revisits and refills count
-distinct pages and fields); the score is taken again against the session's new span. The page
-then asks SQL for the top rows, the score distribution and the total.
+``scored``): after a batch, its own facts are added to the stored counts, and the score is
+taken again against the session's new span. Revisits and refills count *distinct* pages and
+form fields; the ones a session has seen are kept as 64-bit digests in ``engagement_seen``
+(schema step 12), so a batch looks up only its own pages and fields there (one indexed read,
+one insert of the new ones) instead of reading back every page view and field of the session:
+
+- pages = distinct page URLs; revisits (churn) = page views with a URL − pages, so a batch
+  adds its new URLs to pages and the rest of its page views to churn;
+- refills = Σ inputs per field − 1 = all inputs − distinct fields, so a batch adds its inputs
+  less its new fields.
+
+The page then asks SQL for the top rows, the score distribution and the total.
 
 Mixed into :class:`~sentiero.stores.sql.SQLStore`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,6 +38,33 @@ from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS
 SIGNAL_COLUMNS = tuple((name, name.removeprefix("eng_")) for name in ENGAGEMENT_COLUMNS[:-1])
 KINDS = frozenset(eng.KINDS)
 DISTINCT_KINDS = frozenset(("page_view", "form_field"))  # signals that count distinct things
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "big", signed=True)
+
+
+def page_item(url: str) -> int:
+    """The ``engagement_seen`` item of a page URL."""
+    return _digest("p\0" + url)
+
+
+def field_item(window_id: str, key: str | None) -> int:
+    """The ``engagement_seen`` item of a form field (a node of one window, as ``signals_of``
+    tells fields apart; the key as the facts table stores it)."""
+    return _digest(f"f\0{window_id}:{key[:200] if key is not None else None}")
+
+
+def seen_items(facts: Iterable[Fact]) -> set[int]:
+    """The distinct pages and form fields among ``facts``."""
+    items = set()
+    for f in facts:
+        if f.kind == "page_view" and f.url:
+            items.add(page_item(f.url))
+        elif f.kind == "form_field":
+            items.add(field_item(f.window_id, f.key))
+    return items
 
 
 def _stored_signals(row: Any) -> eng.Signals:
@@ -58,19 +94,72 @@ def _facts_of(conn: Connection, facts: sa.Table, session_ids: Iterable[str],
     return out
 
 
-def engagement_changes(conn: Connection, facts: sa.Table, session: Any,
+class Seen:
+    """The ``engagement_seen`` statements of one store, built once (SQLStore._statement)."""
+
+    def __init__(self, tables: Any, statement: Any, insert_ignore: Any,
+                 returning: bool) -> None:
+        seen = tables.seen
+        self._select = statement("seen_select", lambda: sa.select(seen.c.item).where(
+            seen.c.session_id == sa.bindparam("k_sid"),
+            seen.c.item.in_(sa.bindparam("k_items", expanding=True))))
+        self._insert = statement("seen_insert", lambda: sa.insert(seen))
+        # PostgreSQL and SQLite insert the new items and return them in one statement
+        self._add = statement("seen_add", lambda: insert_ignore(
+            seen, {"session_id": sa.bindparam("session_id"), "item": sa.bindparam("item")}
+        ).returning(seen.c.item)) if returning else None
+        self._delete = statement("seen_delete", lambda: sa.delete(seen).where(
+            seen.c.session_id == sa.bindparam("k_sid")))
+
+    def add_new(self, conn: Connection, session_id: str, items: set[int]) -> set[int]:
+        """Record ``items`` for the session; returns those it had not seen. Runs under the
+        session lock, so the read and the insert cannot interleave with another writer."""
+        if not items:
+            return set()
+        rows = [{"session_id": session_id, "item": i} for i in sorted(items)]
+        if self._add is not None:
+            return set(conn.execute(self._add, rows).scalars())
+        known = set(conn.execute(self._select, {"k_sid": session_id,
+                                                "k_items": sorted(items)}).scalars())
+        new = items - known
+        self.insert(conn, session_id, new)
+        return new
+
+    def insert(self, conn: Connection, session_id: str, items: set[int]) -> None:
+        """Record the items of a session that had none."""
+        if items:
+            conn.execute(self._insert, [{"session_id": session_id, "item": i}
+                                        for i in sorted(items)])
+
+    def replace(self, conn: Connection, session_id: str, items: set[int]) -> None:
+        conn.execute(self._delete, {"k_sid": session_id})
+        self.insert(conn, session_id, items)
+
+
+def new_session_engagement(batch_facts: Sequence[Fact], first_ms: int | None,
+                           last_ms: int | None) -> dict[str, Any]:
+    """The ``eng_*`` columns of a session whose first batch this is (its seen items are
+    ``seen_items(batch_facts)``)."""
+    signals = eng.signals_of(f for f in batch_facts if f.kind in KINDS)
+    return _columns_of(signals, eng.scored(signals, first_ms, last_ms))
+
+
+def engagement_changes(conn: Connection, facts: sa.Table, seen: Seen, session: Any,
                        batch_facts: Sequence[Fact], first_ms: int | None, last_ms: int | None
                        ) -> dict[str, Any]:
     """The session's ``eng_*`` columns after a batch (its facts already inserted). Counts
-    and sums add the batch's own facts to the stored signals; only revisits and refills,
-    which need every page view and field of the session, read them back, and only when the
-    batch brought one."""
+    and sums add the batch's own facts to the stored signals; distinct pages and fields are
+    told apart by ``seen`` (module docstring). The session's stored facts are read only for a
+    session stored before the columns were kept."""
     mine = [f for f in batch_facts if f.kind in KINDS]
+    sid = session.session_id
     if session.event_count == 0:  # a new session: this batch is all there is
         signals = eng.signals_of(mine)
+        seen.add_new(conn, sid, seen_items(mine))
     elif session.eng_score is None:  # stored before the columns were kept
-        signals = eng.signals_of(_facts_of(conn, facts, [session.session_id], KINDS)
-                                 .get(session.session_id, ()))
+        stored = _facts_of(conn, facts, [sid], KINDS).get(sid, [])
+        signals = eng.signals_of(stored)
+        seen.replace(conn, sid, seen_items(stored))
     else:
         signals = _stored_signals(session)
         added = eng.signals_of(f for f in mine if f.kind not in DISTINCT_KINDS)
@@ -81,13 +170,57 @@ def engagement_changes(conn: Connection, facts: sa.Table, session: Any,
         if added.last_error_ms is not None:
             signals.last_error_ms = max(signals.last_error_ms or added.last_error_ms,
                                         added.last_error_ms)
-        if any(f.kind in DISTINCT_KINDS for f in mine):
-            again = eng.signals_of(_facts_of(conn, facts, [session.session_id], DISTINCT_KINDS)
-                                   .get(session.session_id, ()))
-            signals.churn, signals.pages, signals.refills = again.churn, again.pages, \
-                again.refills
+        distinct = [f for f in mine if f.kind in DISTINCT_KINDS]
+        if distinct:
+            _add_distinct(signals, distinct, seen.add_new(conn, sid, seen_items(distinct)))
     columns = _columns_of(signals, eng.scored(signals, first_ms, last_ms))
     return {k: v for k, v in columns.items() if getattr(session, k) != v}
+
+
+def _add_distinct(signals: eng.Signals, facts: Sequence[Fact], new: set[int]) -> None:
+    """Add a batch's page views and form fields to a session's signals; ``new`` holds the
+    pages and fields the session had not seen before this batch."""
+    pages = {page_item(f.url) for f in facts if f.kind == "page_view" and f.url}
+    fields = {field_item(f.window_id, f.key) for f in facts if f.kind == "form_field"}
+    views = sum(1 for f in facts if f.kind == "page_view" and f.url)
+    inputs = sum(f.value or 1 for f in facts if f.kind == "form_field")
+    new_pages, new_fields = len(pages & new), len(fields & new)
+    signals.pages += new_pages
+    signals.churn += views - new_pages
+    signals.refills += int(inputs) - new_fields
+
+
+def rescore(conn: Connection, tables: Any, seen: Seen, session_id: str) -> None:
+    """Every ``eng_*`` column and seen item of one session again from its stored facts
+    (after some of them were deleted with a window)."""
+    s = tables.sessions
+    row = conn.execute(sa.select(s.c.first_ms, s.c.last_ms)
+                       .where(s.c.session_id == session_id)).first()
+    if row is None:
+        return
+    stored = _facts_of(conn, tables.facts, [session_id]).get(session_id, [])
+    signals = eng.signals_of(stored)
+    conn.execute(sa.update(s).where(s.c.session_id == session_id).values(
+        _columns_of(signals, eng.scored(signals, row.first_ms, row.last_ms))))
+    seen.replace(conn, session_id, seen_items(stored))
+
+
+def backfill_seen(conn: Connection, tables: Any, page: int = 1000) -> None:
+    """Record the pages and fields of every session already stored (schema step 12)."""
+    s, seen = tables.sessions, tables.seen
+    after = ""
+    while True:
+        ids = list(conn.execute(sa.select(s.c.session_id).where(s.c.session_id > after)
+                                .order_by(s.c.session_id).limit(page)).scalars())
+        if not ids:
+            return
+        by_session = _facts_of(conn, tables.facts, ids, DISTINCT_KINDS)
+        rows = [{"session_id": sid, "item": item} for sid in ids
+                for item in sorted(seen_items(by_session.get(sid, ())))]
+        if rows:
+            conn.execute(sa.delete(seen).where(seen.c.session_id.in_(ids)))  # a re-run
+            conn.execute(sa.insert(seen), rows)
+        after = ids[-1]
 
 
 def backfill(conn: Connection, tables: Any, page: int = 1000) -> None:

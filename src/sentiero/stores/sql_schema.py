@@ -63,6 +63,12 @@ class Tables:
     analytics_indexes: tuple[sa.Index, ...] = ()
     read_indexes: tuple[sa.Index, ...] = ()  # step 9
     count_indexes: tuple[sa.Index, ...] = ()  # step 10
+    engagement_seen: sa.Table | None = None  # step 12 (always built by build_tables)
+
+    @property
+    def seen(self) -> sa.Table:
+        assert self.engagement_seen is not None
+        return self.engagement_seen
 
 
 @dataclass(frozen=True)
@@ -249,6 +255,20 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
     sa.Index(f"{p}facts_kind_ts", facts.c.kind, facts.c.ts_ms)
     sa.Index(f"{p}facts_ts", facts.c.ts_ms)
     sa.Index(f"{p}facts_session", facts.c.session_id, facts.c.window_id)
+    # step 12: the pages and form fields a session has already seen, one 64-bit digest each
+    # (sentiero.stores.sql_engagement): a batch's revisits and refills are counted against
+    # these rows instead of every page view and field of the session
+    engagement_seen = sa.Table(
+        f"{p}engagement_seen",
+        md,
+        sa.Column(
+            "session_id",
+            Id,
+            sa.ForeignKey(sessions.c.session_id, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("item", sa.BigInteger, primary_key=True, autoincrement=False),
+    )
 
     # step 3: the other list sorts and the retention scan, index-backed
     sort_md = sa.MetaData()
@@ -283,7 +303,8 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
                  facts_shadow.c.value, mysql_length={"url": 255}),
     )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
-                  build_tracking_tables(md, p), analytics_indexes, read_indexes, count_indexes)
+                  build_tracking_tables(md, p), analytics_indexes, read_indexes, count_indexes,
+                  engagement_seen)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -388,6 +409,13 @@ def _step10_count_indexes(conn: Connection, t: Tables) -> None:
         replaced.drop(conn)
 
 
+def _step12_engagement_seen(conn: Connection, t: Tables) -> None:
+    from sentiero.stores.sql_engagement import backfill_seen
+
+    _create_table(conn, t.seen)
+    backfill_seen(conn, t)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -403,5 +431,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "values",
               _step9_read_indexes),
     Migration(10, "a covering index for counting facts by page and key", _step10_count_indexes),
+    # 11 is reserved (click geometry, another branch)
+    Migration(12, "pages and form fields each session has seen, for incremental engagement",
+              _step12_engagement_seen),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
