@@ -159,7 +159,7 @@ def replay_page(context: Any, base: str) -> dict[str, Any]:
     page.goto(f"{base}/sessions/{SESSION}/windows/{WINDOW}?t=0")
     # an older player reads 30 s ahead only: its full load never comes (left blank)
     page.wait_for_function("() => window.__benchTimes.done != null"
-                           " || (window.__benchTimes.ready != null && performance.now() > 60000)",
+                           " || (window.__benchTimes.ready != null && performance.now() > 30000)",
                            timeout=120_000, polling=100)
     result = page.evaluate(PAGE_RESULT)
     sizes = [r.sizes() for r in finished]

@@ -1,7 +1,9 @@
 // Replay player: rrweb's Replayer plus our own controls, fed page by page from the chunked
-// events API (docs/CONTRACTS.md). Playback starts as soon as the first page is in; the rest is
-// appended while it plays. The seek bar spans the whole window from the start because the chunk
-// index already knows first_ms/last_ms.
+// events API (docs/CONTRACTS.md). Playback starts as soon as the first chunk is in; later pages
+// are downloaded by a worker (page_fetch.js) and held unparsed, and handed to rrweb one page per
+// task while it plays: a short window all of it, a long one what lies ahead of the playhead, a
+// seek the chunks it needs. The seek bar spans the whole window from the start because the
+// chunk index already knows first_ms/last_ms.
 
 import { el } from "./dom.js";
 import { byTime, loadedUntil, pageIndices, planAhead, planSeek, runs } from "./chunk_plan.js";
