@@ -231,6 +231,10 @@ def test_short_window_is_read_whole_then_seeks_need_no_request(live_server: Any,
     assert page.evaluate("() => window.__sentieroPlayer.loadedChunks") == list(range(chunks))
     # one chunk first, then pages of up to 16 chunks
     assert len(requested) <= 1 + -(-(chunks - 1) // 16), requested
+    # which thread downloaded them: the page's own timeline holds only its own requests
+    on_page = page.evaluate("() => performance.getEntriesByType('resource')"
+                            ".filter((e) => e.name.includes('/events?')).length")
+    assert on_page == (1 if worker == "worker" else len(requested)), (on_page, requested)
     read = len(requested)
     end = page.evaluate("() => window.__sentieroPlayer.totalMs")
     page.evaluate("t => window.__sentieroPlayer.player.seek(t, false)", end)
