@@ -203,11 +203,9 @@ def test_playback_downloads_what_comes_next_and_keeps_going(live_server: Any, pa
 
 
 def short_window_in_batches(app: Any, session_id: str) -> int:
-    """A 4-minute window in 48 batches of 5 s (one full snapshot, at the start)."""
+    """A 4-minute window in 49 batches: Meta + full snapshot, then one per 5 s."""
     events = [e for batch in long_recording(T0, 4, checkout_every=10) for e in batch]
-    batches = [events[i:i + 1] for i in range(2)]  # Meta + full snapshot, then 5 s each
-    rest = events[2:]
-    batches += [rest[i:i + 1] for i in range(len(rest))]
+    batches = [events[:2]] + [[event] for event in events[2:]]
     post_batches(app, session_id, "w", batches)
     return len(batches)
 
