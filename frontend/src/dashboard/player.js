@@ -70,6 +70,7 @@ export class Player {
     this.loadingDone = false;
     this.pendingSeek = null; // {offset, play}
     this.stalled = false; // playback reached the end of what is loaded while more is coming
+    this.wantPlay = false; // the last play/pause/seek asked to play
     this.viewport = null;
     this.speed = 1;
     this.seeking = false;
@@ -369,11 +370,11 @@ export class Player {
       this.replayer.pause();
       this.setStatus(MESSAGES.more);
     }
-    const horizon = AHEAD_MS * Math.max(1, this.speed);
     const free = PAGES_IN_FLIGHT - this.pagesInFlight();
     if (free > 0) {
       const busy = new Set([...here, ...this.inflight.keys()]);
-      const ahead = planAhead(this.chunks, busy, now, this.readsWhole() ? Infinity : horizon,
+      const ahead = planAhead(this.chunks, busy, now,
+        this.readsWhole() ? Infinity : AHEAD_MS * Math.max(1, this.speed),
         READ_PAGE_CHUNKS * free);
       for (const members of this.planPages(ahead, READ_PAGE_CHUNKS)) {
         this.download(members).then(() => this.maintain(), (err) => this.loadFailure(err));
@@ -381,8 +382,7 @@ export class Player {
     }
     const record = this.nextHeld(now);
     if (!record) return;
-    const starts = this.chunks.find((c) => c.index === record.members[0]);
-    if (this.inflight.size && starts && starts.first_ms > now + horizon) return;
+    if (this.inflight.size && !this.soon(record, now)) return;
     try {
       this.materialize(record);
     } catch (err) {
@@ -391,6 +391,12 @@ export class Player {
     }
     // rrweb applies addEvent on a microtask: look again after it, in a task of its own
     Promise.resolve().then(() => this.afterMaterialize());
+  }
+
+  /** Whether a held page starts within AHEAD_MS (at this speed) of `now` (absolute ms). */
+  soon(record, now) {
+    const starts = this.chunks.find((c) => c.index === record.members[0]);
+    return !starts || starts.first_ms <= now + AHEAD_MS * Math.max(1, this.speed);
   }
 
   /** A page is in rrweb: resume a stalled playback, hand it the next one. */
@@ -404,7 +410,16 @@ export class Player {
     }
     if (!this.stalled && !this.pendingSeek && !this.loadError) this.setStatus("");
     this.render();
-    if (this.nextHeld(at)) this.win.setTimeout(() => this.maintain(), 0);
+    const next = this.nextHeld(at);
+    if (!next) return;
+    // what playback needs soon in the next task; the rest when the page is idle (a parse takes
+    // tens of ms: frames first)
+    const idle = this.win.requestIdleCallback;
+    if (this.soon(next, at) || typeof idle !== "function") {
+      this.win.setTimeout(() => this.maintain(), 0);
+    } else {
+      idle.call(this.win, () => this.maintain(), { timeout: 250 });
+    }
   }
 
   loadFailure(err) {
@@ -435,8 +450,11 @@ export class Player {
     replayer.on("start", () => this.onPlayState(true));
     replayer.on("pause", () => this.onPlayState(false));
     replayer.on("finish", () => {
+      // rrweb says "finish" 50 ms after casting the last event it has, also when a paused seek
+      // cast it: only a playback that was meant to go on waits for more (else a replay opened
+      // paused would start playing once the next page is in)
       const now = this.firstMs + this.currentTime();
-      if (!this.loadingDone && !this.loadFailed &&
+      if (this.wantPlay && !this.loadingDone && !this.loadFailed &&
           loadedUntil(this.chunks, this.loaded, now) !== Infinity) {
         this.stalled = true;
         this.setStatus(MESSAGES.more);
@@ -462,6 +480,7 @@ export class Player {
       this.onPlayState(false);
       this.seek(start, false);
     } else {
+      this.wantPlay = true;
       replayer.play(0);
       this.onPlayState(true);
     }
@@ -503,6 +522,7 @@ export class Player {
 
   pause() {
     if (!this.replayer) return;
+    this.wantPlay = false;
     this.stalled = false;
     if (this.pendingSeek) this.pendingSeek.play = false;
     this.replayer.pause();
@@ -520,6 +540,7 @@ export class Player {
   /** Jump to `offset` ms from the start; downloads the chunks that moment needs first. */
   seek(offset, play) {
     if (!this.replayer) return;
+    this.wantPlay = !!play;
     const target = Math.max(0, Math.min(offset, this.totalMs));
     const plan = this.loadingDone || this.loadFailed ? { ready: true } :
       planSeek(this.chunks, this.loaded, this.snapshotTimes, this.firstMs + target);
