@@ -12,16 +12,25 @@ fetches every page the way the player did until issue 14 (4 chunks per request, 
 * `chunks+zstd`: `layout=chunks`, the stored zstd frames sent as they are (what the player uses),
 * `chunks, no parse`: the same bytes, read with `arrayBuffer()` and never parsed (cursors from
   the chunk index): the server's, the network's and zstd decoding's share of the full load;
-* `player, N in fl.`: what the player does since issue 14: the chunk index and a one-chunk
-  first page together, then pages of 4 chunks from the index's cursors, N requests at once
-  (the player keeps 3 in flight), each parsed as it lands.
+* `player, N in fl.`: the player's pattern of commit e27d17c: the chunk index and a one-chunk
+  first page together, then pages of 4 chunks from the index's cursors, N requests at once,
+  each parsed as it lands;
+* `replay page`: the replay page itself (`?t=0`, opened paused at the start) with the real
+  player, timed from its chunk index request: `1st page` is its first frame, `full load`
+  until every chunk of the window is in the browser (a seek anywhere needs no request), `in
+  rrweb` until every event is also parsed and handed to the replayer (`loadingDone`). The
+  player reads a window of up to 5 minutes whole in the background; a longer one only 30 s
+  ahead of the playhead, so give `--minutes` at most 5 for this row.
 
-Bytes on the wire are the pages' `encodedBodySize` (Resource Timing); `full load` is the time
-until the last page is parsed; `1st page` until the first one is.
+Bytes on the wire are the pages' `encodedBodySize` (Resource Timing; for the replay page the
+response bodies Chromium reports to Playwright, its worker's requests included); `full load`
+is the time until the last page is parsed; `1st page` until the first one is.
 
     python benchmarks/replay_transfer.py            # 4.5-minute window, 3 rounds
     python benchmarks/replay_transfer.py --quick    # 1-minute window, 1 round
     python benchmarks/replay_transfer.py --compact  # the window compacted first
+    python benchmarks/replay_transfer.py --only "replay page"   # that row only (repeatable)
+    SENTIERO_BENCH_SRC=/copy/of/older/src python benchmarks/replay_transfer.py  # older code
 """
 
 from __future__ import annotations
@@ -41,8 +50,10 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
+SRC = Path(os.environ.get("SENTIERO_BENCH_SRC") or ROOT / "src")  # what the server runs
 sys.path.insert(0, str(ROOT / "src"))
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 FIXTURES = Path(os.environ.get("SENTIERO_FIXTURES", ROOT / "tests" / "fixtures" / "rrweb"))
 MAX_BATCH_BYTES = 480_000  # the recorder's uncompressed cap per batch (transport.js)
 SESSION, WINDOW = "benchreplay01", "benchwindow01"
@@ -112,7 +123,50 @@ LOAD_PLAYER = """async ({url, inFlight}) => {
 VARIANTS = [("before", "events", True, True), ("events+zstd", "events", False, True),
             ("chunks+zstd", "chunks", False, True), ("chunks, no parse", "chunks", False, False),
             ("player, 1 in fl.", "player1", False, True),
-            ("player, 3 in fl.", "player3", False, True)]
+            ("player, 3 in fl.", "player3", False, True),
+            ("replay page", "page", False, True)]
+
+# Timestamps of the replay page's first frame and full load, polled from the document's start.
+PAGE_TIMES = """(() => {
+    const times = window.__benchTimes = {};
+    const poll = () => {
+        const p = window.__sentieroPlayer;
+        const now = performance.now();
+        if (p && p.replayer && times.ready == null) times.ready = now;
+        if (p && p.replayer && p.downloaded && times.here == null) times.here = now;
+        if (p && p.loadingDone && p.replayer) { times.done = now; return; }
+        setTimeout(poll, 1);
+    };
+    poll();
+})()"""
+
+PAGE_RESULT = """() => {
+    const index = performance.getEntriesByType("resource").find((e) => e.name.includes("/chunks"));
+    const t0 = index ? index.startTime : 0;
+    const times = window.__benchTimes;
+    const since = (t) => (t == null ? null : t - t0);
+    return {first: since(times.ready), ms: since(times.here == null ? times.done : times.here),
+            parsed: since(times.done), events: window.__sentieroPlayer.loadedEvents};
+}"""
+
+
+def replay_page(context: Any, base: str) -> dict[str, Any]:
+    """Open the replay page paused at the start; wait until every chunk is in the player."""
+    context.add_init_script(PAGE_TIMES)
+    page = context.new_page()
+    finished: list[Any] = []
+    page.on("requestfinished", lambda r: finished.append(r) if "/events?" in r.url else None)
+    page.goto(f"{base}/sessions/{SESSION}/windows/{WINDOW}?t=0")
+    # an older player reads 30 s ahead only: its full load never comes (left blank)
+    page.wait_for_function("() => window.__benchTimes.done != null"
+                           " || (window.__benchTimes.ready != null && performance.now() > 30000)",
+                           timeout=120_000, polling=100)
+    result = page.evaluate(PAGE_RESULT)
+    sizes = [r.sizes() for r in finished]
+    result["pages"] = len(sizes)
+    result["wire"] = sum(s["responseBodySize"] for s in sizes)
+    result["decoded"] = None
+    return result
 
 
 def long_window(minutes: float) -> list[dict[str, Any]]:
@@ -175,7 +229,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--compact", action="store_true",
                         help="compact the window (sentiero compact) before serving it")
+    parser.add_argument("--only", action="append", default=None,
+                        help="a variant to run (repeatable; default: all)")
     args = parser.parse_args()
+    variants = [v for v in VARIANTS
+                if args.only is None or v[0] in args.only]
+    if not variants:
+        raise SystemExit("--only: no such variant; variants: " + ", ".join(v[0] for v in VARIANTS))
     minutes = args.minutes or (1.0 if args.quick else 4.5)
     rounds = args.rounds or (1 if args.quick else 3)
 
@@ -203,18 +263,23 @@ def main() -> None:
         store.close() if hasattr(store, "close") else None
 
         port = free_port()
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        env = dict(os.environ, PYTHONPATH=str(SRC))
         server = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)], env=env)
         try:
             wait_listening(port)
             base = f"http://127.0.0.1:{port}"
             api = f"{base}/api/sessions/{SESSION}/windows/{WINDOW}/events"
-            results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in VARIANTS}
+            results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in variants}
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=CHROMIUM_FLAGS)
                 for _ in range(rounds):
-                    for name, layout, identity, parse in VARIANTS:
-                        context = browser.new_context()
+                    for name, layout, identity, parse in variants:
+                        context = browser.new_context(viewport={"width": 1280, "height": 800})
+                        if layout == "page":
+                            results[name].append(replay_page(context, base))
+                            context.close()
+                            continue
                         page = context.new_page()
                         page.goto(base + "/")
                         if identity:
@@ -239,16 +304,19 @@ def main() -> None:
           f"({len(batches)} batches), raw JSON {raw / 1e6:.1f} MB, stored {stored / 1e6:.2f} MB; "
           f"median of {rounds} round(s), Chromium, gunicorn 1x4 on loopback")
     print(f"{'variant':<16} {'requests':>8} {'on the wire':>12} {'wire/stored':>11} "
-          f"{'1st page':>9} {'full load':>10}")
-    for name, _, _, parse in VARIANTS:
-        runs = results[name]
-        assert not parse or all(r["events"] == len(events) for r in runs), "every event arrived"
-        wire = statistics.median(r["wire"] for r in runs)
-        first = statistics.median(r["first"] for r in runs)
-        full = statistics.median(r["ms"] for r in runs)
-        print(f"{name:<16} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
-              f"{first:>6.0f} ms {full:>7.0f} ms")
+          f"{'1st page':>9} {'full load':>10} {'in rrweb':>9}")
+    def ms(runs: list[dict[str, Any]], key: str, width: int) -> str:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return f"{statistics.median(values):>{width - 3}.0f} ms" if values else f"{'–':>{width}}"
 
+    for name, layout, _, parse in variants:
+        runs = results[name]
+        complete = [r for r in runs if r.get("parsed", 0) is not None]
+        assert not parse or all(r["events"] == len(events) for r in complete), "every event arrived"
+        wire = statistics.median(r["wire"] for r in runs)
+        print(f"{name:<16} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
+              f"{ms(runs, 'first', 9)} {ms(runs, 'ms', 10)} "
+              f"{ms(runs, 'parsed', 9) if layout == 'page' else f'{chr(8211):>9}'}")
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ const entries = {
 };
 const REQUIRED = [
   "recorder", "recorder.core", "recorder.features", "vitals", "dashboard", "dashboard.css",
+  "replay.worker",
 ];
 // Modules the loader already holds: the lazy chunks take them from it (window global set by
 // loader.js from shared.js) instead of carrying a second copy, and it shares only the names the
@@ -336,7 +337,12 @@ async function buildLazyChunks() {
       for (const name of set) (shared[file] ||= new Set()).add(name);
     }
   }
-  return { files: { vitals, "recorder.features": features, "recorder.core": core }, shared };
+  // The replay player's events pages are downloaded by this worker (the dashboard embeds its name).
+  const worker = await buildOne("replay.worker", src("dashboard", "page_worker.js"));
+  return {
+    files: { vitals, "recorder.features": features, "recorder.core": core, "replay.worker": worker },
+    shared,
+  };
 }
 
 async function buildBundles(lazy, shared) {
@@ -349,6 +355,7 @@ async function buildBundles(lazy, shared) {
         core: lazy["recorder.core"],
         features: lazy["recorder.features"],
       }),
+      __SENTIERO_PAGE_WORKER_FILE__: JSON.stringify(lazy["replay.worker"]),
     },
   });
   const manifest = { ...lazy };

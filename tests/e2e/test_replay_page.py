@@ -200,3 +200,44 @@ def test_playback_downloads_what_comes_next_and_keeps_going(live_server: Any, pa
     frame.locator("#where").filter(has_text="minute 22").wait_for(timeout=20_000)
     assert page.evaluate("document.body.dataset.replayState") == "playing"
     assert 22 in page.evaluate("() => window.__sentieroPlayer.loadedChunks")
+
+
+def short_window_in_batches(app: Any, session_id: str) -> int:
+    """A 4-minute window in 49 batches: Meta + full snapshot, then one per 5 s."""
+    events = [e for batch in long_recording(T0, 4, checkout_every=10) for e in batch]
+    batches = [events[:2]] + [[event] for event in events[2:]]
+    post_batches(app, session_id, "w", batches)
+    return len(batches)
+
+
+@pytest.mark.parametrize("worker", ["worker", "worker refused"])
+def test_short_window_is_read_whole_then_seeks_need_no_request(live_server: Any, page: Any,
+                                                               worker: str) -> None:
+    sentiero = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
+    app = mounted(sentiero)
+    chunks = short_window_in_batches(app, "s-short")
+    server = live_server(app)
+    if worker == "worker refused":  # the worker file cannot load: the main thread downloads
+        page.route("**/assets/replay.worker-*.js", lambda route: route.abort())
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if "/events?" in r.url else None)
+    page.goto(server.url + "/sentiero/sessions/s-short/windows/w?t=0")
+    wait_for_replay(page)
+    frame = page.frame_locator("#sentiero-player iframe")
+    assert frame.locator("#where").inner_text() == "minute 0"
+    page.wait_for_function("() => window.__sentieroPlayer.loadingDone", timeout=15_000)
+    assert page.evaluate("() => window.__sentieroPlayer.loadedChunks") == list(range(chunks))
+    # one chunk first, then pages of up to 16 chunks
+    assert len(requested) <= 1 + -(-(chunks - 1) // 16), requested
+    # which thread downloaded them: the page's own timeline holds only its own requests
+    on_page = page.evaluate("() => performance.getEntriesByType('resource')"
+                            ".filter((e) => e.name.includes('/events?')).length")
+    assert on_page == (1 if worker == "worker" else len(requested)), (on_page, requested)
+    read = len(requested)
+    end = page.evaluate("() => window.__sentieroPlayer.totalMs")
+    page.evaluate("t => window.__sentieroPlayer.player.seek(t, false)", end)
+    frame.locator("#where").filter(has_text="minute 3").wait_for(timeout=15_000)
+    page.evaluate("() => window.__sentieroPlayer.player.seek(65000, false)")
+    frame.locator("#where").filter(has_text="minute 1").wait_for(timeout=15_000)
+    assert len(requested) == read, requested[read:]
+    assert page.evaluate("document.body.dataset.replayState") == "paused"

@@ -15,9 +15,22 @@ import { initSessionsList } from "./sessions_list.js";
 import { initSharePage } from "./share_page.js";
 import { initHeatmap } from "./heatmap.js";
 
+/* global __SENTIERO_PAGE_WORKER_FILE__ */
+// page_worker.js as built (build.mjs), next to this bundle: currentScript is only set while
+// this script runs synchronously, so resolve it now.
+const PAGE_WORKER_URL = (() => {
+  const script = document.currentScript;
+  if (typeof __SENTIERO_PAGE_WORKER_FILE__ !== "string" || !script || !script.src) return null;
+  try {
+    return new URL(__SENTIERO_PAGE_WORKER_FILE__, script.src).href;
+  } catch (_err) {
+    return null;
+  }
+})();
+
 function init() {
   initSessionsList(document, window);
-  initReplayPage(window, document, Replayer);
+  initReplayPage(window, document, Replayer, PAGE_WORKER_URL);
   initSharePage(window, document, Replayer);
   initImportPage(window, document, Replayer);
   initHeatmap(document, window, Replayer);

@@ -1,11 +1,14 @@
 // Replay player: rrweb's Replayer plus our own controls, fed page by page from the chunked
-// events API (docs/CONTRACTS.md). Playback starts as soon as the first page is in; the rest is
-// appended while it plays. The seek bar spans the whole window from the start because the chunk
-// index already knows first_ms/last_ms.
+// events API (docs/CONTRACTS.md). Playback starts as soon as the first chunk is in; later pages
+// are downloaded by a worker (page_fetch.js) and held unparsed, and handed to rrweb one page per
+// task while it plays: a short window all of it, a long one what lies ahead of the playhead, a
+// seek the chunks it needs. The seek bar spans the whole window from the start because the
+// chunk index already knows first_ms/last_ms.
 
 import { el } from "./dom.js";
 import { byTime, loadedUntil, pageIndices, planAhead, planSeek, runs } from "./chunk_plan.js";
-import { EVENTS_LAYOUT, asEventsPage } from "./events_page.js";
+import { EVENTS_LAYOUT } from "./events_page.js";
+import { PageFetcher, fetchJson } from "./page_fetch.js";
 import {
   SPEEDS,
   computeScale,
@@ -17,9 +20,13 @@ import {
   withParams,
 } from "./time.js";
 
-const CHUNKS_PER_PAGE = 4;
+const CHUNKS_PER_PAGE = 4; // a seek's pages: it walks back from the target 4 chunks a request
 const FIRST_PAGE_CHUNKS = 1; // the first frame waits for one chunk only
-const PAGES_IN_FLIGHT = 3; // playback downloads this many pages at once
+const READ_PAGE_CHUNKS = 16; // reading ahead: fewer, larger requests (each costs ~20 ms)
+const PAGES_IN_FLIGHT = 3; // reading ahead downloads this many pages at once
+// A window up to this long is read whole from the first frame on, so every seek in it is local;
+// a longer one keeps AHEAD_MS ahead of the playhead and downloads a seek's chunks on demand.
+const WHOLE_WINDOW_MS = 5 * 60 * 1000;
 const SEEK_STEP_MS = 5000;
 const UI_TICK_MS = 200;
 const AHEAD_MS = 30000; // keep this much recording time ahead of the playhead downloaded
@@ -34,40 +41,20 @@ export const MESSAGES = {
   seeking: "Loading the events of this moment…",
 };
 
-/** fetch + JSON with a readable error (`HTTP 404: window not found`). */
-export async function fetchJson(fetchFn, url) {
-  let response;
-  try {
-    response = await fetchFn(url, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-  } catch (err) {
-    throw new Error((err && err.message) || "network error");
-  }
-  if (!response.ok) {
-    let detail = "";
-    try {
-      const body = await response.json();
-      if (body && body.error) detail = ": " + body.error;
-    } catch (_err) {
-      // not JSON
-    }
-    throw new Error("HTTP " + response.status + detail);
-  }
-  return response.json();
-}
+export { fetchJson };
 
 export class Player {
   /**
    * @param {object} o root (#sentiero-player), data (the replay-data island), Replayer (rrweb),
-   *   fetch (window.fetch), win, doc.
+   *   fetch (window.fetch), win, doc, pageWorkerUrl (page_worker.js as built: events pages are
+   *   downloaded off the main thread; none: with `fetch`).
    */
   constructor(o) {
     this.root = o.root;
     this.data = o.data || {};
     this.Replayer = o.Replayer;
     this.fetchFn = o.fetch;
+    this.pages = new PageFetcher({ fetch: o.fetch, win: o.win, workerUrl: o.pageWorkerUrl });
     this.win = o.win;
     this.doc = o.doc;
     this.replayer = null;
@@ -75,13 +62,15 @@ export class Player {
     this.totalMs = 0;
     this.loadedEvents = 0;
     this.chunks = []; // the chunk index, in time order
-    this.loaded = new Set(); // indices of downloaded chunks
+    this.loaded = new Set(); // indices of the chunks handed to rrweb
+    this.held = new Map(); // chunk index -> its downloaded page, not parsed yet ({members, held})
     this.inflight = new Map(); // chunk index -> the promise of the page bringing it
     this.snapshotTimes = []; // timestamps of loaded Meta events (where rrweb can rebuild from)
     this.listeners = {};
     this.loadingDone = false;
     this.pendingSeek = null; // {offset, play}
     this.stalled = false; // playback reached the end of what is loaded while more is coming
+    this.wantPlay = false; // the last play/pause/seek asked to play
     this.viewport = null;
     this.speed = 1;
     this.seeking = false;
@@ -161,6 +150,9 @@ export class Player {
       get loadingDone() {
         return player.loadingDone;
       },
+      get downloaded() {
+        return player.downloaded();
+      },
       get loadedChunks() {
         return Array.from(player.loaded).sort((a, b) => a - b);
       },
@@ -177,8 +169,8 @@ export class Player {
       { cursor, chunks: chunks || CHUNKS_PER_PAGE, layout: EVENTS_LAYOUT });
   }
 
-  fetchJson(url) {
-    return fetchJson(this.fetchFn, url).then(asEventsPage);
+  fetchPage(url) {
+    return this.pages.page(url);
   }
 
   /** Listen to "events" (a list of newly loaded events), "time" (the playhead, ms) or "ready". */
@@ -218,10 +210,13 @@ export class Player {
     let index;
     try {
       if (!this.data.eventsUrl || !this.data.chunksUrl) throw new Error("missing replay data");
-      const [chunkIndex, firstPage] = await Promise.all([
-        this.fetchJson(this.data.chunksUrl),
-        this.fetchJson(this.pageUrl(0, FIRST_PAGE_CHUNKS)),
+      // the first page on this thread while the worker boots for the rest
+      const first = Promise.all([
+        fetchJson(this.fetchFn, this.data.chunksUrl),
+        this.fetchPage(this.pageUrl(0, FIRST_PAGE_CHUNKS)),
       ]);
+      this.pages.warm();
+      const [chunkIndex, firstPage] = await first;
       index = chunkIndex || {};
       this.chunks = byTime(Array.isArray(index.chunks) ? index.chunks : []);
       events = Array.isArray(firstPage && firstPage.events) ? firstPage.events.slice() : [];
@@ -229,7 +224,7 @@ export class Player {
       this.markLoaded(0, FIRST_PAGE_CHUNKS, cursor);
       // rrweb needs two events to start; a first page that small is unusual but possible.
       while (events.length < 2 && cursor != null) {
-        const page = await this.fetchJson(this.pageUrl(cursor));
+        const page = await this.fetchPage(this.pageUrl(cursor));
         if (Array.isArray(page.events)) events.push(...page.events);
         this.markLoaded(cursor, CHUNKS_PER_PAGE, page.next_cursor);
         cursor = page.next_cursor;
@@ -275,40 +270,66 @@ export class Player {
     this.controlsEl.hidden = true;
   }
 
-  /**
-   * Download the given chunks, a page of at most CHUNKS_PER_PAGE adjacent chunks per request,
-   * the requests in parallel; resolves once every one of them is in (including those another
-   * call is already downloading).
-   */
-  async fetchChunks(indices) {
-    const pending = new Set();
-    for (const i of indices) if (this.inflight.has(i)) pending.add(this.inflight.get(i));
-    const wanted = indices.filter((i) => !this.loaded.has(i) && !this.inflight.has(i));
+  /** Pages of at most `perPage` adjacent chunks for those of `indices` not downloaded yet. */
+  planPages(indices, perPage) {
+    const wanted = indices.filter((i) => !this.loaded.has(i) && !this.held.has(i) &&
+      !this.inflight.has(i));
     const known = this.chunks.map((c) => c.index);
     const pages = [];
     for (const [start, count] of runs(wanted, known)) {
       const run = pageIndices(known, start, count, null);
       const members = run.length ? run : [start];
-      for (let k = 0; k < members.length; k += CHUNKS_PER_PAGE) {
-        pages.push(members.slice(k, k + CHUNKS_PER_PAGE));
-      }
+      for (let k = 0; k < members.length; k += perPage) pages.push(members.slice(k, k + perPage));
     }
-    for (const members of pages) {
-      const start = members[0];
-      const count = members.length;
-      const request = this.fetchJson(this.pageUrl(start, count)).then((page) => {
-        const events = Array.isArray(page.events) ? page.events : [];
-        for (const event of events) this.replayer.addEvent(event);
-        this.loadedEvents += events.length;
-        this.markLoaded(start, count, page.next_cursor);
-        this.noteEvents(events);
-      }).finally(() => {
-        for (const i of members) this.inflight.delete(i);
-      });
-      for (const i of members) this.inflight.set(i, request);
-      pending.add(request);
+    return pages;
+  }
+
+  /** Download the adjacent chunks `members` in one request and hold them unparsed. */
+  download(members) {
+    const request = this.pages.hold(this.pageUrl(members[0], members.length)).then((held) => {
+      const record = { members, held, done: false };
+      for (const i of members) this.held.set(i, record);
+      return record;
+    }).finally(() => {
+      for (const i of members) this.inflight.delete(i);
+    });
+    for (const i of members) this.inflight.set(i, request);
+    return request;
+  }
+
+  /** Parse a downloaded page and hand its events to rrweb. */
+  materialize(record) {
+    if (record.done) return;
+    record.done = true;
+    for (const i of record.members) this.held.delete(i);
+    const page = record.held.page();
+    const events = Array.isArray(page.events) ? page.events : [];
+    for (const event of events) this.replayer.addEvent(event);
+    this.loadedEvents += events.length;
+    this.markLoaded(record.members[0], record.members.length, page.next_cursor);
+    this.noteEvents(events);
+  }
+
+  /** Every chunk of the window is here, parsed or not (a seek anywhere needs no request). */
+  downloaded() {
+    return this.chunks.every((c) => this.loaded.has(c.index) || this.held.has(c.index));
+  }
+
+  /**
+   * Bring the given chunks into rrweb: those held are parsed, the others downloaded in pages of
+   * at most `perPage` adjacent chunks, the requests in parallel; resolves once every one of
+   * them is in (including those already coming).
+   */
+  async fetchChunks(indices, perPage = CHUNKS_PER_PAGE) {
+    const records = new Set();
+    const pending = new Set();
+    for (const i of indices) {
+      if (this.held.has(i)) records.add(this.held.get(i));
+      else if (this.inflight.has(i)) pending.add(this.inflight.get(i));
     }
-    await Promise.all(pending);
+    for (const members of this.planPages(indices, perPage)) pending.add(this.download(members));
+    for (const record of records) this.materialize(record);
+    for (const record of await Promise.all(pending)) this.materialize(record);
     // addEvent is applied by rrweb on a microtask; act after it.
     await Promise.resolve();
   }
@@ -318,33 +339,87 @@ export class Player {
     return new Set(this.inflight.values()).size;
   }
 
-  /** Fetch what playback needs next; stall at a stretch that is not downloaded yet. */
+  /** Whether the whole window is read from the first frame on (else AHEAD_MS ahead). */
+  readsWhole() {
+    return this.totalMs <= WHOLE_WINDOW_MS;
+  }
+
+  /** The held page nearest after the playhead (`now`, absolute ms), or null. */
+  nextHeld(now) {
+    for (const chunk of this.chunks) {
+      if (chunk.last_ms >= now && this.held.has(chunk.index)) return this.held.get(chunk.index);
+    }
+    return null;
+  }
+
+  /**
+   * Keep PAGES_IN_FLIGHT pages of what comes next downloading (the rest of a short window, else
+   * AHEAD_MS ahead of the playhead), and hand rrweb the downloaded pages after the playhead, one
+   * page per task, nearest first: at once those within AHEAD_MS, the others once nothing is
+   * downloading (parsing is the main thread's largest cost; it must not hold up the
+   * downloads). Stall at a stretch that is not here yet. Pages before the playhead stay held
+   * until a seek needs them: rrweb would apply their events on top of what it shows.
+   */
   maintain() {
     if (!this.replayer || this.loadingDone || this.loadFailed) return;
     if (this.pendingSeek) return;
     const now = this.firstMs + this.currentTime();
-    if (this.isPlaying() && loadedUntil(this.chunks, this.loaded, now) <= now + STALL_MARGIN_MS) {
+    const here = new Set([...this.loaded, ...this.held.keys()]);
+    if (this.isPlaying() && loadedUntil(this.chunks, here, now) <= now + STALL_MARGIN_MS) {
       this.stalled = true;
       this.replayer.pause();
       this.setStatus(MESSAGES.more);
     }
     const free = PAGES_IN_FLIGHT - this.pagesInFlight();
-    if (free <= 0) return;
-    const busy = new Set([...this.loaded, ...this.inflight.keys()]);
-    const ahead = planAhead(this.chunks, busy, now, AHEAD_MS * Math.max(1, this.speed),
-      CHUNKS_PER_PAGE * free);
-    if (!ahead.length) return;
-    this.fetchChunks(ahead).then(() => {
-      const at = this.firstMs + this.currentTime();
-      if (this.stalled && loadedUntil(this.chunks, this.loaded, at) > at + STALL_MARGIN_MS) {
-        this.stalled = false;
-        this.replayer.play(this.currentTime());
-        this.onPlayState(true);
+    if (free > 0) {
+      const busy = new Set([...here, ...this.inflight.keys()]);
+      const ahead = planAhead(this.chunks, busy, now,
+        this.readsWhole() ? Infinity : AHEAD_MS * Math.max(1, this.speed),
+        READ_PAGE_CHUNKS * free);
+      for (const members of this.planPages(ahead, READ_PAGE_CHUNKS)) {
+        this.download(members).then(() => this.maintain(), (err) => this.loadFailure(err));
       }
-      if (!this.stalled && !this.pendingSeek && !this.loadError) this.setStatus("");
-      this.render();
-      this.maintain(); // keep PAGES_IN_FLIGHT pages coming
-    }, (err) => this.loadFailure(err));
+    }
+    const record = this.nextHeld(now);
+    if (!record) return;
+    if (this.inflight.size && !this.soon(record, now)) return;
+    try {
+      this.materialize(record);
+    } catch (err) {
+      this.loadFailure(err);
+      return;
+    }
+    // rrweb applies addEvent on a microtask: look again after it, in a task of its own
+    Promise.resolve().then(() => this.afterMaterialize());
+  }
+
+  /** Whether a held page starts within AHEAD_MS (at this speed) of `now` (absolute ms). */
+  soon(record, now) {
+    const starts = this.chunks.find((c) => c.index === record.members[0]);
+    return !starts || starts.first_ms <= now + AHEAD_MS * Math.max(1, this.speed);
+  }
+
+  /** A page is in rrweb: resume a stalled playback, hand it the next one. */
+  afterMaterialize() {
+    if (!this.replayer) return;
+    const at = this.firstMs + this.currentTime();
+    if (this.stalled && loadedUntil(this.chunks, this.loaded, at) > at + STALL_MARGIN_MS) {
+      this.stalled = false;
+      this.replayer.play(this.currentTime());
+      this.onPlayState(true);
+    }
+    if (!this.stalled && !this.pendingSeek && !this.loadError) this.setStatus("");
+    this.render();
+    const next = this.nextHeld(at);
+    if (!next) return;
+    // what playback needs soon in the next task; the rest when the page is idle (a parse takes
+    // tens of ms: frames first)
+    const idle = this.win.requestIdleCallback;
+    if (this.soon(next, at) || typeof idle !== "function") {
+      this.win.setTimeout(() => this.maintain(), 0);
+    } else {
+      idle.call(this.win, () => this.maintain(), { timeout: 250 });
+    }
   }
 
   loadFailure(err) {
@@ -375,8 +450,11 @@ export class Player {
     replayer.on("start", () => this.onPlayState(true));
     replayer.on("pause", () => this.onPlayState(false));
     replayer.on("finish", () => {
+      // rrweb says "finish" 50 ms after casting the last event it has, also when a paused seek
+      // cast it: only a playback that was meant to go on waits for more (else a replay opened
+      // paused would start playing once the next page is in)
       const now = this.firstMs + this.currentTime();
-      if (!this.loadingDone && !this.loadFailed &&
+      if (this.wantPlay && !this.loadingDone && !this.loadFailed &&
           loadedUntil(this.chunks, this.loaded, now) !== Infinity) {
         this.stalled = true;
         this.setStatus(MESSAGES.more);
@@ -402,6 +480,7 @@ export class Player {
       this.onPlayState(false);
       this.seek(start, false);
     } else {
+      this.wantPlay = true;
       replayer.play(0);
       this.onPlayState(true);
     }
@@ -409,6 +488,7 @@ export class Player {
       this.render();
       this.maintain();
     }, UI_TICK_MS);
+    this.maintain(); // reading ahead starts with the first frame
   }
 
   isPlaying() {
@@ -442,6 +522,7 @@ export class Player {
 
   pause() {
     if (!this.replayer) return;
+    this.wantPlay = false;
     this.stalled = false;
     if (this.pendingSeek) this.pendingSeek.play = false;
     this.replayer.pause();
@@ -459,6 +540,7 @@ export class Player {
   /** Jump to `offset` ms from the start; downloads the chunks that moment needs first. */
   seek(offset, play) {
     if (!this.replayer) return;
+    this.wantPlay = !!play;
     const target = Math.max(0, Math.min(offset, this.totalMs));
     const plan = this.loadingDone || this.loadFailed ? { ready: true } :
       planSeek(this.chunks, this.loaded, this.snapshotTimes, this.firstMs + target);
@@ -576,6 +658,7 @@ export class Player {
   /** Stop playback and every listener (switching tabs in a shared or imported replay). */
   destroy() {
     if (this.tick) this.win.clearInterval(this.tick);
+    this.pages.close();
     if (this.onKeyBound) this.doc.removeEventListener("keydown", this.onKeyBound);
     if (this.onResizeBound) this.win.removeEventListener("resize", this.onResizeBound);
     if (this.resizeObserver) this.resizeObserver.disconnect();

@@ -14,12 +14,16 @@ export function readJsonIsland(doc, id) {
   }
 }
 
-/** Build a ReplayView from the page's standard element ids. */
-export function mountReplay(win, doc, data, fetchFn, Replayer) {
+/**
+ * Build a ReplayView from the page's standard element ids; `pageWorkerUrl` (the built
+ * page_worker.js) downloads events pages off the main thread.
+ */
+export function mountReplay(win, doc, data, fetchFn, Replayer, pageWorkerUrl) {
   const byId = (id) => doc.getElementById(id);
   const view = new ReplayView({
     doc, win, data, Replayer,
     fetch: fetchFn,
+    pageWorkerUrl,
     playerRoot: byId("sentiero-player"),
     timelineRoot: byId("replay-timeline"),
     sidebarRoot: byId("replay-activity"),
@@ -56,11 +60,12 @@ export function bindReplayKeys(win, doc, current) {
   return help;
 }
 
-export function initReplayPage(win, doc, Replayer) {
+export function initReplayPage(win, doc, Replayer, pageWorkerUrl) {
   const root = doc.getElementById("sentiero-player");
   if (!root || !doc.getElementById("sentiero-replay-data")) return;
   const data = readJsonIsland(doc, "sentiero-replay-data");
-  const view = mountReplay(win, doc, data || {}, (url, init) => win.fetch(url, init), Replayer);
+  const view = mountReplay(win, doc, data || {}, (url, init) => win.fetch(url, init), Replayer,
+    pageWorkerUrl);
   bindReplayKeys(win, doc, () => view);
   if (!data) {
     view.start = () => null;

@@ -45,7 +45,7 @@ export class ReplayView {
   start() {
     const o = this.o;
     const player = new Player({ root: o.playerRoot, data: this.data, Replayer: o.Replayer,
-      fetch: o.fetch, win: o.win, doc: o.doc });
+      fetch: o.fetch, win: o.win, doc: o.doc, pageWorkerUrl: o.pageWorkerUrl });
     this.player = player;
     const seek = (offset) => this.seekTo(offset);
     this.timeline = o.timelineRoot ? new Timeline({ root: o.timelineRoot, doc: o.doc,
