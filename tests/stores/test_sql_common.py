@@ -26,7 +26,8 @@ from sentiero.stores.base import (
     WindowRef,
     encode_events,
 )
-from sentiero.stores.sql import SQLStore, _escape_like, normalize_url
+from sentiero.stores.sql import SQLStore, normalize_url
+from sentiero.stores.sql_read import _escape_like
 from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS, LATEST_VERSION, MIGRATIONS
 
 
