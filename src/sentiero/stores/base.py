@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import zstandard
 
-from sentiero.analytics import query
+from sentiero.analytics import clicks, query
+from sentiero.analytics.clicks import Click, ClickCells
 from sentiero.analytics.query import Facets, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
@@ -741,6 +742,21 @@ class Store(TrackingStore, ABC):
             raise ValueError(f"unknown traits {traits!r}")
         return query.generic_fact_trait_counts(self, query.generic_facts(self, scope, (kind,)),
                                                traits)
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> ClickCells:
+        """One page's clicks in scope per viewport bucket, and those of ``bucket`` (None: the
+        busiest) per ``cell_px`` cell of its representative layout and per element
+        (sentiero.analytics.clicks)."""
+        return clicks.generic_click_cells(query.generic_facts(self, scope, ("click",), url),
+                                          bucket, cell_px)
+
+    def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
+                   cell: tuple[int, int], cell_px: int, limit: int) -> list[Click]:
+        """The first ``limit`` clicks (earliest first, ties by session id) of one cell of
+        ``click_cells``' layout ``width`` px wide."""
+        return clicks.generic_click_spot(query.generic_facts(self, scope, ("click",), url),
+                                         bucket, width, cell, cell_px, limit)
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:

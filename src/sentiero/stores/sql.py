@@ -62,7 +62,7 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.group_commit import GroupCommit, Pending
-from sentiero.stores.sql_analytics import SQLAnalytics
+from sentiero.stores.sql_analytics import SQLAnalytics, click_values
 from sentiero.stores.sql_engagement import (
     Seen,
     SQLEngagement,
@@ -432,6 +432,7 @@ class SQLStore(SQLEngagement, SQLAnalytics, SQLTracking, SQLSavedFunnels, Store)
                 "data_json": fact_data_json(f),
                 "key": f.key[:200] if f.key is not None else None,
                 "value": f.value,
+                **click_values(f.kind, f.data),
             }
             for f in batch.facts
         ]

@@ -16,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from sentiero.analytics import clicks
 from sentiero.analytics.query import (
     DURATION_BUCKETS_MS,
     FACET_TRAITS,
@@ -31,6 +32,7 @@ from sentiero.analytics.query import (
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
+from sentiero.stores.sql_schema import CLICK_COLUMNS
 
 
 def _us(moment: datetime) -> int:
@@ -52,6 +54,22 @@ def url_like(pattern: str) -> str:
         return "".join("%" if c == "*" else "_" if c == "?" else like_escape(c)
                        for c in pattern.lower())
     return f"%{like_escape(pattern.lower())}%"
+
+
+def _plain(number: float) -> float:
+    """A stored double as ingest had it: whole numbers as ints (so pages print 1280, not
+    1280.0, on every store)."""
+    return int(number) if float(number).is_integer() else float(number)
+
+
+def click_values(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A fact's click geometry columns (schema step 11): all None unless it is a click the
+    heatmap can place."""
+    g = clicks.geometry(kind, data)
+    if g is None:
+        return dict.fromkeys(CLICK_COLUMNS)
+    return {"click_x": float(g.x), "click_y": float(g.y), "click_vw": float(g.vw),
+            "click_vh": None if g.vh is None else float(g.vh), "click_pv": g.pv}
 
 
 class SQLAnalytics:
@@ -306,6 +324,85 @@ class SQLAnalytics:
                 .select_from(f.join(s, s.c.session_id == f.c.session_id))
                 .where(*self._fact_where(scope, (kind,), None)).group_by(f.c.key, *columns))
         return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
+
+    # --- clicks (the heatmap; rules in sentiero.analytics.clicks) ------------------------
+
+    def _floor(self, value: Any) -> Any:
+        if self.backend != "sqlite":  # SQLite has floor() only when built with math functions
+            return sa.func.floor(value)
+        whole = sa.cast(value, sa.Integer)
+        return sa.case((value < whole, whole - 1), else_=whole)
+
+    def _click_where(self, scope: Scope, url: str, bucket: str | None) -> list[Any]:
+        f = self.tables.facts
+        where = [*self._fact_where(scope, ("click",), url), f.c.click_vw.is_not(None)]
+        if bucket is not None:
+            _, _, lo, hi = next(b for b in clicks.BUCKETS if b[0] == bucket)
+            where += [f.c.click_vw >= lo, f.c.click_vw < hi]
+        return where
+
+    def _click_cell(self, width: float, cell_px: int) -> tuple[Any, Any, Any]:
+        f = self.tables.facts
+        x = f.c.click_x * float(width) / f.c.click_vw
+        return (self._floor(x / float(cell_px)), self._floor(f.c.click_y / float(cell_px)), x)
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> clicks.ClickCells:
+        f = self.tables.facts
+        vw = f.c.click_vw
+        which = sa.case(*((sa.and_(vw >= lo, vw < hi), key)
+                          for key, _, lo, hi in clicks.BUCKETS)).label("bucket")
+        counts = dict.fromkeys(clicks.BUCKET_KEYS, 0)
+        for key, n in self._read(sa.select(which, sa.func.count())
+                                 .where(*self._click_where(scope, url, None)).group_by(which)):
+            counts[key] = int(n)
+        bucket = clicks.pick_bucket(counts, bucket)
+        if not counts[bucket]:
+            return clicks.ClickCells(counts, bucket, None, None, [], {}, None)
+        where = self._click_where(scope, url, bucket)
+        n = sa.func.count()
+        view = self._read(
+            sa.select(f.c.session_id, f.c.window_id, f.c.click_pv)
+            .where(*where, f.c.click_pv.is_not(None))
+            .group_by(f.c.session_id, f.c.window_id, f.c.click_pv)
+            .order_by(n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id).limit(1))
+        representative = None
+        if view:
+            sid, wid, pv = view[0]
+            width, height = self._read(
+                sa.select(f.c.click_vw, f.c.click_vh)
+                .where(*where, f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv)
+                .order_by(f.c.ts_ms.desc(), f.c.id.desc()).limit(1))[0]
+            representative = clicks.PageView(sid, wid, int(pv), _plain(width),
+                                             None if height is None else _plain(height))
+            width = representative.width
+        else:  # no click knows its page view: the earliest click's layout
+            width = _plain(self._read(sa.select(vw).where(*where)
+                                      .order_by(f.c.ts_ms, f.c.id).limit(1))[0][0])
+        gx, gy, x = self._click_cell(width, cell_px)
+        gx, gy = gx.label("gx"), gy.label("gy")
+        cells = [clicks.Cell(int(cx), int(cy), int(count), int(who), float(sx), float(sy))
+                 for cx, cy, count, who, sx, sy in self._read(
+                     sa.select(gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
+                               sa.func.sum(x), sa.func.sum(f.c.click_y))
+                     .where(*where).group_by(gx, gy))]
+        elements = {key: int(count) for key, count in self._read(
+            sa.select(f.c.key, sa.func.count())
+            .where(*where, f.c.key.is_not(None), f.c.key != "").group_by(f.c.key))}
+        max_y = self._read(sa.select(sa.func.max(f.c.click_y)).where(*where))[0][0]
+        return clicks.ClickCells(counts, bucket, representative, width, cells, elements,
+                                 float(max_y))
+
+    def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
+                   cell: tuple[int, int], cell_px: int, limit: int) -> list[clicks.Click]:
+        f = self.tables.facts
+        gx, gy, x = self._click_cell(width, cell_px)
+        rows = self._read(
+            sa.select(f.c.session_id, f.c.window_id, f.c.ts_ms, x, f.c.click_y, f.c.key)
+            .where(*self._click_where(scope, url, bucket), gx == cell[0], gy == cell[1])
+            .order_by(f.c.ts_ms, f.c.session_id, f.c.id).limit(limit))
+        return [clicks.Click(sid, wid, int(ts), float(cx), float(cy), key)
+                for sid, wid, ts, cx, cy, key in rows]
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
