@@ -30,7 +30,7 @@ DEFAULT_ORDER = ("desktop", "tablet", "phone")  # the busiest bucket wins; ties 
 def bucket_of(width: float | None) -> str | None:
     if not width or width <= 0:
         return None
-    return next(key for key, _, lo, hi in BUCKETS if lo <= width < hi)
+    return next((key for key, _, lo, hi in BUCKETS if lo <= width < hi), None)
 
 
 def pick_bucket(counts: dict[str, int], asked: str | None) -> str:
@@ -173,6 +173,6 @@ def generic_click_spot(facts: Iterable[Fact], bucket: str, width: float, cell: t
             continue
         gx, gy, x = cell_of(g, width, cell_px)
         if (gx, gy) == cell:
-            found.append(Click(f.session_id, f.window_id, f.ts_ms, x, g.y, f.key))
+            found.append(Click(f.session_id, f.window_id, f.ts_ms, x, float(g.y), f.key))
     found.sort(key=lambda c: (c.ts_ms, c.session_id))
     return found[:limit]

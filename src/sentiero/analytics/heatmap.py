@@ -75,7 +75,7 @@ def heatmap(store: Store, period: Period, url: str, bucket: str | None = None,
     if not found.cells or found.width is None:
         return result
     result.total = sum(c.count for c in found.cells)
-    result.page_height = (found.max_y or 0.0) + CELL_PX
+    result.page_height = float(found.max_y or 0) + CELL_PX
     spots = [Spot(c.gx, c.gy, c.count, c.sessions, (c.sum_x / c.count, c.sum_y / c.count))
              for c in found.cells]
     result.spots = sorted(spots, key=lambda s: (-s.count, s.gy, s.gx))[:MAX_SPOTS]

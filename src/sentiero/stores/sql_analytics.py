@@ -142,9 +142,11 @@ class SQLAnalytics:
         return where
 
     def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None) -> list[Any]:
+        """``kinds`` empty: facts of any kind (the caller's other conditions choose them)."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
-        where: list[Any] = [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
+        where: list[Any] = [] if not kinds else \
+            [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
         if scope.since is not None:
             where.append(f.c.ts_ms >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
@@ -327,15 +329,26 @@ class SQLAnalytics:
 
     # --- clicks (the heatmap; rules in sentiero.analytics.clicks) ------------------------
 
+    _sqlite_floor: bool | None = None
+
     def _floor(self, value: Any) -> Any:
-        if self.backend != "sqlite":  # SQLite has floor() only when built with math functions
-            return sa.func.floor(value)
-        whole = sa.cast(value, sa.Integer)
-        return sa.case((value < whole, whole - 1), else_=whole)
+        if self.backend == "sqlite":  # floor() only when SQLite was built with math functions
+            if self._sqlite_floor is None:
+                try:
+                    self._read(sa.select(sa.func.floor(1.5)))
+                    self._sqlite_floor = True
+                except sa.exc.OperationalError:
+                    self._sqlite_floor = False
+            if not self._sqlite_floor:
+                whole = sa.cast(value, sa.Integer)  # truncates towards zero
+                return sa.case((value < whole, whole - 1), else_=whole)
+        return sa.func.floor(value)
 
     def _click_where(self, scope: Scope, url: str, bucket: str | None) -> list[Any]:
         f = self.tables.facts
-        where = [*self._fact_where(scope, ("click",), url), f.c.click_vw.is_not(None)]
+        # only clicks have a viewport width (no kind condition: it would lead the planner to
+        # the kind index, which does not hold the geometry)
+        where = [*self._fact_where(scope, (), url), f.c.click_vw.is_not(None)]
         if bucket is not None:
             _, _, lo, hi = next(b for b in clicks.BUCKETS if b[0] == bucket)
             where += [f.c.click_vw >= lo, f.c.click_vw < hi]
@@ -350,15 +363,22 @@ class SQLAnalytics:
                     ) -> clicks.ClickCells:
         f = self.tables.facts
         vw = f.c.click_vw
-        which = sa.case(*((sa.and_(vw >= lo, vw < hi), key)
-                          for key, _, lo, hi in clicks.BUCKETS)).label("bucket")
+        # every stored click_vw is in some bucket (clicks.geometry): the upper bounds suffice
+        which = sa.case(*((vw < hi, key) for key, _, _, hi in clicks.BUCKETS[:-1]),
+                        else_=clicks.BUCKETS[-1][0]).label("bucket")
         counts = dict.fromkeys(clicks.BUCKET_KEYS, 0)
-        for key, n in self._read(sa.select(which, sa.func.count())
-                                 .where(*self._click_where(scope, url, None)).group_by(which)):
-            counts[key] = int(n)
+        # one pass: clicks and the deepest click per bucket and selector
+        groups = self._read(sa.select(which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
+                            .where(*self._click_where(scope, url, None))
+                            .group_by(which, f.c.key))
+        for key, _, n, _ in groups:
+            counts[key] += int(n)
         bucket = clicks.pick_bucket(counts, bucket)
         if not counts[bucket]:
             return clicks.ClickCells(counts, bucket, None, None, [], {}, None)
+        elements = {selector: int(n) for key, selector, n, _ in groups
+                    if key == bucket and selector}
+        max_y = max(float(y) for key, _, _, y in groups if key == bucket)
         where = self._click_where(scope, url, bucket)
         n = sa.func.count()
         view = self._read(
@@ -386,12 +406,8 @@ class SQLAnalytics:
                      sa.select(gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
                                sa.func.sum(x), sa.func.sum(f.c.click_y))
                      .where(*where).group_by(gx, gy))]
-        elements = {key: int(count) for key, count in self._read(
-            sa.select(f.c.key, sa.func.count())
-            .where(*where, f.c.key.is_not(None), f.c.key != "").group_by(f.c.key))}
-        max_y = self._read(sa.select(sa.func.max(f.c.click_y)).where(*where))[0][0]
         return clicks.ClickCells(counts, bucket, representative, width, cells, elements,
-                                 float(max_y))
+                                 _plain(max_y))
 
     def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
                    cell: tuple[int, int], cell_px: int, limit: int) -> list[clicks.Click]:
