@@ -33,7 +33,9 @@ from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.tracking import TrackingStore
 
 if TYPE_CHECKING:
+    from sentiero.analytics.conversions import GoalGroup
     from sentiero.analytics.engagement import Engagement
+    from sentiero.analytics.funnel import Step
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -742,6 +744,15 @@ class Store(TrackingStore, ABC):
             raise ValueError(f"unknown traits {traits!r}")
         return query.generic_fact_trait_counts(self, query.generic_facts(self, scope, (kind,)),
                                                traits)
+
+    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+        """The sessions in scope with an entry URL, grouped by entry URL, referrer, UTM
+        source/medium/campaign and whether they reached ``goal`` (a fact in scope matching it),
+        with each group's first session oldest first and its example moment
+        (sentiero.analytics.conversions.GoalGroup)."""
+        from sentiero.analytics.conversions import generic_goal_groups
+
+        return generic_goal_groups(self, scope, goal)
 
     def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
                     ) -> ClickCells:

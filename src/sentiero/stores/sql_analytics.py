@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -33,6 +33,10 @@ from sentiero.analytics.query import (
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
 from sentiero.stores.sql_schema import CLICK_COLUMNS
+
+if TYPE_CHECKING:
+    from sentiero.analytics.conversions import GoalGroup
+    from sentiero.analytics.funnel import Step
 
 
 def _us(moment: datetime) -> int:
@@ -141,16 +145,21 @@ class SQLAnalytics:
             where.append(s.c.updated_us <= _us(scope.until))
         return where
 
-    def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None) -> list[Any]:
-        """``kinds`` empty: facts of any kind (the caller's other conditions choose them)."""
+    def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None,
+                    by_time: bool = True) -> list[Any]:
+        """``kinds`` empty: facts of any kind (the caller's other conditions choose them);
+        ``by_time`` False: SQLite is told not to look the time range up in an index (without
+        planner statistics it prefers the (kind, ts_ms) index, which holds no url, to the
+        covering facts_counts)."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         where: list[Any] = [] if not kinds else \
             [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
+        ts = f.c.ts_ms if by_time or self.backend != "sqlite" else f.c.ts_ms + 0
         if scope.since is not None:
-            where.append(f.c.ts_ms >= to_ms(scope.since, round_up=True))
+            where.append(ts >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
-            where.append(f.c.ts_ms <= to_ms(scope.until))
+            where.append(ts <= to_ms(scope.until))
         if url is not None:
             where.append(f.c.url == url)
         if not scope.segment.empty:
@@ -326,6 +335,81 @@ class SQLAnalytics:
                 .select_from(f.join(s, s.c.session_id == f.c.session_id))
                 .where(*self._fact_where(scope, (kind,), None)).group_by(f.c.key, *columns))
         return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
+
+    # --- goals and funnel steps (sentiero.analytics.conversions, .funnel) ----------------
+
+    def _step_where(self, step: Step) -> list[Any] | None:
+        """What a fact matching ``step`` is, in SQL; None when SQL cannot say it exactly (a
+        glob with a ``[...]`` class, which LIKE does not have)."""
+        f = self.tables.facts
+        if step.kind == "tag":
+            return [f.c.kind == "custom", f.c.key == step.value[:200]]
+        if "[" in step.value and ("*" in step.value or "?" in step.value):
+            return None
+        return [f.c.kind == "page_view",
+                sa.func.lower(f.c.url).like(url_like(step.value), escape="\\")]
+
+    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+        from sentiero.analytics.conversions import Example, GoalGroup, generic_goal_groups
+
+        match = self._step_where(goal)
+        if match is None:
+            return generic_goal_groups(self, scope, goal)
+        f, s = self.tables.facts, self.tables.sessions
+        hits = [*self._fact_where(scope, (), None, by_time=False), *match]
+        converted = sa.case((s.c.session_id.in_(sa.select(f.c.session_id).where(*hits)), 1),
+                            else_=0).label("converted")
+        names = ("entry_url", "referrer", "utm_source", "utm_medium", "utm_campaign")
+        base = sa.select(*(s.c[n] for n in names), converted, s.c.session_id, s.c.updated_us
+                         ).where(*self._session_where(scope), s.c.entry_url.is_not(None),
+                                 s.c.entry_url != "").subquery()
+        group = [*(base.c[n] for n in names), base.c.converted]
+        ranked = sa.select(
+            *group, base.c.session_id, base.c.updated_us,
+            sa.func.row_number().over(partition_by=group, order_by=(
+                base.c.updated_us, base.c.session_id.desc())).label("rank"),
+            sa.func.count().over(partition_by=group).label("n"),
+        ).subquery()
+        rows = self._read(sa.select(ranked).where(ranked.c.rank == 1))
+        firsts = [r[6] for r in rows]
+        # the example moments of the first sessions: the goal moment (earliest matching fact,
+        # ties in fact order) of the converting ones, the start of the others
+        moments = {sid: Example(sid, fact.window_id, fact.ts_ms)
+                   for sid, fact in self._first_matches(scope, goal, firsts).items()}
+        starts = {r.session_id: Example(r.session_id, r.first_window_id, None)
+                  for r in self._rows_with_windows(
+                      [r[6] for r in rows if not r[5]])}
+        return [GoalGroup(entry, referrer, source, medium, campaign, bool(conv), int(n),
+                          int(updated), moments[sid] if conv else starts[sid])
+                for entry, referrer, source, medium, campaign, conv, sid, updated, _, n in rows]
+
+    def _first_matches(self, scope: Scope, step: Step, session_ids: list[str]
+                       ) -> dict[str, Fact]:
+        """The earliest fact in scope matching ``step`` (ties in fact order) of each of a few
+        sessions (in scope), matched by the step's own rule: their facts are few."""
+        f = self.tables.facts
+        lo = to_ms(scope.since, round_up=True) if scope.since is not None else None
+        hi = to_ms(scope.until) if scope.until is not None else None
+        found: dict[str, Fact] = {}
+        for start in range(0, len(session_ids), 500):
+            chunk = session_ids[start:start + 500]
+            for kind, sid, wid, ts, url, key in self._read(
+                    sa.select(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url, f.c.key)
+                    .where(f.c.session_id.in_(chunk)).order_by(f.c.ts_ms, f.c.id)):
+                if sid in found or kind not in ("custom", "page_view") or \
+                        (lo is not None and ts < lo) or (hi is not None and ts > hi):
+                    continue
+                if step.matches_tag(key) if kind == "custom" else step.matches_url(url):
+                    found[sid] = Fact(kind, sid, wid, int(ts), url, {}, key)
+        return found
+
+    def _rows_with_windows(self, session_ids: Iterable[str]) -> list[SessionRow]:
+        ids = sorted(set(session_ids))
+        rows: list[SessionRow] = []
+        for start in range(0, len(ids), 500):
+            rows.extend(self._rows([self.tables.sessions.c.session_id.in_(ids[start:start + 500])],
+                                   None, 0))
+        return rows
 
     # --- clicks (the heatmap; rules in sentiero.analytics.clicks) ------------------------
 
