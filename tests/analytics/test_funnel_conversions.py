@@ -150,6 +150,19 @@ def test_conversions_by_entry_referrer_and_utm(shop: Store) -> None:
     assert conversions.conversions(shop, ALL, funnel.Step("url", "*/c[o]rt")).conversions == 0
 
 
+def test_step_events_are_each_sessions_matching_facts(shop: Store) -> None:
+    # f5: checkout at 5 s (step 1) before its /cart at 8 s (step 0); f4's "other" tag and
+    # f5's /home match nothing; a glob with a class matches as fnmatch says
+    found = shop.step_events(Scope(), [funnel.Step("url", "*/c[a]rt"), STEPS[1]])
+    assert sorted(found) == ["f1", "f2", "f3", "f4", "f5", "f6"]
+    f5 = sorted(found["f5"])
+    assert [(ts - START - 5 * 3_600_000, hit) for ts, _, hit in f5] == [
+        (5 * SEC, frozenset({1})), (8 * SEC, frozenset({0}))]
+    assert {w for _, w, _ in found["f1"]} == {"f1-w0", "f1-w1"}  # /cart again in window 2
+    assert shop.step_events(Scope(), [funnel.Step("tag", "never"),
+                                      funnel.Step("url", "/nowhere")]) == {}
+
+
 def test_goal_groups_count_sessions_per_raw_traits_with_the_oldest_as_example(
         shop: Store) -> None:
     # f1-f6 were stored in that order: the oldest of a group is its lowest number; f1 reached

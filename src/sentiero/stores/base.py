@@ -745,6 +745,14 @@ class Store(TrackingStore, ABC):
         return query.generic_fact_trait_counts(self, query.generic_facts(self, scope, (kind,)),
                                                traits)
 
+    def step_events(self, scope: Scope, steps: list[Step]
+                    ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
+        """Per session, its facts in scope matching some funnel step: (ts_ms, window id,
+        indexes of the steps matched), in ts_ms order per kind (sentiero.analytics.funnel)."""
+        from sentiero.analytics.funnel import generic_step_events
+
+        return generic_step_events(self, scope, steps)
+
     def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
         """The sessions in scope with an entry URL, grouped by entry URL, referrer, UTM
         source/medium/campaign and whether they reached ``goal`` (a fact in scope matching it),

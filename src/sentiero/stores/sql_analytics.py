@@ -349,6 +349,29 @@ class SQLAnalytics:
         return [f.c.kind == "page_view",
                 sa.func.lower(f.c.url).like(url_like(step.value), escape="\\")]
 
+    def step_events(self, scope: Scope, steps: list[Step]
+                    ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
+        from sentiero.analytics.funnel import add_step_event, step_kinds
+
+        f = self.tables.facts
+        rows: list[Any] = []
+        for kind in step_kinds(steps):  # one query per kind, each on its own index
+            where = self._fact_where(scope, (kind,), None, by_time=False)
+            if kind == "custom":
+                where.append(f.c.key.in_(sorted({s.value for s in steps if s.kind == "tag"})))
+            else:
+                matches = [self._step_where(s) for s in steps if s.kind == "url"]
+                where.append(f.c.url > "")  # (kind, url) of facts_counts: an index range
+                if all(m is not None for m in matches):  # a pre-filter: matched below
+                    where.append(sa.or_(*(sa.and_(*m[1:]) for m in matches if m is not None)))
+            rows += self._read(sa.select(f.c.kind, f.c.ts_ms, f.c.id, f.c.session_id,
+                                         f.c.window_id, f.c.url, f.c.key).where(*where))
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))  # scope_facts' order; not asked of SQL,
+        found: dict[str, list[tuple[int, str, frozenset[int]]]] = {}  # whose plan it changes
+        for kind, ts, _, sid, wid, url, key in rows:
+            add_step_event(found, steps, kind, sid, wid, int(ts), url, key)
+        return found
+
     def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
         from sentiero.analytics.conversions import Example, GoalGroup, generic_goal_groups
 
