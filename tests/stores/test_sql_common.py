@@ -321,6 +321,9 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         assert bare.migrate() == steps_from(11)
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
             MIGRATIONS[10].upgrade(conn, t)
+        indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.facts.name)}
+        assert {ix.name for ix in t.click_indexes} <= indexes  # facts_reads replaces
+        assert t.count_indexes[0].name not in indexes  # step 10's facts_counts
         bare.setup()
         cells = bare.click_cells(Scope(), page, None, 24)
         assert (cells.counts, cells.max_y, cells.elements) == (

@@ -171,6 +171,8 @@ def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | Non
     results = [StepResult(s) for s in steps]
     gaps: list[list[int]] = [[] for _ in steps]
     for session_id in sorted(per_session):
+        # by time and window; events equal in both give the same chain in any order (a step
+        # needs a strictly later event than the previous one's)
         events = sorted(per_session[session_id], key=lambda e: (e[0], e[1]))
         for _, _, hit in events:
             seen |= hit

@@ -748,7 +748,9 @@ class Store(TrackingStore, ABC):
     def step_events(self, scope: Scope, steps: list[Step]
                     ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
         """Per session, its facts in scope matching some funnel step: (ts_ms, window id,
-        indexes of the steps matched), in ts_ms order per kind (sentiero.analytics.funnel)."""
+        indexes of the steps matched), in no particular order: the funnel sorts them by time
+        and window, and events equal in both give the same chain in any order
+        (sentiero.analytics.funnel)."""
         from sentiero.analytics.funnel import generic_step_events
 
         return generic_step_events(self, scope, steps)

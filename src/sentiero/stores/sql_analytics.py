@@ -150,7 +150,7 @@ class SQLAnalytics:
         """``kinds`` empty: facts of any kind (the caller's other conditions choose them);
         ``by_time`` False: SQLite is told not to look the time range up in an index (without
         planner statistics it prefers the (kind, ts_ms) index, which holds no url, to the
-        covering facts_counts)."""
+        covering facts_reads)."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         where: list[Any] = [] if not kinds else \
@@ -351,7 +351,7 @@ class SQLAnalytics:
 
     def step_events(self, scope: Scope, steps: list[Step]
                     ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
-        from sentiero.analytics.funnel import add_step_event, step_kinds
+        from sentiero.analytics.funnel import step_hits, step_kinds
 
         f = self.tables.facts
         rows: list[Any] = []
@@ -361,15 +361,19 @@ class SQLAnalytics:
                 where.append(f.c.key.in_(sorted({s.value for s in steps if s.kind == "tag"})))
             else:
                 matches = [self._step_where(s) for s in steps if s.kind == "url"]
-                where.append(f.c.url > "")  # (kind, url) of facts_counts: an index range
+                where.append(f.c.url > "")  # (kind, url) of facts_reads: an index range
                 if all(m is not None for m in matches):  # a pre-filter: matched below
                     where.append(sa.or_(*(sa.and_(*m[1:]) for m in matches if m is not None)))
-            rows += self._read(sa.select(f.c.kind, f.c.ts_ms, f.c.id, f.c.session_id,
-                                         f.c.window_id, f.c.url, f.c.key).where(*where))
-        rows.sort(key=lambda r: (r[0], r[1], r[2]))  # scope_facts' order; not asked of SQL,
-        found: dict[str, list[tuple[int, str, frozenset[int]]]] = {}  # whose plan it changes
-        for kind, ts, _, sid, wid, url, key in rows:
-            add_step_event(found, steps, kind, sid, wid, int(ts), url, key)
+            rows += self._read(sa.select(f.c.kind, f.c.ts_ms, f.c.session_id, f.c.window_id,
+                                         f.c.url, f.c.key).where(*where))
+        found: dict[str, list[tuple[int, str, frozenset[int]]]] = {}
+        hits: dict[tuple[str, str | None, str | None], frozenset[int]] = {}  # pages repeat
+        for kind, ts, sid, wid, url, key in rows:
+            hit = hits.get((kind, url, key))
+            if hit is None:
+                hit = hits[(kind, url, key)] = step_hits(steps, kind, url, key)
+            if hit:
+                found.setdefault(sid, []).append((int(ts), wid, hit))
         return found
 
     def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:

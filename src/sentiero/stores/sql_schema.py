@@ -316,9 +316,13 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
                  facts_shadow.c.value, mysql_length={"url": 255}),
     )
     # step 11: the heatmap counts one page's clicks from the index alone (every column
-    # click_cells and click_spot read); only clicks where partial indexes exist
+    # click_cells and click_spot read); only clicks where partial indexes exist. And step
+    # 10's facts_counts gets the window id, so funnels read their steps' facts from it alone
     placed = facts_shadow.c.click_vw.is_not(None)
     click_indexes = (
+        sa.Index(f"{p}facts_reads", facts_shadow.c.kind, facts_shadow.c.url,
+                 facts_shadow.c.key, facts_shadow.c.ts_ms, facts_shadow.c.session_id,
+                 facts_shadow.c.value, facts_shadow.c.window_id, mysql_length={"url": 255}),
         sa.Index(f"{p}facts_clicks", facts_shadow.c.url, facts_shadow.c.ts_ms,
                  facts_shadow.c.click_vw, facts_shadow.c.click_x, facts_shadow.c.click_y,
                  facts_shadow.c.session_id, facts_shadow.c.window_id, facts_shadow.c.click_pv,
@@ -456,6 +460,10 @@ def _step11_click_geometry(conn: Connection, t: Tables, page: int = 5000) -> Non
         after = rows[-1][0]
     for index in t.click_indexes:
         _create_index(conn, index)
+    replaced = t.count_indexes[0]  # facts_counts: facts_reads starts with its columns
+    assert replaced.table is not None
+    if replaced.name in {ix["name"] for ix in sa.inspect(conn).get_indexes(replaced.table.name)}:
+        replaced.drop(conn)
 
 
 def _step12_engagement_seen(conn: Connection, t: Tables) -> None:
@@ -480,8 +488,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "values",
               _step9_read_indexes),
     Migration(10, "a covering index for counting facts by page and key", _step10_count_indexes),
-    Migration(11, "click geometry on facts (page position, viewport, page view) and an index "
-                  "for heatmaps", _step11_click_geometry),
+    Migration(11, "click geometry on facts (page position, viewport, page view), an index for "
+                  "heatmaps, the window id in the counting index", _step11_click_geometry),
     Migration(12, "pages and form fields each session has seen, for incremental engagement",
               _step12_engagement_seen),
 )
