@@ -146,16 +146,19 @@ class SQLAnalytics:
         return where
 
     def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None,
-                    by_time: bool = True) -> list[Any]:
-        """``kinds`` empty: facts of any kind (the caller's other conditions choose them);
-        ``by_time`` False: SQLite is told not to look the time range up in an index (without
-        planner statistics it prefers the (kind, ts_ms) index, which holds no url, to the
-        covering facts_reads)."""
+                    by_page: bool = False) -> list[Any]:
+        """``kinds`` empty: facts of any kind (the caller's other conditions choose them).
+        ``by_page``: read through facts_reads (kind, url, key, ts_ms, session_id, value,
+        window_id). SQLite's planner, with or without ANALYZE, prefers a range of the
+        (kind, ts_ms) index, which holds no url, and reads every row of the kind in the range
+        to test its page (4-8x slower at 100,000 sessions); written as ``ts_ms + 0`` the range
+        is no index's, so it seeks the kind (and page) in facts_reads. (SQLAlchemy renders no
+        ``INDEXED BY`` for SQLite: ``with_hint`` is dropped.)"""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         where: list[Any] = [] if not kinds else \
             [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
-        ts = f.c.ts_ms if by_time or self.backend != "sqlite" else f.c.ts_ms + 0
+        ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" else f.c.ts_ms
         if scope.since is not None:
             where.append(ts >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
@@ -356,12 +359,13 @@ class SQLAnalytics:
         f = self.tables.facts
         rows: list[Any] = []
         for kind in step_kinds(steps):  # one query per kind, each on its own index
-            where = self._fact_where(scope, (kind,), None, by_time=False)
-            if kind == "custom":
+            if kind == "custom":  # by the (kind, key) index
+                where = self._fact_where(scope, (kind,), None)
                 where.append(f.c.key.in_(sorted({s.value for s in steps if s.kind == "tag"})))
-            else:
+            else:  # from facts_reads alone
+                where = self._fact_where(scope, (kind,), None, by_page=True)
+                where.append(f.c.url > "")  # a page (as every URL step needs): a url range
                 matches = [self._step_where(s) for s in steps if s.kind == "url"]
-                where.append(f.c.url > "")  # (kind, url) of facts_reads: an index range
                 if all(m is not None for m in matches):  # a pre-filter: matched below
                     where.append(sa.or_(*(sa.and_(*m[1:]) for m in matches if m is not None)))
             rows += self._read(sa.select(f.c.kind, f.c.ts_ms, f.c.session_id, f.c.window_id,
@@ -383,9 +387,9 @@ class SQLAnalytics:
         if match is None:
             return generic_goal_groups(self, scope, goal)
         f, s = self.tables.facts, self.tables.sessions
-        hits = [*self._fact_where(scope, (), None, by_time=False), *match]
-        converted = sa.case((s.c.session_id.in_(sa.select(f.c.session_id).where(*hits)), 1),
-                            else_=0).label("converted")
+        hits = [*self._fact_where(scope, (), None, by_page=goal.kind == "url"), *match]
+        reached = sa.select(f.c.session_id).where(*hits)
+        converted = sa.case((s.c.session_id.in_(reached), 1), else_=0).label("converted")
         names = ("entry_url", "referrer", "utm_source", "utm_medium", "utm_campaign")
         base = sa.select(*(s.c[n] for n in names), converted, s.c.session_id, s.c.updated_us
                          ).where(*self._session_where(scope), s.c.entry_url.is_not(None),
@@ -538,12 +542,7 @@ class SQLAnalytics:
             return iter(())
         self._ensure_ready()
         f = self.tables.facts
-        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url))
-        if url is not None:
-            # SQLite's planner, with or without ANALYZE, scans every fact of the kinds in the
-            # range (kind_ts, or ts alone) and reads each row to test its page: 8x slower at
-            # 100,000 sessions than seeking the page in facts_counts (kind, url, ...)
-            stmt = stmt.with_hint(f, f"INDEXED BY {self.tables.prefix}facts_counts", "sqlite")
+        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=url is not None))
         facts = self._fact_pages(stmt, limit)
         if limit is None:
             return facts
