@@ -167,7 +167,7 @@ def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | Non
            segment: Segment | None = None) -> Funnel:
     scope = Scope(period.since, period.until, segment or Segment())
     per_session = store.step_events(scope, steps)
-    seen = set()
+    seen: set[int] = set()
     results = [StepResult(s) for s in steps]
     gaps: list[list[int]] = [[] for _ in steps]
     for session_id in sorted(per_session):

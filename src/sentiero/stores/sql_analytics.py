@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from sentiero.stores.sql_schema import CLICK_COLUMNS
 if TYPE_CHECKING:
     from sentiero.analytics.conversions import GoalGroup
     from sentiero.analytics.funnel import Step
+    from sentiero.stores.base import Store
 
 
 def _us(moment: datetime) -> int:
@@ -385,7 +386,7 @@ class SQLAnalytics:
 
         match = self._step_where(goal)
         if match is None:
-            return generic_goal_groups(self, scope, goal)
+            return generic_goal_groups(cast("Store", self), scope, goal)
         f, s = self.tables.facts, self.tables.sessions
         hits = [*self._fact_where(scope, (), None, by_page=goal.kind == "url"), *match]
         reached = sa.select(f.c.session_id).where(*hits)
