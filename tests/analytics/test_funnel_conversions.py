@@ -31,6 +31,7 @@ import pytest
 
 from sentiero.analytics import conversions, funnel
 from sentiero.analytics.periods import resolve_period
+from sentiero.analytics.query import Scope
 from sentiero.settings import Settings
 from sentiero.stores.base import Store
 from tests.analytics import synthetic as s
@@ -144,6 +145,43 @@ def test_conversions_by_entry_referrer_and_utm(shop: Store) -> None:
         "f2", "f3", "f4")
     by_url = conversions.conversions(shop, ALL, funnel.Step("url", "/cart"))
     assert by_url.conversions == 6
+    # a glob with a character class (fnmatch's, which SQL LIKE lacks) matches the same
+    assert conversions.conversions(shop, ALL, funnel.Step("url", "*/c[a]rt")).conversions == 6
+    assert conversions.conversions(shop, ALL, funnel.Step("url", "*/c[o]rt")).conversions == 0
+
+
+def test_step_events_are_each_sessions_matching_facts(shop: Store) -> None:
+    # f5: checkout at 5 s (step 1) before its /cart at 8 s (step 0); f4's "other" tag and
+    # f5's /home match nothing; a glob with a class matches as fnmatch says
+    found = shop.step_events(Scope(), [funnel.Step("url", "*/c[a]rt"), STEPS[1]])
+    assert sorted(found) == ["f1", "f2", "f3", "f4", "f5", "f6"]
+    f5 = sorted(found["f5"])
+    assert [(ts - START - 5 * 3_600_000, hit) for ts, _, hit in f5] == [
+        (5 * SEC, frozenset({1})), (8 * SEC, frozenset({0}))]
+    assert {w for _, w, _ in found["f1"]} == {"f1-w0", "f1-w1"}  # /cart again in window 2
+    assert shop.step_events(Scope(), [funnel.Step("tag", "never"),
+                                      funnel.Step("url", "/nowhere")]) == {}
+
+
+def test_goal_groups_count_sessions_per_raw_traits_with_the_oldest_as_example(
+        shop: Store) -> None:
+    # f1-f6 were stored in that order: the oldest of a group is its lowest number; f1 reached
+    # done in its second window, 60 s after its start; f4/f5/f6 share their (empty) traits
+    # but f5 entered at /home
+    groups = shop.goal_groups(Scope(), funnel.Step("tag", "done"))
+    seen = sorted(((g.entry_url.rsplit("/", 1)[-1], g.referrer is not None, g.utm_source,
+                    g.converted, g.sessions, g.first.session_id) for g in groups),
+                  key=lambda row: row[-1])
+    assert seen == [("cart?utm_source=news", True, "news", True, 1, "f1"),
+                    ("cart?utm_source=news", True, "news", False, 1, "f2"),
+                    ("cart?utm_source=news", False, "news", False, 1, "f3"),
+                    ("cart", False, None, False, 1, "f4"),
+                    ("home", False, None, False, 1, "f5"),
+                    ("cart", False, None, True, 1, "f6")]
+    first = next(g.first for g in groups if g.first.session_id == "f1")
+    assert (first.window_id, first.ts_ms) == ("f1-w1", START + 3_600_000 + 60 * SEC)
+    start = next(g.first for g in groups if g.first.session_id == "f2")
+    assert (start.window_id, start.ts_ms) == ("f2-w0", None)
 
 
 def test_saved_funnels_export_their_steps(shop: Store) -> None:

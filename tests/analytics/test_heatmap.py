@@ -1,7 +1,7 @@
 """Heatmaps on every store, from the fixtures (tests/unit/test_ingest_facts.py lists
 frustration-a's clicks): on frustration.html, 1280 px wide (desktop), 3 clicks on the dead
 button at (398, 143), 6 on the slow button at (383, 197) (the rage burst and its 2 stragglers),
-the two throwing buttons at y 285 and 340 and the link at y 365 (no scroll on that page: page
+the two throwing buttons at y 285 and 340 and the link at y 383 (no scroll on that page: page
 y = viewport y). In 24 px cells: (15, 8) holds 6, (16, 5) 3, the rest 1 each: 12 clicks.
 signup-b taps pricing.html twice on a 390 px phone; nobody clicked it on a desktop. The
 snapshot drawn is the page view's own, fetched from its window."""
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sentiero.analytics import heatmap, snapshots
 from sentiero.analytics.periods import resolve_period
+from sentiero.analytics.query import Scope
 from sentiero.stores.base import Store
 
 ALL = resolve_period(None, None, None, default_preset=None)
@@ -17,14 +18,20 @@ HOST = "http://127.0.0.1:39711"
 
 
 def test_clicks_in_page_positions_by_viewport(filled_store: Store) -> None:
-    h = heatmap.heatmap(filled_store, ALL, HOST + "/frustration.html")
+    h = heatmap.heatmap(filled_store, ALL, HOST + "/frustration.html", spot="15-8")
     assert (h.bucket, h.counts, h.total) == ("desktop", {"phone": 0, "tablet": 0,
                                                          "desktop": 12}, 12)
     assert [(s.key, s.count) for s in h.spots][:2] == [("15-8", 6), ("16-5", 3)]
     assert sum(s.count for s in h.spots) == 12
     hot = h.spot("15-8")
-    assert hot is not None and {c.session_id for c in hot.clicks} == {"sess-frustration-a"}
+    assert hot is not None and (hot.count, hot.sessions) == (6, 1)
+    assert {c.session_id for c in hot.clicks} == {"sess-frustration-a"}
+    assert len(hot.clicks) == 6 and [c.ts_ms for c in hot.clicks] == sorted(
+        c.ts_ms for c in hot.clicks)
     assert hot.centre == (383.0, 197.0)
+    assert h.page_height == 383 + heatmap.CELL_PX  # the link, the deepest click
+    other = h.spot("16-5")
+    assert other is not None and other.clicks == []  # listed only when asked for
     rep = h.representative
     assert rep is not None and (rep.session_id, rep.width) == ("sess-frustration-a", 1280)
     events = snapshots.page_events(filled_store, rep.session_id, rep.window_id, rep.pv)
@@ -39,3 +46,22 @@ def test_a_viewport_never_recorded_is_empty_and_the_default_is_the_busiest(
     desktop = heatmap.heatmap(filled_store, ALL, HOST + "/pricing.html", "desktop")
     assert (desktop.total, desktop.spots, desktop.representative) == (0, [], None)
     assert heatmap.heatmap(filled_store, ALL, "https://nowhere.example/").total == 0
+
+
+def test_click_cells_and_spot_scale_to_the_layout_asked(filled_store: Store) -> None:
+    # the store's query itself: landing-a's CTA at viewport y 170 after scrolling to 300 is
+    # at page y 470 (Firefox desktop); frustration's 6 clicks at x 383 of 1280 px land at
+    # x 191.5 of a 640 px layout, column 7 of 24 px
+    scope = Scope()
+    landing = filled_store.click_cells(scope, HOST + "/landing.html", None, heatmap.CELL_PX)
+    assert (landing.bucket, landing.counts["desktop"], landing.max_y) == ("desktop", 1, 470)
+    (cta,) = landing.cells
+    assert (cta.gy, cta.count, cta.sessions, cta.sum_y) == (470 // 24, 1, 1, 470)
+    phone = filled_store.click_cells(scope, HOST + "/frustration.html", "phone", 24)
+    assert (phone.counts["desktop"], phone.cells, phone.representative) == (12, [], None)
+    half = filled_store.click_spot(scope, HOST + "/frustration.html", "desktop", 640, (7, 8),
+                                   24, 4)
+    assert [(c.x, c.y) for c in half] == [(191.5, 197)] * 4  # the first 4 of 6
+    assert [c.ts_ms for c in half] == sorted(c.ts_ms for c in half)
+    assert filled_store.click_spot(scope, HOST + "/frustration.html", "phone", 640, (7, 8),
+                                   24, 4) == []

@@ -28,7 +28,12 @@ from sentiero.stores.base import (
 )
 from sentiero.stores.sql import SQLStore, normalize_url
 from sentiero.stores.sql_read import _escape_like
-from sentiero.stores.sql_schema import ENGAGEMENT_COLUMNS, LATEST_VERSION, MIGRATIONS
+from sentiero.stores.sql_schema import (
+    CLICK_COLUMNS,
+    ENGAGEMENT_COLUMNS,
+    LATEST_VERSION,
+    MIGRATIONS,
+)
 
 
 def steps_from(version: int) -> list[int]:
@@ -265,7 +270,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
                     ("page_view", 1000, a, None, None), ("page_view", 2000, b, None, None),
                     ("form_field", 3000, b, "5", 2.0))])
             conn.execute(sa.update(t.sessions).values(eng_pages=2, eng_refills=1))
-        assert bare.migrate() == [12]
+        assert bare.migrate() == steps_from(11)  # step 11 (click geometry) too
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
             MIGRATIONS[-1].upgrade(conn, t)
         bare.setup()
@@ -293,6 +298,45 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         with bare.engine.connect() as conn:
             assert conn.execute(sa.select(t.schema.c.version).where(
                 t.schema.c.version == 10)).scalar() == 10
+
+    def test_click_geometry_step_fills_the_clicks_already_stored(self, bare: SQLStore) -> None:
+        assert bare.migrate(to_version=10) == list(range(1, 11))
+        quote = bare.engine.dialect.identifier_preparer.quote
+        t = bare.tables
+        page = "https://a.example/"
+        with bare.engine.begin() as conn:  # what releases before step 11 created
+            for column in CLICK_COLUMNS:
+                conn.execute(sa.text(
+                    f"ALTER TABLE {quote(t.facts.name)} DROP COLUMN {quote(column)}"))
+            conn.execute(sa.insert(t.sessions).values(
+                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
+                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=False))
+            conn.execute(sa.insert(t.facts), [
+                {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
+                 "url": page, "data_json": data, "key": key, "value": None}
+                for kind, ts, data, key in (
+                    ("click", 2000, '{"x":100,"y":50,"page_y":650,"vw":1280,"vh":800,'
+                                    '"pv":1000}', "#buy"),
+                    ("click", 3000, '{"x":100,"y":50}', None),  # no viewport: not placed
+                    ("dead_click", 2000, '{"x":100,"y":50,"vw":1280}', None))])
+        assert bare.migrate() == steps_from(11)
+        with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
+            MIGRATIONS[10].upgrade(conn, t)
+        indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.facts.name)}
+        assert {ix.name for ix in t.click_indexes} <= indexes  # facts_reads replaces
+        assert t.count_indexes[0].name not in indexes  # step 10's facts_counts
+        bare.setup()
+        cells = bare.click_cells(Scope(), page, None, 24)
+        assert (cells.counts, cells.max_y, cells.elements) == (
+            {"phone": 0, "tablet": 0, "desktop": 1}, 650, {"#buy": 1})
+        assert [(c.gx, c.gy, c.count) for c in cells.cells] == [(4, 27, 1)]
+        rep = cells.representative
+        assert rep is not None and (rep.session_id, rep.pv, rep.width, rep.height) == (
+            "old-1", 1000, 1280, 800)
+        # a click stored after the upgrade is placed at ingest
+        assert bare.save_batch(batch("old-1", "w", seq=0, facts=[
+            Fact("click", "old-1", "w", 4000, page, {"x": 10, "y": 5, "vw": 390})]))
+        assert bare.click_cells(Scope(), page, None, 24).counts["phone"] == 1
 
     def test_save_batches_stores_many_in_one_transaction_and_skips_duplicates(
         self, store: SQLStore

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from contract import StoreContract, batch
 from test_sql_common import SQLStoreTests, sql_leftovers
 
-from sentiero.stores.base import Batch, SessionQuery, WindowRef
+from sentiero.analytics.query import Scope
+from sentiero.stores.base import Batch, Fact, SessionQuery, WindowRef
 from sentiero.stores.sql import SQLStore
 
 
@@ -34,6 +35,21 @@ class TestSQLiteFile(SQLStoreTests):
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
             # FULL (2): each commit syncs the WAL, so an acknowledged batch survives a power cut
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+    def test_heatmap_cells_without_sqlite_math_functions(self, store: SQLStore) -> None:
+        # SQLite builds without floor(): cells come from a CAST that truncates, corrected
+        # below zero; a click left of the page (x -30) is in column -2, as with floor()
+        page = "https://a.example/"
+        clicks = [Fact("click", "s1", "w1", ts, page, {"x": x, "y": 30, "vw": 1280, "pv": 1})
+                  for ts, x in ((1, -30), (2, 47.5), (3, 48))]
+        assert store.save_batch(batch(seq=0, facts=clicks))
+        with_floor = store.click_cells(Scope(), page, None, 24)
+        store._sqlite_floor = False
+        without = store.click_cells(Scope(), page, None, 24)
+        assert sorted((c.gx, c.gy, c.count) for c in without.cells) == sorted(
+            (c.gx, c.gy, c.count) for c in with_floor.cells) == [(-2, 1, 1), (1, 1, 1), (2, 1, 1)]
+        assert [c.ts_ms for c in store.click_spot(Scope(), page, "desktop", 1280, (-2, 1), 24,
+                                                  5)] == [1]
 
     def test_default_list_order_uses_the_index(self, store: SQLStore) -> None:
         store.save_batch(batch(seq=0))

@@ -1,22 +1,26 @@
 """Conversions (inventory §5.7): how often sessions reach a goal (a custom event tag or a page
 URL pattern), by entry page, referrer host and UTM source/medium/campaign.
 
-A session converts once, at its earliest goal event (the example link's moment). Entry pages
-are normalized to scheme://host[:port]/path; a referrer from the session's own origin is
-dropped, no referrer is "(direct / none)"; UTM values come from the entry URL's query.
+A session converts once, at its earliest goal event (the example link's moment; ties in the
+store's fact order). Entry pages are normalized to scheme://host[:port]/path; a referrer from
+the session's own origin is dropped, no referrer is "(direct / none)"; UTM values come from
+the entry URL's query.
 Sessions without an entry URL are left out. Rows with fewer than ``LOW_VOLUME`` sessions are
-flagged: their rate says little. Each row has a converting and a non-converting example."""
+flagged: their rate says little. Each row has a converting and a non-converting example: the
+first such session oldest first (updated_at ascending, ties by id descending). The store
+counts the sessions per raw traits and goal reached (``Store.goal_groups``: GROUP BY on SQL
+stores); the URL rules above apply per group."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sentiero.analytics.funnel import Step
 from sentiero.analytics.periods import Period, pct
-from sentiero.analytics.query import Scope, Segment, SessionRow
+from sentiero.analytics.query import Scope, Segment
 from sentiero.analytics.traits import same_origin
 
 if TYPE_CHECKING:
@@ -88,13 +92,48 @@ def referrer_host(referrer: str | None, entry: str) -> str:
         return DIRECT
 
 
-FACETS: dict[str, Callable[[SessionRow, str], str]] = {
-    "Entry page": lambda row, entry: entry,
-    "Referrer": lambda row, entry: referrer_host(row.traits.referrer, entry),
-    "UTM source": lambda row, entry: row.traits.utm_source or NOT_SET,
-    "UTM medium": lambda row, entry: row.traits.utm_medium or NOT_SET,
-    "UTM campaign": lambda row, entry: row.traits.utm_campaign or NOT_SET,
+@dataclass(frozen=True)
+class GoalGroup:
+    """Sessions in scope with an entry URL and the same raw traits the facets read, that did
+    (or did not) reach the goal, as ``Store.goal_groups`` counts them: how many, and the first
+    of them oldest first (``updated_at`` ascending, ties by id descending) with its example
+    moment (the goal moment; None = the session's start)."""
+
+    entry_url: str
+    referrer: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    converted: bool
+    sessions: int
+    first_updated_us: int
+    first: Example
+
+
+FACETS: dict[str, Callable[[GoalGroup, str], str]] = {
+    "Entry page": lambda group, entry: entry,
+    "Referrer": lambda group, entry: referrer_host(group.referrer, entry),
+    "UTM source": lambda group, entry: group.utm_source or NOT_SET,
+    "UTM medium": lambda group, entry: group.utm_medium or NOT_SET,
+    "UTM campaign": lambda group, entry: group.utm_campaign or NOT_SET,
 }
+
+
+def generic_goal_groups(store: Store, scope: Scope, goal: Step) -> list[GoalGroup]:
+    converted = goal_moments(store, scope, goal)
+    groups: dict[tuple[Any, ...], GoalGroup] = {}
+    for row in reversed(store.analytics_sessions(scope)):  # oldest first
+        t = row.traits
+        if not t.entry_url:
+            continue
+        example = converted.get(row.session_id)
+        key = (t.entry_url, t.referrer, t.utm_source, t.utm_medium, t.utm_campaign,
+               example is not None)
+        kept = groups.get(key)
+        groups[key] = replace(kept, sessions=kept.sessions + 1) if kept else GoalGroup(
+            *key, 1, int(row.updated_at.timestamp() * 1_000_000),
+            example or Example(row.session_id, row.first_window_id, None))
+    return list(groups.values())
 
 
 def goal_moments(store: Store, scope: Scope, goal: Step) -> dict[str, Example]:
@@ -112,25 +151,27 @@ def goal_moments(store: Store, scope: Scope, goal: Step) -> dict[str, Example]:
 def conversions(store: Store, period: Period, goal: Step,
                 segment: Segment | None = None) -> Conversions:
     scope = Scope(period.since, period.until, segment or Segment())
-    converted = goal_moments(store, scope, goal)
+    groups = store.goal_groups(scope, goal)
+    # oldest first (updated_at ascending, ties by id descending): stable examples
+    groups.sort(key=lambda g: g.first.session_id, reverse=True)
+    groups.sort(key=lambda g: g.first_updated_us)
     facets: dict[str, dict[str, FacetRow]] = {name: {} for name in FACETS}
     total = wins = 0
-    for row in reversed(store.analytics_sessions(scope)):  # oldest first: stable examples
-        entry = normalize_entry(row.traits.entry_url or "")
+    for group in groups:
+        entry = normalize_entry(group.entry_url)
         if entry is None:
             continue
-        total += 1
-        example = converted.get(row.session_id)
-        wins += example is not None
+        total += group.sessions
+        wins += group.sessions if group.converted else 0
         for name, value_of in FACETS.items():
-            value = value_of(row, entry)
+            value = value_of(group, entry)
             facet = facets[name].setdefault(value, FacetRow(value))
-            facet.sessions += 1
-            if example is not None:
-                facet.conversions += 1
-                facet.converting = facet.converting or example
+            facet.sessions += group.sessions
+            if group.converted:
+                facet.conversions += group.sessions
+                facet.converting = facet.converting or group.first
             elif facet.not_converting is None:
-                facet.not_converting = Example(row.session_id, row.first_window_id, None)
+                facet.not_converting = group.first
     return Conversions(
         goal, total, wins,
         {name: sorted(rows.values(), key=lambda r: (-r.sessions, r.value))[:TOP_ROWS]

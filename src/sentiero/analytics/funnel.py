@@ -7,11 +7,12 @@ original's: a step is reached by the first matching event strictly after the pre
 With a window, every step must come within ``within_ms`` of the session's first step 1; later
 matches do not count. Per step: sessions that reached it, conversion from the first step and
 from the previous one, the median time from the previous step, and drop-off examples (sessions
-whose last step reached is this one) with the moment of that step for the replay."""
+whose last step reached is this one) with the moment of that step for the replay. The store
+reads the events that match some step (``Store.step_events``: on SQL stores only the columns
+needed, pre-filtered in SQL; every store matches them with the rules here)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -112,22 +113,36 @@ class Funnel:
         return pct(self.converted, self.entered)
 
 
-def _matches(store: Store, scope: Scope, steps: list[Step]
-             ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
-    """Per session, its events that match some step: (ts, window, step indexes)."""
-    per_session: dict[str, list[tuple[int, str, frozenset[int]]]] = defaultdict(list)
-    tags = {s.value for s in steps if s.kind == "tag"}
-    kinds = (("custom",) if tags else ()) + (("page_view",) if len(tags) < len(steps) else ())
-    for f in store.scope_facts(scope, kinds):
-        if f.kind == "custom":
-            if f.key not in tags:
-                continue
-            hit = frozenset(i for i, s in enumerate(steps) if s.matches_tag(f.key))
-        else:
-            hit = frozenset(i for i, s in enumerate(steps) if s.matches_url(f.url))
-        if hit:
-            per_session[f.session_id].append((f.ts_ms, f.window_id, hit))
-    return per_session
+StepEvents = dict[str, list[tuple[int, str, frozenset[int]]]]
+
+
+def step_kinds(steps: list[Step]) -> tuple[str, ...]:
+    """The fact kinds steps match: custom events for tags, page views for URLs."""
+    tags = sum(s.kind == "tag" for s in steps)
+    return (("custom",) if tags else ()) + (("page_view",) if tags < len(steps) else ())
+
+
+def step_hits(steps: list[Step], kind: str, url: str | None, key: str | None
+              ) -> frozenset[int]:
+    """The indexes of the steps a fact (its kind, url and key) matches."""
+    if kind == "custom":
+        return frozenset(i for i, s in enumerate(steps) if s.matches_tag(key))
+    return frozenset(i for i, s in enumerate(steps) if s.matches_url(url))
+
+
+def add_step_event(found: StepEvents, steps: list[Step], kind: str, session_id: str,
+                   window_id: str, ts_ms: int, url: str | None, key: str | None) -> None:
+    hit = step_hits(steps, kind, url, key)
+    if hit:
+        found.setdefault(session_id, []).append((ts_ms, window_id, hit))
+
+
+def generic_step_events(store: Store, scope: Scope, steps: list[Step]) -> StepEvents:
+    """Per session, its events in scope that match some step: (ts, window, step indexes)."""
+    found: StepEvents = {}
+    for f in store.scope_facts(scope, step_kinds(steps)):
+        add_step_event(found, steps, f.kind, f.session_id, f.window_id, f.ts_ms, f.url, f.key)
+    return found
 
 
 def chain(events: list[tuple[int, str, frozenset[int]]], count: int, within_ms: int | None
@@ -151,11 +166,13 @@ def chain(events: list[tuple[int, str, frozenset[int]]], count: int, within_ms: 
 def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | None = None,
            segment: Segment | None = None) -> Funnel:
     scope = Scope(period.since, period.until, segment or Segment())
-    per_session = _matches(store, scope, steps)
-    seen = set()
+    per_session = store.step_events(scope, steps)
+    seen: set[int] = set()
     results = [StepResult(s) for s in steps]
     gaps: list[list[int]] = [[] for _ in steps]
     for session_id in sorted(per_session):
+        # by time and window; events equal in both give the same chain in any order (a step
+        # needs a strictly later event than the previous one's)
         events = sorted(per_session[session_id], key=lambda e: (e[0], e[1]))
         for _, _, hit in events:
             seen |= hit

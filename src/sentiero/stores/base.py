@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import zstandard
 
-from sentiero.analytics import query
+from sentiero.analytics import clicks, query
+from sentiero.analytics.clicks import Click, ClickCells
 from sentiero.analytics.query import Facets, FactCount, Scope, Segment, SessionRow
 from sentiero.analytics.traits import Traits
 from sentiero.limits import MAX_NESTING, nested_too_deeply
@@ -32,7 +33,9 @@ from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.stores.tracking import TrackingStore
 
 if TYPE_CHECKING:
+    from sentiero.analytics.conversions import GoalGroup
     from sentiero.analytics.engagement import Engagement
+    from sentiero.analytics.funnel import Step
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -741,6 +744,40 @@ class Store(TrackingStore, ABC):
             raise ValueError(f"unknown traits {traits!r}")
         return query.generic_fact_trait_counts(self, query.generic_facts(self, scope, (kind,)),
                                                traits)
+
+    def step_events(self, scope: Scope, steps: list[Step]
+                    ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
+        """Per session, its facts in scope matching some funnel step: (ts_ms, window id,
+        indexes of the steps matched), in no particular order: the funnel sorts them by time
+        and window, and events equal in both give the same chain in any order
+        (sentiero.analytics.funnel)."""
+        from sentiero.analytics.funnel import generic_step_events
+
+        return generic_step_events(self, scope, steps)
+
+    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+        """The sessions in scope with an entry URL, grouped by entry URL, referrer, UTM
+        source/medium/campaign and whether they reached ``goal`` (a fact in scope matching it),
+        with each group's first session oldest first and its example moment
+        (sentiero.analytics.conversions.GoalGroup)."""
+        from sentiero.analytics.conversions import generic_goal_groups
+
+        return generic_goal_groups(self, scope, goal)
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> ClickCells:
+        """One page's clicks in scope per viewport bucket, and those of ``bucket`` (None: the
+        busiest) per ``cell_px`` cell of its representative layout and per element
+        (sentiero.analytics.clicks)."""
+        return clicks.generic_click_cells(query.generic_facts(self, scope, ("click",), url),
+                                          bucket, cell_px)
+
+    def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
+                   cell: tuple[int, int], cell_px: int, limit: int) -> list[Click]:
+        """The first ``limit`` clicks (earliest first, ties by session id) of one cell of
+        ``click_cells``' layout ``width`` px wide."""
+        return clicks.generic_click_spot(query.generic_facts(self, scope, ("click",), url),
+                                         bucket, width, cell, cell_px, limit)
 
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from sentiero.analytics import clicks
 from sentiero.analytics.query import (
     DURATION_BUCKETS_MS,
     FACET_TRAITS,
@@ -31,6 +32,12 @@ from sentiero.analytics.query import (
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
+from sentiero.stores.sql_schema import CLICK_COLUMNS
+
+if TYPE_CHECKING:
+    from sentiero.analytics.conversions import GoalGroup
+    from sentiero.analytics.funnel import Step
+    from sentiero.stores.base import Store
 
 
 def _us(moment: datetime) -> int:
@@ -52,6 +59,22 @@ def url_like(pattern: str) -> str:
         return "".join("%" if c == "*" else "_" if c == "?" else like_escape(c)
                        for c in pattern.lower())
     return f"%{like_escape(pattern.lower())}%"
+
+
+def _plain(number: float) -> float:
+    """A stored double as ingest had it: whole numbers as ints (so pages print 1280, not
+    1280.0, on every store)."""
+    return int(number) if float(number).is_integer() else float(number)
+
+
+def click_values(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A fact's click geometry columns (schema step 11): all None unless it is a click the
+    heatmap can place."""
+    g = clicks.geometry(kind, data)
+    if g is None:
+        return dict.fromkeys(CLICK_COLUMNS)
+    return {"click_x": float(g.x), "click_y": float(g.y), "click_vw": float(g.vw),
+            "click_vh": None if g.vh is None else float(g.vh), "click_pv": g.pv}
 
 
 class SQLAnalytics:
@@ -123,14 +146,24 @@ class SQLAnalytics:
             where.append(s.c.updated_us <= _us(scope.until))
         return where
 
-    def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None) -> list[Any]:
+    def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None,
+                    by_page: bool = False) -> list[Any]:
+        """``kinds`` empty: facts of any kind (the caller's other conditions choose them).
+        ``by_page``: read through facts_reads (kind, url, key, ts_ms, session_id, value,
+        window_id). SQLite's planner, with or without ANALYZE, prefers a range of the
+        (kind, ts_ms) index, which holds no url, and reads every row of the kind in the range
+        to test its page (4-8x slower at 100,000 sessions); written as ``ts_ms + 0`` the range
+        is no index's, so it seeks the kind (and page) in facts_reads. (SQLAlchemy renders no
+        ``INDEXED BY`` for SQLite: ``with_hint`` is dropped.)"""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
-        where: list[Any] = [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
+        where: list[Any] = [] if not kinds else \
+            [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
+        ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" else f.c.ts_ms
         if scope.since is not None:
-            where.append(f.c.ts_ms >= to_ms(scope.since, round_up=True))
+            where.append(ts >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
-            where.append(f.c.ts_ms <= to_ms(scope.until))
+            where.append(ts <= to_ms(scope.until))
         if url is not None:
             where.append(f.c.url == url)
         if not scope.segment.empty:
@@ -307,6 +340,202 @@ class SQLAnalytics:
                 .where(*self._fact_where(scope, (kind,), None)).group_by(f.c.key, *columns))
         return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
 
+    # --- goals and funnel steps (sentiero.analytics.conversions, .funnel) ----------------
+
+    def _step_where(self, step: Step) -> list[Any] | None:
+        """What a fact matching ``step`` is, in SQL; None when SQL cannot say it exactly (a
+        glob with a ``[...]`` class, which LIKE does not have)."""
+        f = self.tables.facts
+        if step.kind == "tag":
+            return [f.c.kind == "custom", f.c.key == step.value[:200]]
+        if "[" in step.value and ("*" in step.value or "?" in step.value):
+            return None
+        return [f.c.kind == "page_view",
+                sa.func.lower(f.c.url).like(url_like(step.value), escape="\\")]
+
+    def step_events(self, scope: Scope, steps: list[Step]
+                    ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
+        from sentiero.analytics.funnel import step_hits, step_kinds
+
+        f = self.tables.facts
+        rows: list[Any] = []
+        for kind in step_kinds(steps):  # one query per kind, each on its own index
+            if kind == "custom":  # by the (kind, key) index
+                where = self._fact_where(scope, (kind,), None)
+                where.append(f.c.key.in_(sorted({s.value for s in steps if s.kind == "tag"})))
+            else:  # from facts_reads alone
+                where = self._fact_where(scope, (kind,), None, by_page=True)
+                where.append(f.c.url > "")  # a page (as every URL step needs): a url range
+                matches = [self._step_where(s) for s in steps if s.kind == "url"]
+                if all(m is not None for m in matches):  # a pre-filter: matched below
+                    where.append(sa.or_(*(sa.and_(*m[1:]) for m in matches if m is not None)))
+            rows += self._read(sa.select(f.c.kind, f.c.ts_ms, f.c.session_id, f.c.window_id,
+                                         f.c.url, f.c.key).where(*where))
+        found: dict[str, list[tuple[int, str, frozenset[int]]]] = {}
+        hits: dict[tuple[str, str | None, str | None], frozenset[int]] = {}  # pages repeat
+        for kind, ts, sid, wid, url, key in rows:
+            hit = hits.get((kind, url, key))
+            if hit is None:
+                hit = hits[(kind, url, key)] = step_hits(steps, kind, url, key)
+            if hit:
+                found.setdefault(sid, []).append((int(ts), wid, hit))
+        return found
+
+    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+        from sentiero.analytics.conversions import Example, GoalGroup, generic_goal_groups
+
+        match = self._step_where(goal)
+        if match is None:
+            return generic_goal_groups(cast("Store", self), scope, goal)
+        f, s = self.tables.facts, self.tables.sessions
+        hits = [*self._fact_where(scope, (), None, by_page=goal.kind == "url"), *match]
+        reached = sa.select(f.c.session_id).where(*hits)
+        converted = sa.case((s.c.session_id.in_(reached), 1), else_=0).label("converted")
+        names = ("entry_url", "referrer", "utm_source", "utm_medium", "utm_campaign")
+        base = sa.select(*(s.c[n] for n in names), converted, s.c.session_id, s.c.updated_us
+                         ).where(*self._session_where(scope), s.c.entry_url.is_not(None),
+                                 s.c.entry_url != "").subquery()
+        group = [*(base.c[n] for n in names), base.c.converted]
+        ranked = sa.select(
+            *group, base.c.session_id, base.c.updated_us,
+            sa.func.row_number().over(partition_by=group, order_by=(
+                base.c.updated_us, base.c.session_id.desc())).label("rank"),
+            sa.func.count().over(partition_by=group).label("n"),
+        ).subquery()
+        rows = self._read(sa.select(ranked).where(ranked.c.rank == 1))
+        firsts = [r[6] for r in rows]
+        # the example moments of the first sessions: the goal moment (earliest matching fact,
+        # ties in fact order) of the converting ones, the start of the others
+        moments = {sid: Example(sid, fact.window_id, fact.ts_ms)
+                   for sid, fact in self._first_matches(scope, goal, firsts).items()}
+        starts = {r.session_id: Example(r.session_id, r.first_window_id, None)
+                  for r in self._rows_with_windows(
+                      [r[6] for r in rows if not r[5]])}
+        return [GoalGroup(entry, referrer, source, medium, campaign, bool(conv), int(n),
+                          int(updated), moments[sid] if conv else starts[sid])
+                for entry, referrer, source, medium, campaign, conv, sid, updated, _, n in rows]
+
+    def _first_matches(self, scope: Scope, step: Step, session_ids: list[str]
+                       ) -> dict[str, Fact]:
+        """The earliest fact in scope matching ``step`` (ties in fact order) of each of a few
+        sessions (in scope), matched by the step's own rule: their facts are few."""
+        f = self.tables.facts
+        lo = to_ms(scope.since, round_up=True) if scope.since is not None else None
+        hi = to_ms(scope.until) if scope.until is not None else None
+        found: dict[str, Fact] = {}
+        for start in range(0, len(session_ids), 500):
+            chunk = session_ids[start:start + 500]
+            for kind, sid, wid, ts, url, key in self._read(
+                    sa.select(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url, f.c.key)
+                    .where(f.c.session_id.in_(chunk)).order_by(f.c.ts_ms, f.c.id)):
+                if sid in found or kind not in ("custom", "page_view") or \
+                        (lo is not None and ts < lo) or (hi is not None and ts > hi):
+                    continue
+                if step.matches_tag(key) if kind == "custom" else step.matches_url(url):
+                    found[sid] = Fact(kind, sid, wid, int(ts), url, {}, key)
+        return found
+
+    def _rows_with_windows(self, session_ids: Iterable[str]) -> list[SessionRow]:
+        ids = sorted(set(session_ids))
+        rows: list[SessionRow] = []
+        for start in range(0, len(ids), 500):
+            rows.extend(self._rows([self.tables.sessions.c.session_id.in_(ids[start:start + 500])],
+                                   None, 0))
+        return rows
+
+    # --- clicks (the heatmap; rules in sentiero.analytics.clicks) ------------------------
+
+    _sqlite_floor: bool | None = None
+
+    def _floor(self, value: Any) -> Any:
+        if self.backend == "sqlite":  # floor() only when SQLite was built with math functions
+            if self._sqlite_floor is None:
+                try:
+                    self._read(sa.select(sa.func.floor(1.5)))
+                    self._sqlite_floor = True
+                except sa.exc.OperationalError:
+                    self._sqlite_floor = False
+            if not self._sqlite_floor:
+                whole = sa.cast(value, sa.Integer)  # truncates towards zero
+                return sa.case((value < whole, whole - 1), else_=whole)
+        return sa.func.floor(value)
+
+    def _click_where(self, scope: Scope, url: str, bucket: str | None) -> list[Any]:
+        f = self.tables.facts
+        # only clicks have a viewport width (no kind condition: it would lead the planner to
+        # the kind index, which does not hold the geometry)
+        where = [*self._fact_where(scope, (), url), f.c.click_vw.is_not(None)]
+        if bucket is not None:
+            _, _, lo, hi = next(b for b in clicks.BUCKETS if b[0] == bucket)
+            where += [f.c.click_vw >= lo, f.c.click_vw < hi]
+        return where
+
+    def _click_cell(self, width: float, cell_px: int) -> tuple[Any, Any, Any]:
+        f = self.tables.facts
+        x = f.c.click_x * float(width) / f.c.click_vw
+        return (self._floor(x / float(cell_px)), self._floor(f.c.click_y / float(cell_px)), x)
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> clicks.ClickCells:
+        f = self.tables.facts
+        vw = f.c.click_vw
+        # every stored click_vw is in some bucket (clicks.geometry): the upper bounds suffice
+        which = sa.case(*((vw < hi, key) for key, _, _, hi in clicks.BUCKETS[:-1]),
+                        else_=clicks.BUCKETS[-1][0]).label("bucket")
+        counts = dict.fromkeys(clicks.BUCKET_KEYS, 0)
+        # one pass: clicks and the deepest click per bucket and selector
+        groups = self._read(sa.select(which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
+                            .where(*self._click_where(scope, url, None))
+                            .group_by(which, f.c.key))
+        for key, _, n, _ in groups:
+            counts[key] += int(n)
+        bucket = clicks.pick_bucket(counts, bucket)
+        if not counts[bucket]:
+            return clicks.ClickCells(counts, bucket, None, None, [], {}, None)
+        elements = {selector: int(n) for key, selector, n, _ in groups
+                    if key == bucket and selector}
+        max_y = max(float(y) for key, _, _, y in groups if key == bucket)
+        where = self._click_where(scope, url, bucket)
+        n = sa.func.count()
+        view = self._read(
+            sa.select(f.c.session_id, f.c.window_id, f.c.click_pv)
+            .where(*where, f.c.click_pv.is_not(None))
+            .group_by(f.c.session_id, f.c.window_id, f.c.click_pv)
+            .order_by(n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id).limit(1))
+        representative = None
+        if view:
+            sid, wid, pv = view[0]
+            width, height = self._read(
+                sa.select(f.c.click_vw, f.c.click_vh)
+                .where(*where, f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv)
+                .order_by(f.c.ts_ms.desc(), f.c.id.desc()).limit(1))[0]
+            representative = clicks.PageView(sid, wid, int(pv), _plain(width),
+                                             None if height is None else _plain(height))
+            width = representative.width
+        else:  # no click knows its page view: the earliest click's layout
+            width = _plain(self._read(sa.select(vw).where(*where)
+                                      .order_by(f.c.ts_ms, f.c.id).limit(1))[0][0])
+        gx, gy, x = self._click_cell(width, cell_px)
+        gx, gy = gx.label("gx"), gy.label("gy")
+        cells = [clicks.Cell(int(cx), int(cy), int(count), int(who), float(sx), float(sy))
+                 for cx, cy, count, who, sx, sy in self._read(
+                     sa.select(gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
+                               sa.func.sum(x), sa.func.sum(f.c.click_y))
+                     .where(*where).group_by(gx, gy))]
+        return clicks.ClickCells(counts, bucket, representative, width, cells, elements,
+                                 _plain(max_y))
+
+    def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
+                   cell: tuple[int, int], cell_px: int, limit: int) -> list[clicks.Click]:
+        f = self.tables.facts
+        gx, gy, x = self._click_cell(width, cell_px)
+        rows = self._read(
+            sa.select(f.c.session_id, f.c.window_id, f.c.ts_ms, x, f.c.click_y, f.c.key)
+            .where(*self._click_where(scope, url, bucket), gx == cell[0], gy == cell[1])
+            .order_by(f.c.ts_ms, f.c.session_id, f.c.id).limit(limit))
+        return [clicks.Click(sid, wid, int(ts), float(cx), float(cy), key)
+                for sid, wid, ts, cx, cy, key in rows]
+
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
         kinds = tuple(kinds)
@@ -314,12 +543,7 @@ class SQLAnalytics:
             return iter(())
         self._ensure_ready()
         f = self.tables.facts
-        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url))
-        if url is not None:
-            # SQLite's planner, with or without ANALYZE, scans every fact of the kinds in the
-            # range (kind_ts, or ts alone) and reads each row to test its page: 8x slower at
-            # 100,000 sessions than seeking the page in facts_counts (kind, url, ...)
-            stmt = stmt.with_hint(f, f"INDEXED BY {self.tables.prefix}facts_counts", "sqlite")
+        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=url is not None))
         facts = self._fact_pages(stmt, limit)
         if limit is None:
             return facts

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
@@ -32,6 +33,14 @@ Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), *_MYSQL)
 FactKey = sa.String(200).with_variant(mysql.VARCHAR(200, charset="utf8mb4",
                                                    collation="utf8mb4_bin"), *_MYSQL)
+CLICK_COLUMNS = ("click_x", "click_y", "click_vw", "click_vh", "click_pv")
+
+
+def click_columns() -> list[sa.Column]:
+    return [sa.Column(name, sa.BigInteger if name == "click_pv" else sa.Double, nullable=True)
+            for name in CLICK_COLUMNS]
+
+
 # step 8: a session's engagement signals (sentiero.analytics.engagement.Signals attributes
 # after the ``eng_`` prefix) and its score, kept at ingest by sentiero.stores.sql_engagement
 ENGAGEMENT_COLUMNS = ("eng_rage", "eng_dead", "eng_churn", "eng_pages", "eng_idle_ms",
@@ -64,6 +73,7 @@ class Tables:
     read_indexes: tuple[sa.Index, ...] = ()  # step 9
     count_indexes: tuple[sa.Index, ...] = ()  # step 10
     engagement_seen: sa.Table | None = None  # step 12 (always built by build_tables)
+    click_indexes: tuple[sa.Index, ...] = ()  # step 11
 
     @property
     def seen(self) -> sa.Table:
@@ -251,6 +261,9 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         # step 5: the fact's group key and measure (docs/CONTRACTS.md "Facts")
         sa.Column("key", FactKey, nullable=True),
         sa.Column("value", sa.Float, nullable=True),
+        # step 11: a click's geometry (sentiero.analytics.clicks.geometry), NULL for other
+        # facts and for clicks the heatmap cannot place
+        *click_columns(),
     )
     sa.Index(f"{p}facts_kind_ts", facts.c.kind, facts.c.ts_ms)
     sa.Index(f"{p}facts_ts", facts.c.ts_ms)
@@ -302,9 +315,23 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
                  facts_shadow.c.key, facts_shadow.c.ts_ms, facts_shadow.c.session_id,
                  facts_shadow.c.value, mysql_length={"url": 255}),
     )
+    # step 11: the heatmap counts one page's clicks from the index alone (every column
+    # click_cells and click_spot read); only clicks where partial indexes exist. And step
+    # 10's facts_counts gets the window id, so funnels read their steps' facts from it alone
+    placed = facts_shadow.c.click_vw.is_not(None)
+    click_indexes = (
+        sa.Index(f"{p}facts_reads", facts_shadow.c.kind, facts_shadow.c.url,
+                 facts_shadow.c.key, facts_shadow.c.ts_ms, facts_shadow.c.session_id,
+                 facts_shadow.c.value, facts_shadow.c.window_id, mysql_length={"url": 255}),
+        sa.Index(f"{p}facts_clicks", facts_shadow.c.url, facts_shadow.c.ts_ms,
+                 facts_shadow.c.click_vw, facts_shadow.c.click_x, facts_shadow.c.click_y,
+                 facts_shadow.c.session_id, facts_shadow.c.window_id, facts_shadow.c.click_pv,
+                 facts_shadow.c.click_vh, facts_shadow.c.key, mysql_length={"url": 255},
+                 sqlite_where=placed, postgresql_where=placed),
+    )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
                   build_tracking_tables(md, p), analytics_indexes, read_indexes, count_indexes,
-                  engagement_seen)
+                  engagement_seen, click_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -409,6 +436,36 @@ def _step10_count_indexes(conn: Connection, t: Tables) -> None:
         replaced.drop(conn)
 
 
+def _step11_click_geometry(conn: Connection, t: Tables, page: int = 5000) -> None:
+    from sentiero.stores.sql_analytics import click_values
+
+    for column in click_columns():
+        _add_column(conn, t.facts, t.facts.c[column.name])
+    f = t.facts
+    after = 0
+    while True:  # the clicks already stored, by id (re-running redoes the same values)
+        rows = conn.execute(sa.select(f.c.id, f.c.data_json)
+                            .where(f.c.kind == "click", f.c.id > after)
+                            .order_by(f.c.id).limit(page)).all()
+        if not rows:
+            break
+        updates = []
+        for fid, data in rows:
+            values = click_values("click", orjson.loads(data))
+            if values["click_vw"] is not None:
+                updates.append({"fid": fid, **values})
+        if updates:
+            conn.execute(sa.update(f).where(f.c.id == sa.bindparam("fid"))
+                         .values({name: sa.bindparam(name) for name in CLICK_COLUMNS}), updates)
+        after = rows[-1][0]
+    for index in t.click_indexes:
+        _create_index(conn, index)
+    replaced = t.count_indexes[0]  # facts_counts: facts_reads starts with its columns
+    assert replaced.table is not None
+    if replaced.name in {ix["name"] for ix in sa.inspect(conn).get_indexes(replaced.table.name)}:
+        replaced.drop(conn)
+
+
 def _step12_engagement_seen(conn: Connection, t: Tables) -> None:
     from sentiero.stores.sql_engagement import backfill_seen
 
@@ -431,7 +488,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "values",
               _step9_read_indexes),
     Migration(10, "a covering index for counting facts by page and key", _step10_count_indexes),
-    # 11 is reserved (click geometry, another branch)
+    Migration(11, "click geometry on facts (page position, viewport, page view), an index for "
+                  "heatmaps, the window id in the counting index", _step11_click_geometry),
     Migration(12, "pages and form fields each session has seen, for incremental engagement",
               _step12_engagement_seen),
 )

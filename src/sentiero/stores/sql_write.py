@@ -33,6 +33,7 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.group_commit import Pending
+from sentiero.stores.sql_analytics import click_values
 from sentiero.stores.sql_engagement import engagement_changes, new_session_engagement, seen_items
 from sentiero.stores.sql_helpers import _Duplicate, _max, _min, _Retry, _to_us
 
@@ -71,6 +72,7 @@ class SQLWrite:
                 "data_json": fact_data_json(f),
                 "key": f.key[:200] if f.key is not None else None,
                 "value": f.value,
+                **click_values(f.kind, f.data),
             }
             for f in batch.facts
         ]

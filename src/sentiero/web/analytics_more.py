@@ -157,8 +157,9 @@ def heatmap_page(web: Web, request: Request) -> Response:
     if _moves_asked(request):
         return moves_page(web, request)
     rng, url, urls, viewport = _heatmap_args(web, request)
-    data = heatmap.heatmap(web.store, rng.period, url, viewport) if url in urls else None
-    spot_key = request.args.get("spot") or ""
+    spot_key = (request.args.get("spot") or "")[:40]
+    data = heatmap.heatmap(web.store, rng.period, url, viewport, spot=spot_key or None) \
+        if url in urls else None
     spot = data.spot(spot_key) if data is not None else None
     links_base = {**rng.params(), "url": url}
     return _render(web, request, "analytics_heatmap.html", "heatmap", rng, title="Heatmap",
