@@ -65,3 +65,41 @@ def test_click_cells_and_spot_scale_to_the_layout_asked(filled_store: Store) -> 
     assert [c.ts_ms for c in half] == sorted(c.ts_ms for c in half)
     assert filled_store.click_spot(scope, HOST + "/frustration.html", "phone", 640, (7, 8),
                                    24, 4) == []
+
+
+def test_export_lists_each_pages_hot_spots_per_viewport(filled_store: Store) -> None:
+    """The same spots as the page: frustration.html's 12 desktop clicks (the hottest, 6 at
+    (383, 197) on its 1280 px layout), pricing.html's 2 phone taps; no bucket without clicks."""
+    from sentiero.analytics import export
+
+    rows = list(export.DATASETS["heatmap"].rows(filled_store, ALL))
+    frustration = [r for r in rows if r[0] == HOST + "/frustration.html"]
+    assert {r[1] for r in frustration} == {"desktop"}
+    assert sum(r[5] for r in frustration) == 12
+    assert frustration[0] == [HOST + "/frustration.html", "desktop", 1280, 383.0, 197.0, 6, 1]
+    pricing = [r for r in rows if r[0] == HOST + "/pricing.html"]
+    assert {r[1] for r in pricing} == {"phone"} and sum(r[5] for r in pricing) == 2
+    # the fixtures carry no selectors (capture_clicks was off): no element rows
+    assert list(export.DATASETS["clicked_elements"].rows(filled_store, ALL)) == []
+
+
+def test_export_lists_clicked_elements_with_their_share(empty_store: Store) -> None:
+    """Three clicks on a 1280 px page, two labelled ``#buy`` by the recorder's ``__click``
+    event and one ``#help``: #buy 2 of 3 clicks (66.7%), #help 1 (33.3%)."""
+    from sentiero.analytics import export
+    from tests.analytics.support import ingest_recording
+
+    url, t0 = "https://shop.example/cart", 1_767_000_000_000
+    events = [{"type": 4, "timestamp": t0, "data": {"href": url, "width": 1280, "height": 800}},
+              {"type": 2, "timestamp": t0 + 1, "data": {}}]
+    for n, selector in enumerate(("#buy", "#help", "#buy")):
+        at = t0 + 1_000 + n * 5_000
+        events.append({"type": 3, "timestamp": at,
+                       "data": {"source": 2, "type": 2, "id": 7, "x": 100 + n, "y": 50}})
+        events.append({"type": 5, "timestamp": at + 5,
+                       "data": {"tag": "__click", "payload": {"selector": selector}}})
+    recording = {"session_id": "el", "meta": {},
+                 "windows": [{"window_id": "el-w", "url": url, "events": events}]}
+    ingest_recording(empty_store, "", recording=recording)
+    rows = list(export.DATASETS["clicked_elements"].rows(empty_store, ALL))
+    assert rows == [[url, "desktop", "#buy", 2, 66.7], [url, "desktop", "#help", 1, 33.3]]

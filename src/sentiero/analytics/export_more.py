@@ -1,5 +1,5 @@
 """The export datasets of the part-2 analyses (frustration, scroll, forms, engagement, saved
-funnels, mouse-move attention), registered with
+funnels, click heatmaps, mouse-move attention), registered with
 :func:`sentiero.analytics.export.register` when :mod:`sentiero.analytics.export` loads."""
 
 from __future__ import annotations
@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sentiero.analytics import attention, engagement, forms, frustration, funnel, pages, scroll
+from sentiero.analytics import (
+    attention,
+    engagement,
+    forms,
+    frustration,
+    funnel,
+    heatmap,
+    pages,
+    scroll,
+)
 from sentiero.analytics.export import Dataset, register
 from sentiero.analytics.periods import Period
 
@@ -61,6 +70,33 @@ def _engagement(store: Store, period: Period) -> Iterator[list[Any]]:
                sig.thrash, sig.bounce, sig.refills, sig.error_exit]
 
 
+def _heatmaps(store: Store, period: Period) -> Iterator[tuple[str, heatmap.Heatmap]]:
+    """Every page's click heatmap in each viewport bucket that has clicks."""
+    for url in pages.page_urls(store, period):
+        first = heatmap.heatmap(store, period, url)
+        for bucket, clicks in first.counts.items():
+            if clicks:
+                yield url, first if bucket == first.bucket else \
+                    heatmap.heatmap(store, period, url, bucket)
+
+
+def _heatmap(store: Store, period: Period) -> Iterator[list[Any]]:
+    """Hot spots: where their clicks were on average, in the bucket's representative layout
+    (x scaled to its width, y in page pixels), hottest first."""
+    for url, h in _heatmaps(store, period):
+        width = h.representative.width if h.representative else None
+        for s in h.spots:
+            yield [url, h.bucket, width, round(s.centre[0], 1), round(s.centre[1], 1),
+                   s.count, s.sessions]
+
+
+def _clicked_elements(store: Store, period: Period) -> Iterator[list[Any]]:
+    for url, h in _heatmaps(store, period):
+        for selector, count in h.top_elements:
+            yield [url, h.bucket, selector, count,
+                   round(count * 100 / h.total, 1) if h.total else None]
+
+
 def _attention(store: Store, period: Period) -> Iterator[list[Any]]:
     """Every page's move cells per viewport bucket; x as a share of the visitor's viewport
     width (the cell's centre), y in page pixels (the cell's centre)."""
@@ -94,6 +130,11 @@ for dataset in (
     Dataset("funnel", "Saved funnels",
             ("funnel", "step", "kind", "value", "sessions", "from_first_pct",
              "from_previous_pct", "median_ms_from_previous", "stopped_here"), _funnels),
+    Dataset("heatmap", "Click heatmaps (hot spots)",
+            ("url", "viewport", "layout_width_px", "x_px", "y_px", "clicks", "sessions"),
+            _heatmap),
+    Dataset("clicked_elements", "Most clicked elements",
+            ("url", "viewport", "selector", "clicks", "share_pct"), _clicked_elements),
     Dataset("attention", "Mouse-move attention",
             ("url", "viewport", "x_pct", "y_px", "samples", "sessions"), _attention),
 ):
