@@ -103,6 +103,21 @@ def test_pages_and_the_page_report(store: Store) -> None:
     assert pages.page_report(store, ALL, "https://nowhere.example/").views == 0
 
 
+def test_time_on_page_is_each_page_views_longest_page_time(store: Store) -> None:
+    # pricing.html was seen twice: landing-a reached it 29 ms before its recording ends
+    # (Meta at ...739949, last event ...739978), signup-b stayed 2,375 ms on it (Meta at
+    # ...684726, on to signup.html at ...687101); landing-a spent 5,987 ms on landing.html
+    scope = Scope(None, None)
+    assert store.fact_maxima(scope, "page_time", HOST + "/pricing.html") == [29.0, 2375.0]
+    assert store.fact_maxima(scope, "page_time", HOST + "/landing.html") == [5987.0]
+    assert len(store.fact_maxima(scope, "page_time")) == 11  # every page view of every page
+    assert store.fact_maxima(scope, "page_time", "https://nowhere.example/") == []
+    assert store.fact_maxima(scope, "error") == []  # error facts carry no value
+    report = pages.page_report(store, ALL, HOST + "/pricing.html")
+    # mean (29 + 2,375) / 2; the median is nearest-rank, as every percentile here: rank 1 of 2
+    assert (report.time_mean_ms, report.time_median_ms) == (1202.0, 29.0)
+
+
 def test_client_error_groups(store: Store) -> None:
     groups = client_errors.error_groups(store, ALL)
     assert sorted(g.key for g in groups) == [

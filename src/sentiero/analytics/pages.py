@@ -109,8 +109,9 @@ class PageReport:
 
 def page_report(store: Store, period: Period, url: str,
                 segment: Segment | None = None) -> PageReport:
-    """Counts come grouped from the store (``fact_counts``); only the kinds whose values are
-    needed one by one (time on page, scroll depth, form sessions, error messages) are read."""
+    """Counts come grouped from the store (``fact_counts``), time on page as each page view's
+    longest ``page_time`` (``fact_maxima``); only the kinds whose values are needed one by one
+    (scroll depth, form sessions, error messages) are read."""
     scope = _scope(period, segment)
     report = PageReport(url)
 
@@ -151,17 +152,12 @@ def page_report(store: Store, period: Period, url: str,
         group["count"] += c.count
         group["sessions"] += c.sessions
         group["last_ms"] = max(group["last_ms"], c.last_ms or 0)
-    durations: dict[tuple[str, str, str], float] = {}
     scroll: dict[tuple[str, str, Any], tuple[float, float | None]] = {}
     fields: set[str] = set()
     field_sessions: set[str] = set()
     submit_sessions: set[str] = set()
-    kinds = ("page_time", "scroll", "form_field", "form_submit")
-    for f in store.scope_facts(scope, kinds, url=url):
-        if f.kind == "page_time" and f.value is not None:
-            group = (f.session_id, f.window_id, f.key or "")
-            durations[group] = max(durations.get(group, 0.0), f.value)
-        elif f.kind == "scroll" and f.value is not None:
+    for f in store.scope_facts(scope, ("scroll", "form_field", "form_submit"), url=url):
+        if f.kind == "scroll" and f.value is not None:
             group = (f.session_id, f.window_id, f.data.get("pv"))
             vh = f.data.get("vh")
             best = scroll.get(group)
@@ -185,10 +181,10 @@ def page_report(store: Store, period: Period, url: str,
     report.sessions = sessions_of("page_view")
     report.exits = max(0, report.views - leaves)
     report.bounces = max(0, report.entries - leaves_entry)
+    durations = store.fact_maxima(scope, "page_time", url)  # each page view's longest
     if durations:
-        values = list(durations.values())
-        report.time_mean_ms = sum(values) / len(values)
-        report.time_median_ms = median(values)
+        report.time_mean_ms = sum(durations) / len(durations)
+        report.time_median_ms = median(durations)
     report.top_elements = top_counts(elements, TOP_ELEMENTS)
     if scroll:
         depths = [y for y, _ in scroll.values()]

@@ -291,6 +291,16 @@ def generic_latest_facts(facts: Iterable[Fact], per_key: int, key: str | None = 
     return newest_first(f for group in groups.values() for f in newest_first(group)[:per_key])
 
 
+def generic_fact_maxima(facts: Iterable[Fact]) -> list[float]:
+    best: dict[tuple[str, str, str | None], float] = {}
+    for fact in facts:
+        if fact.value is not None:
+            group = (fact.session_id, fact.window_id, fact.key)
+            if group not in best or fact.value > best[group]:
+                best[group] = fact.value
+    return sorted(best.values())
+
+
 def generic_fact_trait_counts(store: Store, facts: Iterable[Fact], traits: tuple[str, ...]
                               ) -> dict[tuple[Any, ...], int]:
     sessions: dict[str | None, set[str]] = {}

@@ -736,6 +736,12 @@ class Store(TrackingStore, ABC):
         return query.generic_latest_facts(query.generic_facts(self, scope, (kind,)), per_key,
                                           key)
 
+    def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
+        """The largest value of each (session, window, fact key) among the facts of ``kind``
+        in scope (on ``url`` when given) that have a value, smallest first: a page view's
+        time on page is its longest ``page_time`` fact."""
+        return query.generic_fact_maxima(query.generic_facts(self, scope, (kind,), url))
+
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
                           ) -> dict[tuple[Any, ...], int]:
         """{(fact key, the session's value of each trait...): distinct sessions} for the facts

@@ -329,6 +329,13 @@ class SQLAnalytics:
                 .where(ranked.c.rank <= per_key))
         return newest_first(facts_of(self._read(stmt)))
 
+    def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
+        f = self.tables.facts
+        where = self._fact_where(scope, (kind,), url, by_page=url is not None)
+        stmt = (sa.select(sa.func.max(f.c.value)).where(*where, f.c.value.is_not(None))
+                .group_by(f.c.session_id, f.c.window_id, f.c.key))
+        return sorted(float(r[0]) for r in self._read(stmt))
+
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
                           ) -> dict[tuple[Any, ...], int]:
         if not set(traits) <= set(FACET_TRAITS):
@@ -543,8 +550,9 @@ class SQLAnalytics:
             return iter(())
         self._ensure_ready()
         f = self.tables.facts
-        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=url is not None))
-        facts = self._fact_pages(stmt, limit)
+        by_page = url is not None
+        stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=by_page))
+        facts = self._fact_pages(stmt, limit, by_page=by_page)
         if limit is None:
             return facts
         return iter(sorted(facts, key=lambda x: (x.ts_ms, x.session_id)))

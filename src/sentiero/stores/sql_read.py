@@ -277,8 +277,13 @@ class SQLRead:
             stmt = stmt.where(f.c.ts_ms <= to_ms(until))
         return self._fact_pages(stmt)
 
-    def _fact_pages(self, stmt: sa.Select, limit: int | None = None) -> Iterator[Fact]:
-        # keyset pages: no connection is held while the caller consumes facts
+    def _fact_pages(self, stmt: sa.Select, limit: int | None = None, by_page: bool = False
+                    ) -> Iterator[Fact]:
+        """Keyset pages: no connection is held while the caller consumes facts. ``by_page``
+        (the facts of one page): ordered by ``ts_ms + 0``, which no index holds, so
+        PostgreSQL seeks the page in facts_reads and sorts what it found, instead of walking
+        the ts index in order for the LIMIT and testing every row's page (at 1,000,000
+        sessions, one page's facts of three kinds: 7.6 s -> 0.12 s)."""
         f = self.tables.facts
         size = _FACT_PAGE if limit is None else min(limit, _FACT_PAGE)
         left = limit
@@ -292,7 +297,7 @@ class SQLRead:
                 page = page.where(
                     sa.or_(f.c.ts_ms > after[0], sa.and_(f.c.ts_ms == after[0], f.c.id > after[1]))
                 )
-            page = page.order_by(f.c.ts_ms, f.c.id).limit(size)
+            page = page.order_by(f.c.ts_ms + 0 if by_page else f.c.ts_ms, f.c.id).limit(size)
             rows = self._run(functools.partial(_fetch_tuples, page), write=False)
             for kind, sid, wid, ts, url, data, key, value, _id in rows:
                 yield Fact(kind, sid, wid, ts, url, loads(data), key, value)
