@@ -5,7 +5,9 @@ JSON each), which costs ratio: every frame starts with an empty window. Compacti
 of consecutive chunks (up to ``TARGET_RAW_BYTES`` of JSON each) and compresses each run as
 one frame (``stores/chunk_codec``). Chunks stay chunks, with their time ranges, so the
 player still seeks by chunk and fetches the first one alone. A small chunk left on its own (a
-window of one batch, the tail of a run) is recompressed once with the rrweb dictionary.
+window of one batch, the tail of a run) is recompressed once with the rrweb dictionary (always
+kept, so a pass never compresses it again: level 19 with the dictionary is at worst a few
+header bytes larger than ingest's level 3).
 
 Safe by construction, in every store, through one primitive (``Store.replace_chunks``):
 
@@ -112,13 +114,10 @@ def compact_window(store: Store, ref: WindowRef, target_raw_bytes: int = TARGET_
     stats = CompactionStats()
     for stretch in consecutive_stretches(store.chunk_index(ref)):
         for run, texts in _runs(store, ref, stretch, target_raw_bytes):
-            lone = len(run) == 1
-            if lone and not gains_from_dictionary(run[0].data, len(texts[0])):
+            if len(run) == 1 and not gains_from_dictionary(run[0].data, len(texts[0])):
                 continue
             infos = [c.info for c in run]
             joined = Chunk(merged_info(infos), encode_compacted(join_texts(texts)))
-            if lone and len(joined.data) >= len(run[0].data):
-                continue
             if not store.replace_chunks(ref, infos, joined):
                 stats.skipped_runs += 1
                 continue

@@ -7,6 +7,7 @@ import functools
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,6 +35,20 @@ from sentiero.stores.sql_schema import (
     LATEST_VERSION,
     MIGRATIONS,
 )
+
+
+def drop_columns(conn: Any, table: sa.Table, columns: Iterable[str]) -> None:
+    """Take ``columns`` off ``table``: the table as a release before their step created it."""
+    quote = conn.dialect.identifier_preparer.quote
+    for column in columns:
+        conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column)}"))
+
+
+def old_session(conn: Any, table: sa.Table, has_errors: bool, **values: Any) -> None:
+    """Session ``old-1`` as an older release stored it: 9 events from 1 s to 60 s."""
+    conn.execute(sa.insert(table).values(
+        session_id="old-1", created_us=1, updated_us=1, first_ms=1000, last_ms=60_000,
+        event_count=9, metadata_json="{}", has_errors=has_errors, **values))
 
 
 def steps_from(version: int) -> list[int]:
@@ -211,13 +226,10 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         self, bare: SQLStore
     ) -> None:
         assert bare.migrate(to_version=4) == [1, 2, 3, 4]
-        quote = bare.engine.dialect.identifier_preparer.quote
         t = bare.tables
         with bare.engine.begin() as conn:  # what releases before step 5 created
-            for table, column in ((t.facts, "key"), (t.facts, "value"), (t.sessions, "browser"),
-                                  (t.sessions, "entry_url")):
-                conn.execute(sa.text(
-                    f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column)}"))
+            drop_columns(conn, t.facts, ("key", "value"))
+            drop_columns(conn, t.sessions, ("browser", "entry_url"))
         with pytest.raises(SchemaNotReadyError, match="schema version 4"):
             bare.setup()
         assert bare.migrate() == steps_from(5)
@@ -232,15 +244,10 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
 
     def test_engagement_step_scores_the_sessions_already_stored(self, bare: SQLStore) -> None:
         assert bare.migrate(to_version=7) == list(range(1, 8))
-        quote = bare.engine.dialect.identifier_preparer.quote
         t = bare.tables
         with bare.engine.begin() as conn:  # what releases before step 8 created
-            for column in ENGAGEMENT_COLUMNS:
-                conn.execute(sa.text(
-                    f"ALTER TABLE {quote(t.sessions.name)} DROP COLUMN {quote(column)}"))
-            conn.execute(sa.insert(t.sessions).values(
-                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
-                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=True))
+            drop_columns(conn, t.sessions, ENGAGEMENT_COLUMNS)
+            old_session(conn, t.sessions, has_errors=True)
             conn.execute(sa.insert(t.facts), [
                 {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
                  "url": "https://a.example/", "data_json": "{}", "key": None, "value": None}
@@ -259,10 +266,8 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         t = bare.tables
         a, b = "https://a.example/", "https://a.example/b"
         with bare.engine.begin() as conn:  # what releases before step 12 stored
-            conn.execute(sa.insert(t.sessions).values(
-                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
-                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=False,
-                **{c: 0 for c in ENGAGEMENT_COLUMNS if c != "eng_last_error_ms"}))
+            old_session(conn, t.sessions, has_errors=False,
+                        **{c: 0 for c in ENGAGEMENT_COLUMNS if c != "eng_last_error_ms"})
             conn.execute(sa.insert(t.facts), [
                 {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
                  "url": url, "data_json": "{}", "key": key, "value": value}
@@ -301,16 +306,11 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
 
     def test_click_geometry_step_fills_the_clicks_already_stored(self, bare: SQLStore) -> None:
         assert bare.migrate(to_version=10) == list(range(1, 11))
-        quote = bare.engine.dialect.identifier_preparer.quote
         t = bare.tables
         page = "https://a.example/"
         with bare.engine.begin() as conn:  # what releases before step 11 created
-            for column in CLICK_COLUMNS:
-                conn.execute(sa.text(
-                    f"ALTER TABLE {quote(t.facts.name)} DROP COLUMN {quote(column)}"))
-            conn.execute(sa.insert(t.sessions).values(
-                session_id="old-1", created_us=1, updated_us=1, first_ms=1000,
-                last_ms=60_000, event_count=9, metadata_json="{}", has_errors=False))
+            drop_columns(conn, t.facts, CLICK_COLUMNS)
+            old_session(conn, t.sessions, has_errors=False)
             conn.execute(sa.insert(t.facts), [
                 {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
                  "url": page, "data_json": data, "key": key, "value": None}

@@ -4,7 +4,7 @@ funnels, click heatmaps, mouse-move attention), registered with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sentiero.analytics import (
@@ -70,20 +70,22 @@ def _engagement(store: Store, period: Period) -> Iterator[list[Any]]:
                sig.thrash, sig.bounce, sig.refills, sig.error_exit]
 
 
-def _heatmaps(store: Store, period: Period) -> Iterator[tuple[str, heatmap.Heatmap]]:
-    """Every page's click heatmap in each viewport bucket that has clicks."""
+def _per_bucket(build: Callable[..., Any], store: Store, period: Period
+                ) -> Iterator[tuple[str, Any]]:
+    """``build(store, period, url[, bucket])`` (a heatmap or a move map) for every page in
+    each viewport bucket that has data: the default bucket's from the first call."""
     for url in pages.page_urls(store, period):
-        first = heatmap.heatmap(store, period, url)
-        for bucket, clicks in first.counts.items():
-            if clicks:
+        first = build(store, period, url)
+        for bucket, count in first.counts.items():
+            if count:
                 yield url, first if bucket == first.bucket else \
-                    heatmap.heatmap(store, period, url, bucket)
+                    build(store, period, url, bucket)
 
 
 def _heatmap(store: Store, period: Period) -> Iterator[list[Any]]:
     """Hot spots: where their clicks were on average, in the bucket's representative layout
     (x scaled to its width, y in page pixels), hottest first."""
-    for url, h in _heatmaps(store, period):
+    for url, h in _per_bucket(heatmap.heatmap, store, period):
         width = h.representative.width if h.representative else None
         for s in h.spots:
             yield [url, h.bucket, width, round(s.centre[0], 1), round(s.centre[1], 1),
@@ -91,7 +93,7 @@ def _heatmap(store: Store, period: Period) -> Iterator[list[Any]]:
 
 
 def _clicked_elements(store: Store, period: Period) -> Iterator[list[Any]]:
-    for url, h in _heatmaps(store, period):
+    for url, h in _per_bucket(heatmap.heatmap, store, period):
         for selector, count in h.top_elements:
             yield [url, h.bucket, selector, count,
                    round(count * 100 / h.total, 1) if h.total else None]
@@ -100,16 +102,10 @@ def _clicked_elements(store: Store, period: Period) -> Iterator[list[Any]]:
 def _attention(store: Store, period: Period) -> Iterator[list[Any]]:
     """Every page's move cells per viewport bucket; x as a share of the visitor's viewport
     width (the cell's centre), y in page pixels (the cell's centre)."""
-    for url in pages.page_urls(store, period):
-        first = attention.move_map(store, period, url)
-        for bucket, samples in first.counts.items():
-            if not samples:
-                continue
-            moves = first if bucket == first.bucket else \
-                attention.move_map(store, period, url, bucket)
-            for c in moves.cells:
-                yield [url, bucket, round((c.gx + 0.5) * 100 / attention.MOVE_COLUMNS, 2),
-                       (c.gy + 0.5) * attention.MOVE_ROW_PX, c.count, c.sessions]
+    for url, moves in _per_bucket(attention.move_map, store, period):
+        for c in moves.cells:
+            yield [url, moves.bucket, round((c.gx + 0.5) * 100 / attention.MOVE_COLUMNS, 2),
+                   (c.gy + 0.5) * attention.MOVE_ROW_PX, c.count, c.sessions]
 
 
 for dataset in (
