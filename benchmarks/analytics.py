@@ -183,6 +183,7 @@ SHIFTED_MS = {"sessions": ("first_ms", "last_ms", "last_url_ms", "eng_last_error
               "batches": (), "facts": ("ts_ms",)}
 SHIFTED_US = {"sessions": ("created_us", "updated_us")}
 COPY_SHIFT_MS = 7 * 60_000
+LONG_SIZE = 1_000_000  # --long on PostgreSQL: the only size filled by replicate()
 
 
 def replicate(store: SQLStore, have: int, size: int) -> None:
@@ -305,7 +306,7 @@ def main() -> None:
     tpl = templates()
     results: dict[tuple[str, int], dict[str, float]] = {}
     for backend in args.backends.split(","):
-        backend_sizes = sizes + ([1_000_000] if args.long and backend == "postgres" else [])
+        backend_sizes = sizes + ([LONG_SIZE] if args.long and backend == "postgres" else [])
         with tempfile.TemporaryDirectory() as folder:
             store = open_store(backend, folder, args.sqlite_path, args.pg_prefix)
             try:
@@ -325,7 +326,8 @@ def main() -> None:
                             print(f"  copied in {time.perf_counter() - began:.0f} s")
                             results[(backend, size)] = measure(store)
                             continue
-                    if backend == "postgres" and have and size % have == 0:
+                    if backend == "postgres" and size == LONG_SIZE and have \
+                            and size % have == 0:  # the ingested sessions, copied
                         replicate(store, have, size)
                     else:
                         fill(store, size - have, have, tpl)
