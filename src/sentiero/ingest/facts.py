@@ -548,9 +548,6 @@ class _Walk:
         return self.s.url
 
 
-_NOT_ANSWERS = frozenset({ERROR_TAG, CLICK_TAG, PERF_TAG, FORM_SUBMIT_TAG, NAVIGATION_TAG})
-
-
 def click_response(event: dict[str, Any]) -> tuple[str, bool] | None:
     """Whether ``event`` answers a click waiting for a response (a click with none within
     ``dead_click_timeout_ms`` is dead), as what it is and whether it also answers a click of
@@ -568,7 +565,9 @@ def click_response(event: dict[str, Any]) -> tuple[str, bool] | None:
             return "input", False
     elif kind == EVENT_CUSTOM:
         tag = data.get("tag")
-        if isinstance(tag, str) and tag and tag not in _NOT_ANSWERS and not is_internal_tag(tag):
+        # the recorder's own tags (errors, __click, __perf, __form_submit) and navigation
+        # are not the app answering
+        if isinstance(tag, str) and tag and tag != NAVIGATION_TAG and not is_internal_tag(tag):
             return f"app event “{tag[:60]}”", True
     return None
 
