@@ -23,6 +23,7 @@ class SQLDelete:
     # provided by SQLStore (sql.py) and its other mixins
     tables: Any
     is_sqlite: bool
+    backend: str
     seen: Any
     _run: Any
     _ensure_ready: Any
@@ -97,6 +98,12 @@ class SQLDelete:
         its session gone and stops, so at most one of the two is evicted (the original code
         could lose both). Candidates are locked before deleting, and the count taken again
         after, so evictions running side by side never delete more than needed.
+
+        On PostgreSQL evictions take a transaction-level advisory lock first and so run one
+        at a time: PostgreSQL looks for deadlocks only after ``deadlock_timeout`` (1 s), and
+        four writers at the limit could deadlock again on each retry until the retries ran
+        out (a StoreError for an acknowledged write's eviction). Serialized, the first
+        eviction deletes the others' new sessions and theirs find their own gone.
         """
         s = self.tables.sessions
 
@@ -104,6 +111,9 @@ class SQLDelete:
             return conn.execute(sa.select(sa.func.count()).select_from(s)).scalar() or 0
 
         def evict(conn: Connection) -> int:
+            if self.backend == "postgresql":  # released at commit
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                             {"k": f"{self.tables.prefix}evict"})
             if self._lock_session(conn, current) is None:
                 return 0  # evicted by another writer meanwhile: nothing for us to do
             excess = count(conn) - max_sessions
