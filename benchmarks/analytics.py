@@ -47,7 +47,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from sentiero.app import Sentiero  # noqa: E402
 from sentiero.ingest.pipeline import build_batch  # noqa: E402
 from sentiero.settings import Settings  # noqa: E402
-from sentiero.stores.base import Batch, Fact, Store  # noqa: E402
+from sentiero.stores.base import DAY_MS, Batch, Fact, Store  # noqa: E402
 from sentiero.stores.memory import MemoryStore  # noqa: E402
 from sentiero.stores.sql import SQLStore  # noqa: E402
 
@@ -202,6 +202,10 @@ def replicate(store: SQLStore, have: int, size: int) -> None:
                 for c in columns:
                     if c.name == "session_id":
                         values.append(c + f"-{k}")
+                    elif name == "sessions" and c.name == "multi_day":  # shifted: recomputed
+                        first = table.c.first_ms - k * COPY_SHIFT_MS
+                        last = table.c.last_ms - k * COPY_SHIFT_MS
+                        values.append(first - first % DAY_MS != last - last % DAY_MS)
                     elif c.name in SHIFTED_MS[name]:
                         values.append(c - k * COPY_SHIFT_MS)
                     elif c.name in SHIFTED_US.get(name, ()):

@@ -57,11 +57,13 @@ def steps_from(version: int) -> list[int]:
 
 
 def sql_leftovers(store: SQLStore) -> list[str]:
-    """Rows left in every Sentiero table of the store (its prefix), schema versions aside."""
+    """Rows left in every Sentiero table of the store (its prefix), schema versions and
+    day versions (day numbers and counters, sql_day_cache) aside."""
     t = store.tables
+    assert t.day_versions is not None
     names = [
         n for n in sa.inspect(store.engine).get_table_names()
-        if n.startswith(t.prefix) and n != t.schema.name
+        if n.startswith(t.prefix) and n not in (t.schema.name, t.day_versions.name)
     ]
     assert {tab.name for tab in (t.sessions, t.windows, t.chunks, t.batches, t.facts)} <= set(
         names

@@ -80,7 +80,7 @@ def test_parse_browser() -> None:
 def test_parse_bound() -> None:
     assert parse_bound("2026-03-14", end=False) == datetime(2026, 3, 14, tzinfo=timezone.utc)
     assert parse_bound("2026-03-14", end=True) == datetime(
-        2026, 3, 14, 23, 59, 59, 999_000, tzinfo=timezone.utc)
+        2026, 3, 14, 23, 59, 59, 999_999, tzinfo=timezone.utc)
     assert parse_bound("2026-03-14T10:00:00Z", end=False) == datetime(
         2026, 3, 14, 10, tzinfo=timezone.utc)
     assert parse_bound("2026-03-14T12:00:00+02:00", end=False) == datetime(

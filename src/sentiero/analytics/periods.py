@@ -35,8 +35,8 @@ class Period:
         if self.since is None or self.until is None:
             return None
         span = self.until - self.since
-        return Period(self.since - span - timedelta(milliseconds=1),
-                      self.since - timedelta(milliseconds=1), None)
+        return Period(self.since - span - timedelta(microseconds=1),
+                      self.since - timedelta(microseconds=1), None)
 
     @property
     def weekly(self) -> bool:
@@ -48,7 +48,8 @@ def start_of_day(day: date) -> datetime:
 
 
 def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(23, 59, 59, 999_000), timezone.utc)
+    """The day's last microsecond (session times are kept in microseconds)."""
+    return datetime.combine(day, time(23, 59, 59, 999_999), timezone.utc)
 
 
 def resolve_period(since: datetime | None, until: datetime | None, preset: int | None,

@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from sentiero.stores.base import SchemaNotReadyError, Store, StoreError, StoreLimits, utcnow
 from sentiero.stores.group_commit import GroupCommit
 from sentiero.stores.sql_analytics import SQLAnalytics
+from sentiero.stores.sql_day_cache import SQLDayCache
 from sentiero.stores.sql_delete import SQLDelete
 from sentiero.stores.sql_engagement import Seen, SQLEngagement
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
@@ -69,8 +70,8 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLAnalytics, SQLTracking,
-               SQLSavedFunnels, Store):
+class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnalytics,
+               SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 

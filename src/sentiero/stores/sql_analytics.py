@@ -32,6 +32,7 @@ from sentiero.analytics.query import (
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
+from sentiero.stores.sql_day_cache import exact_us
 from sentiero.stores.sql_schema import CLICK_COLUMNS
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 
 def _us(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
+    return exact_us(moment)
 
 
 def _from_us(value: int) -> datetime:
@@ -147,14 +148,15 @@ class SQLAnalytics:
         return where
 
     def _fact_where(self, scope: Scope, kinds: Iterable[str], url: str | None,
-                    by_page: bool = False) -> list[Any]:
+                    by_page: bool = False, span: str | None = None) -> list[Any]:
         """``kinds`` empty: facts of any kind (the caller's other conditions choose them).
         ``by_page``: read through facts_reads (kind, url, key, ts_ms, session_id, value,
         window_id). SQLite's planner, with or without ANALYZE, prefers a range of the
         (kind, ts_ms) index, which holds no url, and reads every row of the kind in the range
         to test its page (4-8x slower at 100,000 sessions); written as ``ts_ms + 0`` the range
         is no index's, so it seeks the kind (and page) in facts_reads. (SQLAlchemy renders no
-        ``INDEXED BY`` for SQLite: ``with_hint`` is dropped.)"""
+        ``INDEXED BY`` for SQLite: ``with_hint`` is dropped.) ``span``: "single" / "multi"
+        keeps the facts of sessions within one UTC day / spanning several (sql_day_cache)."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         where: list[Any] = [] if not kinds else \
@@ -169,6 +171,10 @@ class SQLAnalytics:
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
+        if span is not None:
+            spanning = sa.select(s.c.session_id).where(s.c.multi_day.is_(True))
+            where.append(f.c.session_id.in_(spanning) if span == "multi"
+                         else f.c.session_id.not_in(spanning))
         return where
 
     def _read(self, stmt: Any) -> list[Any]:
@@ -236,7 +242,7 @@ class SQLAnalytics:
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
                     by_key: bool = False, by_day: bool = False, url: str | None = None,
-                    sessions: bool = True) -> list[FactCount]:
+                    sessions: bool = True, span: str | None = None) -> list[FactCount]:
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         f = self.tables.facts
         day = (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
@@ -245,7 +251,7 @@ class SQLAnalytics:
         distinct = sa.func.count(sa.distinct(f.c.session_id)) if sessions else sa.null()
         stmt = (sa.select(*groups, sa.func.count(), distinct, sa.func.max(f.c.ts_ms),
                           sa.func.sum(sa.func.coalesce(f.c.value, 0)))
-                .where(*self._fact_where(scope, kinds, url)))
+                .where(*self._fact_where(scope, kinds, url, span=span)))
         if groups:
             stmt = stmt.group_by(*groups)
         out = []
@@ -336,15 +342,16 @@ class SQLAnalytics:
                 .group_by(f.c.session_id, f.c.window_id, f.c.key))
         return sorted(float(r[0]) for r in self._read(stmt))
 
-    def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
-                          ) -> dict[tuple[Any, ...], int]:
+    def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...],
+                          span: str | None = None) -> dict[tuple[Any, ...], int]:
         if not set(traits) <= set(FACET_TRAITS):
             raise ValueError(f"unknown traits {traits!r}")
         f, s = self.tables.facts, self.tables.sessions
         columns = [s.c[t] for t in traits]
         stmt = (sa.select(f.c.key, *columns, sa.func.count(sa.distinct(f.c.session_id)))
                 .select_from(f.join(s, s.c.session_id == f.c.session_id))
-                .where(*self._fact_where(scope, (kind,), None)).group_by(f.c.key, *columns))
+                .where(*self._fact_where(scope, (kind,), None, span=span))
+                .group_by(f.c.key, *columns))
         return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
 
     # --- goals and funnel steps (sentiero.analytics.conversions, .funnel) ----------------

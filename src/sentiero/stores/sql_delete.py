@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sentiero.stores.base import WindowRef, to_ms, utcnow, validate_id
+from sentiero.stores.sql_day_cache import spans_days
 from sentiero.stores.sql_engagement import rescore
 from sentiero.stores.sql_helpers import _PAGE, _to_us
 
@@ -29,6 +30,7 @@ class SQLDelete:
     _ensure_ready: Any
     _lock_session: Any
     _purge_tracking: Any
+    day_versions: Any
 
     # --- limits (enforced by the write path, sql_write.py) ----------------------------------
 
@@ -76,6 +78,10 @@ class SQLDelete:
 
     def _refresh_session_totals(self, conn: Connection, sid: str) -> None:
         w, s = self.tables.windows, self.tables.sessions
+        before = conn.execute(sa.select(s.c.first_ms, s.c.last_ms, s.c.updated_us)
+                              .where(s.c.session_id == sid)).first()
+        if before is not None:
+            self.day_versions.touch_session(conn, before)
         agg = conn.execute(
             sa.select(
                 sa.func.coalesce(sa.func.sum(w.c.event_count), 0),
@@ -86,7 +92,8 @@ class SQLDelete:
         conn.execute(
             sa.update(s)
             .where(s.c.session_id == sid)
-            .values(event_count=agg[0], first_ms=agg[1], last_ms=agg[2])
+            .values(event_count=agg[0], first_ms=agg[1], last_ms=agg[2],
+                    multi_day=spans_days(agg[1], agg[2]))
         )
 
     def _evict_sessions(self, current: str, max_sessions: int) -> None:
@@ -139,6 +146,7 @@ class SQLDelete:
 
     def _delete_sessions(self, conn: Connection, ids: list[str]) -> int:
         t = self.tables
+        self.day_versions.touch_sessions(conn, ids)
         for table in (t.facts, t.seen, t.batches, t.chunks, t.windows,
                       t.tracking.occurrences, t.tracking.server_events):
             conn.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
@@ -221,7 +229,7 @@ class SQLDelete:
 
         def wipe(conn: Connection) -> None:
             for table in (*t.tracking.all, t.facts, t.seen, t.batches, t.chunks, t.windows,
-                          t.sessions):
+                          t.sessions, t.day_cache, t.day_versions):
                 conn.execute(sa.delete(table))
 
         self._run(wipe)

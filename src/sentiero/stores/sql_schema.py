@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 _MYSQL = ("mysql", "mariadb")
+DAY_MS = 86_400_000
 
 # Ids are ASCII ([A-Za-z0-9_-]): on MySQL keep them out of the case-insensitive default
 # collation (so "Ab" and "ab" are different sessions) and at 1 byte per character in indexes.
@@ -74,6 +75,9 @@ class Tables:
     count_indexes: tuple[sa.Index, ...] = ()  # step 10
     engagement_seen: sa.Table | None = None  # step 12 (always built by build_tables)
     click_indexes: tuple[sa.Index, ...] = ()  # step 11
+    day_versions: sa.Table | None = None  # step 13 (always built by build_tables)
+    day_cache: sa.Table | None = None  # step 13
+    span_indexes: tuple[sa.Index, ...] = ()  # step 13
 
     @property
     def seen(self) -> sa.Table:
@@ -190,6 +194,10 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         sa.Column("referrer", sa.Text, nullable=True),
         # step 8: engagement signals and score (sentiero.stores.sql_engagement)
         *signal_columns(),
+        # step 13: the session's events fall on more than one UTC day (first_ms and last_ms
+        # on different days), kept at ingest; the day cache (sql_day_cache.py) counts these
+        # sessions live and caches the rest per day
+        sa.Column("multi_day", sa.Boolean, nullable=True),
     )
     # the default list order: updated_at desc, ties by id
     sa.Index(f"{p}sessions_updated", sessions.c.updated_us.desc(), sessions.c.session_id)
@@ -329,9 +337,31 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
                  facts_shadow.c.click_vh, facts_shadow.c.key, mysql_length={"url": 255},
                  sqlite_where=placed, postgresql_where=placed),
     )
+    # step 13: the day cache (sentiero.stores.sql_day_cache): each UTC day's version, bumped
+    # by every write that changes what an analytics query answers for that (closed) day, and
+    # the cached answers, each valid while its day's version and the epoch are unchanged
+    day_versions = sa.Table(
+        f"{p}day_versions",
+        md,
+        sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+    )
+    day_cache = sa.Table(
+        f"{p}day_cache",
+        md,
+        sa.Column("query", sa.String(40), primary_key=True),
+        sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("epoch", sa.BigInteger, nullable=False),
+        sa.Column("payload", LongText, nullable=False),
+    )
+    sa.Index(f"{p}day_cache_day", day_cache.c.day)
+    span_indexes = (
+        sa.Index(f"{p}sessions_multi_day", shadow.c.multi_day, shadow.c.session_id),
+    )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
                   build_tracking_tables(md, p), analytics_indexes, read_indexes, count_indexes,
-                  engagement_seen, click_indexes)
+                  engagement_seen, click_indexes, day_versions, day_cache, span_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -473,6 +503,20 @@ def _step12_engagement_seen(conn: Connection, t: Tables) -> None:
     backfill_seen(conn, t)
 
 
+def _step13_day_cache(conn: Connection, t: Tables) -> None:
+    _add_column(conn, t.sessions, t.sessions.c.multi_day)
+    s = t.sessions
+    first_day = s.c.first_ms - s.c.first_ms % DAY_MS
+    last_day = s.c.last_ms - s.c.last_ms % DAY_MS
+    conn.execute(sa.update(s).where(s.c.multi_day.is_(None), s.c.first_ms.is_not(None))
+                 .values(multi_day=first_day != last_day))
+    for index in t.span_indexes:
+        _create_index(conn, index)
+    assert t.day_versions is not None and t.day_cache is not None
+    _create_table(conn, t.day_versions)
+    _create_table(conn, t.day_cache)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -492,5 +536,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "heatmaps, the window id in the counting index", _step11_click_geometry),
     Migration(12, "pages and form fields each session has seen, for incremental engagement",
               _step12_engagement_seen),
+    Migration(13, "the day cache: closed days' analytics answers, versioned by every write "
+                  "that touches the day; sessions spanning several days marked",
+              _step13_day_cache),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -34,6 +34,7 @@ from sentiero.stores.base import (
 )
 from sentiero.stores.group_commit import Pending
 from sentiero.stores.sql_analytics import click_values
+from sentiero.stores.sql_day_cache import spans_days
 from sentiero.stores.sql_engagement import engagement_changes, new_session_engagement, seen_items
 from sentiero.stores.sql_helpers import _Duplicate, _max, _min, _Retry, _to_us
 
@@ -54,6 +55,7 @@ class SQLWrite:
     _statement: Any
     _lock_session: Any
     _insert_ignore: Any
+    day_versions: Any
     _read_infos: Any
     _evict_sessions: Any
     _drop_oldest_chunks: Any
@@ -187,7 +189,11 @@ class SQLWrite:
         if created is not None:
             self.seen.insert(conn, sid, seen_items(batch.facts))
             total = created["event_count"]
+            received_ms = received_us // 1000
+            self.day_versions.touch(conn, min(first_ms, received_ms), max(last_ms, received_ms))
         else:
+            self.day_versions.touch_session(conn, session, first_ms, last_ms,
+                                            received_us // 1000)
             changes = self._session_changes(session, batch, received_us)
             changes.update(engagement_changes(conn, t.facts, self.seen, session, batch.facts,
                                               changes["first_ms"], changes["last_ms"]))
@@ -234,6 +240,7 @@ class SQLWrite:
             "first_ms": _min(session.first_ms, first_ms),
             "last_ms": _max(session.last_ms, last_ms),
         }
+        changes["multi_day"] = spans_days(changes["first_ms"], changes["last_ms"])
         if batch.metadata:
             merged = orjson.loads(session.metadata_json)
             merged.update(batch.metadata)
@@ -424,6 +431,7 @@ class SQLWrite:
                 return
             merged = orjson.loads(session.metadata_json)
             merged.update(clean)
+            self.day_versions.touch_session(conn, session)
             traits = session_traits(merged, session.user_agent, session.entry_url)
             conn.execute(
                 sa.update(s)
@@ -450,6 +458,9 @@ class SQLWrite:
             ).where(*in_run).order_by(c.c.chunk_index))
             if not same_run(current, replaced):
                 return False
+            # events per day are counted by each chunk's first event: merged chunks move
+            self.day_versions.touch(conn, min(i.first_ms for i in current),
+                                    max(i.last_ms for i in current))
             conn.execute(sa.delete(c).where(*in_run, c.c.chunk_index > lo))
             info = chunk.info
             conn.execute(sa.update(c).where(*in_run, c.c.chunk_index == lo).values(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -14,6 +14,7 @@ import ua_parser
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from sentiero.analytics.periods import end_of_day, start_of_day
 from sentiero.analytics.query import Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES
 from sentiero.stores.base import ID_PATTERN, SORT_KEYS, SessionQuery, SessionSummary, WindowRef
@@ -131,8 +132,8 @@ def parse_bound(raw: str | None, *, end: bool) -> datetime | None:
         if _DATE.match(raw):
             day = datetime.strptime(raw, "%Y-%m-%d").date()
             if end:
-                return datetime.combine(day, time(23, 59, 59, 999_000), timezone.utc)
-            return datetime.combine(day, time(0, 0), timezone.utc)
+                return end_of_day(day)
+            return start_of_day(day)
         moment = datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError:
         return None

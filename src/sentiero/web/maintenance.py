@@ -5,11 +5,12 @@ purge. Both are POSTs behind the CSRF check, audited, and answer with a redirect
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from sentiero.analytics.periods import end_of_day
 from sentiero.privacy import erasure
 from sentiero.web import security
 from sentiero.web.routing import Route, Web
@@ -63,7 +64,7 @@ def purge_before(web: Web, request: Request) -> Response:
         return _back(web, request, error="date")
     if request.form.get("confirm") != "1":
         return _back(web, request, error="confirm")
-    until = datetime.combine(day, time(23, 59, 59, 999_000), timezone.utc)
+    until = end_of_day(day)
     deleted = erasure.erase(web.store, erasure.Criteria(until=until))
     web.audit(request, "erase", deleted, dataset=raw,
               detail={"until": until.isoformat(), "count": len(deleted), "via": "maintenance"})

@@ -1,0 +1,455 @@
+"""The day cache: the SQL store's analytics answers for closed UTC days, kept until a write
+changes that day.
+
+A million sessions over 90 days are ~11,000 a day; an overview or a pages report over 30
+days groups all of them on every request. Most of those days are over: their answers change
+only when a late batch, an erasure, a purge, a compaction or an import touches them. So the
+grouped queries of the facts-query interface (``count_sessions``, ``session_counts``,
+``session_facets``, ``metadata_counts``, ``daily_activity``, ``fact_counts``,
+``fact_trait_counts``) are answered per UTC day, each closed day's answer stored in
+``day_cache`` under a digest of the call, and only the open edges of the range (today, a
+range that starts or ends mid-day) are queried live. The analyses themselves do not change:
+they call the same methods and get the same answers (tests/analytics runs every analysis on
+every store, the SQL stores through this cache).
+
+Validity. Every UTC day has a version in ``day_versions``; a cached answer records the
+version (and the store-wide epoch) it was computed under and is used only while both are
+unchanged. Every write that can change what a query answers for a closed day bumps that
+day's version in the same transaction (``touch_days``): a batch for a session whose span or
+last activity lies on a closed day, a late batch whose events fall on one, metadata, deleted
+windows, chunks and sessions, compaction, imports. Writes that touch only today's data (the
+usual case) write nothing more. A day is cached only once it has been closed for
+``GRACE_MS``, longer than any write transaction lives, so a writer that found the day still
+open has committed before anyone caches it. Readers read the versions before computing, so
+a write that commits meanwhile leaves an answer marked with the older version: recomputed
+next time, never served stale.
+
+Distinct sessions. Counts add up across days, distinct sessions do not when a session's facts
+fall on two days. Sessions whose events span several days are marked at ingest
+(``sessions.multi_day``, few: those active across midnight); cached days count only the
+other sessions, and the multi-day ones are counted live over the whole range, so the sum is
+exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import astuple, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sentiero.analytics.query import (
+    DURATION_LABELS,
+    FACET_TRAITS,
+    Durations,
+    Facets,
+    FactCount,
+    Scope,
+)
+
+T = TypeVar("T")
+
+DAY_MS = 86_400_000
+DAY_US = DAY_MS * 1000
+GRACE_MS = 10 * 60_000  # a closed day is cached once it has been closed this long
+EPOCH_DAY = -1  # the day_versions row of the store-wide epoch (bumped to forget every day)
+MAX_TOUCHED_DAYS = 400  # a write spanning more days than this bumps the epoch instead
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def day_of(ms: int) -> int:
+    return ms - ms % DAY_MS
+
+
+def exact_us(moment: datetime) -> int:
+    """Epoch microseconds without float rounding (a day's last microsecond stays in it)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _moment(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def spans_days(first_ms: int | None, last_ms: int | None) -> bool | None:
+    """``sessions.multi_day``: whether a session's events fall on more than one UTC day."""
+    if first_ms is None or last_ms is None:
+        return None
+    return day_of(first_ms) != day_of(last_ms)
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+def closed_days(lo_ms: int | None, hi_ms: int | None, now: int | None = None
+                ) -> tuple[int, int] | None:
+    """The closed days (ended before ``now``) among those from ``lo_ms`` to ``hi_ms``."""
+    if lo_ms is None or hi_ms is None:
+        return None
+    first = day_of(min(lo_ms, hi_ms))
+    last = min(day_of(max(lo_ms, hi_ms)), day_of(now if now is not None else now_ms()) - DAY_MS)
+    return (first, last) if last >= first else None
+
+
+class DayVersions:
+    """The ``day_versions`` statements of one store (built once, SQLStore._statement)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _bump(self) -> Any:
+        store = self.store
+        table = store.tables.day_versions
+
+        def build() -> Any:
+            values = {"day": sa.bindparam("d"), "version": 1}
+            # a literal, not a bound 1: PyMySQL's executemany cannot format parameters in
+            # the ON DUPLICATE KEY UPDATE part
+            bumped = table.c.version + sa.literal_column("1")
+            if store.backend == "mysql":
+                from sqlalchemy.dialects.mysql import insert as my_insert
+
+                stmt = my_insert(table).values(values)
+                return stmt.on_duplicate_key_update(version=bumped)
+            if store.backend == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as pg_insert  # same API
+            stmt = pg_insert(table).values(values)
+            return stmt.on_conflict_do_update(index_elements=[table.c.day],
+                                              set_={"version": bumped})
+
+        return store._statement("bump_day", build)
+
+    def touch(self, conn: Connection, lo_ms: int | None, hi_ms: int | None) -> None:
+        """Bump the closed days from ``lo_ms`` to ``hi_ms`` (event times, ms): the write in
+        ``conn``'s transaction changes what they answer."""
+        days = closed_days(lo_ms, hi_ms)
+        if days is None:
+            return
+        first, last = days
+        if (last - first) // DAY_MS + 1 > MAX_TOUCHED_DAYS:
+            self.forget_all(conn)
+            return
+        conn.execute(self._bump(), [{"d": d} for d in range(first, last + DAY_MS, DAY_MS)])
+        # the answers go too, not only their validity: an erased session's metadata values
+        # must not stay behind in a stale answer
+        c = self.store.tables.day_cache
+        conn.execute(sa.delete(c).where(c.c.day.between(first, last)))
+
+    def touch_session(self, conn: Connection, row: Any, *more_ms: int | None) -> None:
+        """Bump every closed day a session row (first_ms, last_ms, updated_us) lies on, and
+        ``more_ms`` (a batch's event times)."""
+        points = [row.first_ms, row.last_ms, row.updated_us // 1000, *more_ms]
+        known = [p for p in points if p is not None]
+        if known:
+            self.touch(conn, min(known), max(known))
+
+    def touch_sessions(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Before deleting sessions: bump the days they lie on."""
+        s = self.store.tables.sessions
+        for start in range(0, len(ids), 500):
+            lo, hi, lo_us, hi_us = conn.execute(
+                sa.select(sa.func.min(s.c.first_ms), sa.func.max(s.c.last_ms),
+                          sa.func.min(s.c.updated_us), sa.func.max(s.c.updated_us))
+                .where(s.c.session_id.in_(ids[start:start + 500]))).one()
+            known = [p for p in (lo, hi, lo_us and lo_us // 1000, hi_us and hi_us // 1000)
+                     if p is not None]
+            if known:
+                self.touch(conn, min(known), max(known))
+
+    def forget_all(self, conn: Connection) -> None:
+        conn.execute(self._bump(), {"d": EPOCH_DAY})
+        conn.execute(sa.delete(self.store.tables.day_cache))
+
+
+# --- readers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """A scope split into cacheable closed days and the live rest."""
+
+    days: list[int]  # epoch ms of each whole, cacheable UTC day
+    live: list[Scope]  # the rest of the range, queried every time
+
+    @staticmethod
+    def of(scope: Scope, now: int | None = None) -> DayPlan | None:
+        if scope.since is None or scope.until is None:
+            return None
+        since, until = exact_us(scope.since), exact_us(scope.until)
+        first = -(-since // DAY_US) * DAY_US  # the first day starting at or after since
+        last = (until + 1) // DAY_US * DAY_US - DAY_US  # the last day ending by until
+        newest = day_of((now if now is not None else now_ms()) - GRACE_MS) - DAY_MS
+        last = min(last, newest * 1000)
+        if last < first:
+            return None
+        live = []
+        if since < first:
+            live.append(Scope(_moment(since), _moment(first - 1), scope.segment))
+        if last + DAY_US <= until:
+            live.append(Scope(_moment(last + DAY_US), _moment(until), scope.segment))
+        return DayPlan(list(range(first // 1000, last // 1000 + DAY_MS, DAY_MS)), live)
+
+
+def day_scope(day: int, scope: Scope) -> Scope:
+    return Scope(_moment(day * 1000), _moment((day + DAY_MS) * 1000 - 1), scope.segment)
+
+
+@dataclass(frozen=True)
+class Cached:
+    """How one query's answers are stored and added up."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+    merge: Callable[[list[Any]], Any]
+
+
+def _sum_ints(parts: list[int]) -> int:
+    return sum(parts)
+
+
+INT = Cached(lambda n: n, int, _sum_ints)
+
+
+def _merge_pairs(parts: list[dict[Any, tuple[int, int]]]) -> dict[Any, tuple[int, int]]:
+    out: dict[Any, list[int]] = {}
+    for part in parts:
+        for key, (a, b) in part.items():
+            slot = out.setdefault(key, [0, 0])
+            slot[0] += a
+            slot[1] += b
+    return {k: (a, b) for k, (a, b) in out.items()}
+
+
+PAIRS = Cached(lambda d: [[k, a, b] for k, (a, b) in d.items()],
+               lambda rows: {k: (a, b) for k, a, b in rows}, _merge_pairs)
+
+
+def _merge_counts(parts: list[dict[Any, int]]) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+TUPLE_COUNTS = Cached(lambda d: [[*k, n] for k, n in d.items()],
+                      lambda rows: {tuple(r[:-1]): r[-1] for r in rows}, _merge_counts)
+
+
+def _encode_facets(f: Facets) -> Any:
+    d = f.durations
+    return [f.sessions, f.errored, list(d.buckets), d.total_ms, d.timed,
+            {t: [[v, a, b] for v, (a, b) in f.counts[t].items()] for t in FACET_TRAITS}]
+
+
+def _decode_facets(p: Any) -> Facets:
+    sessions, errored, buckets, total, timed, counts = p
+    return Facets(sessions, errored, Durations(tuple(buckets), total, timed),
+                  {t: {v: (a, b) for v, a, b in counts[t]} for t in FACET_TRAITS})
+
+
+def merge_facets(parts: list[Facets]) -> Facets:
+    buckets = [0] * len(DURATION_LABELS)
+    for part in parts:
+        for i, n in enumerate(part.durations.buckets):
+            buckets[i] += n
+    return Facets(sum(p.sessions for p in parts), sum(p.errored for p in parts),
+                  Durations(tuple(buckets), sum(p.durations.total_ms for p in parts),
+                            sum(p.durations.timed for p in parts)),
+                  {t: _merge_pairs([p.counts[t] for p in parts]) for t in FACET_TRAITS})
+
+
+FACETS = Cached(_encode_facets, _decode_facets, merge_facets)
+
+
+def _merge_days(parts: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]]:
+    by_day: dict[int, list[int]] = {}
+    for part in parts:
+        for day, events, starts in part:
+            slot = by_day.setdefault(day, [0, 0])
+            slot[0] += events
+            slot[1] += starts
+    return [(d, e, s) for d, (e, s) in sorted(by_day.items())]
+
+
+DAYS = Cached(lambda rows: [list(r) for r in rows],
+              lambda rows: [tuple(r) for r in rows], _merge_days)
+
+
+def merge_fact_counts(parts: list[list[FactCount]]) -> list[FactCount]:
+    out: dict[tuple[Any, ...], FactCount] = {}
+    for part in parts:
+        for c in part:
+            group = (c.kind, c.url, c.key, c.day)
+            had = out.get(group)
+            if had is None:
+                out[group] = c
+                continue
+            out[group] = FactCount(
+                c.kind, c.url, c.key, had.count + c.count,
+                None if c.sessions is None else (had.sessions or 0) + c.sessions, c.day,
+                max(x for x in (had.last_ms, c.last_ms) if x is not None)
+                if had.last_ms is not None or c.last_ms is not None else None,
+                had.value_sum + c.value_sum)
+    return list(out.values())
+
+
+FACT_COUNTS = Cached(lambda rows: [list(astuple(c)) for c in rows],
+                     lambda rows: [FactCount(*r) for r in rows], merge_fact_counts)
+
+
+def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
+    text = repr((name, tuple(params), astuple(scope.segment)))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class SQLDayCache:
+    """The cached interface methods, in front of SQLAnalytics (SQLStore's MRO)."""
+
+    tables: Any
+    backend: str
+    _run: Any
+    _read: Any
+    _ensure_ready: Any
+    _statement: Any
+    _day_versions: DayVersions | None = None
+
+    @property
+    def day_versions(self) -> DayVersions:
+        if self._day_versions is None:
+            self._day_versions = DayVersions(self)
+        return self._day_versions
+
+    def _by_day(self, name: str, params: tuple[Any, ...], scope: Scope, how: Cached,
+                compute: Callable[[Scope, str | None], Any], split: bool = False) -> Any:
+        """``compute(scope, span)``: the live answer; ``span`` "single" / "multi" restricts
+        facts to sessions within one day / spanning several (``split``: distinct sessions)."""
+        plan = DayPlan.of(scope)
+        if plan is None:
+            return compute(scope, None)
+        key = _digest(name, params, scope)
+        lo, hi = plan.days[0], plan.days[-1]
+        versions, entries = self._cache_read(key, lo, hi)
+        epoch = versions.get(EPOCH_DAY, 0)
+        parts: list[Any] = []
+        fresh: list[dict[str, Any]] = []
+        single = "single" if split else None
+        for day in plan.days:
+            version = versions.get(day, 0)
+            entry = entries.get(day)
+            if entry is not None and entry[0] == version and entry[1] == epoch:
+                parts.append(how.decode(orjson.loads(entry[2])))
+                continue
+            answer = compute(day_scope(day, scope), single)
+            parts.append(answer)
+            fresh.append({"query": key, "day": day, "version": version, "epoch": epoch,
+                          "payload": orjson.dumps(how.encode(answer)).decode()})
+        if fresh:
+            self._cache_write(fresh)
+        parts.extend(compute(live, single) for live in plan.live)
+        if split:
+            parts.append(compute(scope, "multi"))
+        return how.merge(parts)
+
+    def _cache_read(self, key: str, lo: int, hi: int
+                    ) -> tuple[dict[int, int], dict[int, tuple[int, int, str]]]:
+        v, c = self.tables.day_versions, self.tables.day_cache
+        self._ensure_ready()
+
+        def read(conn: Connection) -> tuple[dict[int, int], dict[int, tuple[int, int, str]]]:
+            versions = {int(d): int(n) for d, n in conn.execute(
+                sa.select(v.c.day, v.c.version).where(
+                    sa.or_(v.c.day.between(lo, hi), v.c.day == EPOCH_DAY)))}
+            entries = {int(d): (int(n), int(e), p) for d, n, e, p in conn.execute(
+                sa.select(c.c.day, c.c.version, c.c.epoch, c.c.payload)
+                .where(c.c.query == key, c.c.day.between(lo, hi)))}
+            return versions, entries
+
+        return self._run(read, write=False)
+
+    def _cache_write(self, rows: list[dict[str, Any]]) -> None:
+        c = self.tables.day_cache
+
+        def build() -> Any:
+            values = {k: sa.bindparam(k) for k in ("query", "day", "version", "epoch",
+                                                    "payload")}
+            changed = ("version", "epoch", "payload")
+            if self.backend == "mysql":
+                from sqlalchemy.dialects.mysql import insert as my_insert
+
+                stmt = my_insert(c).values(values)
+                return stmt.on_duplicate_key_update({k: stmt.inserted[k] for k in changed})
+            if self.backend == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as up_insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as up_insert  # same API
+            stmt = up_insert(c).values(values)
+            return stmt.on_conflict_do_update(index_elements=[c.c.query, c.c.day],
+                                              set_={k: stmt.excluded[k] for k in changed})
+
+        statement = self._statement("day_cache_write", build)
+        self._run(lambda conn: conn.execute(statement, rows))
+        # a write that committed while these were computed bumped their day and deleted its
+        # answers before this wrote them: delete them again (they may hold erased data)
+        days = [r["day"] for r in rows]
+        versions, _ = self._cache_read(rows[0]["query"], min(days), max(days))
+        stale = [r["day"] for r in rows if versions.get(r["day"], 0) != r["version"]
+                 or versions.get(EPOCH_DAY, 0) != r["epoch"]]
+        if stale:
+            c = self.tables.day_cache
+            self._run(lambda conn: conn.execute(sa.delete(c).where(
+                c.c.query == rows[0]["query"], c.c.day.in_(stale))))
+
+    # --- the cached interface -----------------------------------------------------------
+
+    def count_sessions(self, scope: Scope) -> int:
+        return self._by_day("count_sessions", (), scope, INT,
+                            lambda s, _: super(SQLDayCache, self).count_sessions(s))
+
+    def session_counts(self, scope: Scope, trait: str) -> dict[Any, tuple[int, int]]:
+        return self._by_day("session_counts", (trait,), scope, PAIRS,
+                            lambda s, _: super(SQLDayCache, self).session_counts(s, trait))
+
+    def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
+        return self._by_day("session_facets", (by_trait,), scope, FACETS,
+                            lambda s, _: super(SQLDayCache, self).session_facets(s, by_trait))
+
+    def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
+        return self._by_day("metadata_counts", (), scope, TUPLE_COUNTS,
+                            lambda s, _: super(SQLDayCache, self).metadata_counts(s))
+
+    def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
+        return self._by_day("daily_activity", (), scope, DAYS,
+                            lambda s, _: super(SQLDayCache, self).daily_activity(s))
+
+    def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
+                    by_key: bool = False, by_day: bool = False, url: str | None = None,
+                    sessions: bool = True) -> list[FactCount]:
+        def compute(s: Scope, span: str | None) -> list[FactCount]:
+            return super(SQLDayCache, self).fact_counts(
+                s, kind, by_url=by_url, by_key=by_key, by_day=by_day, url=url,
+                sessions=sessions, span=span)
+
+        return self._by_day("fact_counts", (kind, by_url, by_key, by_day, url, sessions), scope,
+                            FACT_COUNTS, compute, split=sessions)
+
+    def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
+                          ) -> dict[tuple[Any, ...], int]:
+        def compute(s: Scope, span: str | None) -> dict[tuple[Any, ...], int]:
+            return super(SQLDayCache, self).fact_trait_counts(s, kind, traits, span=span)
+
+        return self._by_day("fact_trait_counts", (kind, traits), scope, TUPLE_COUNTS, compute,
+                            split=True)

@@ -1,0 +1,230 @@
+"""The SQL stores' day cache (sentiero.stores.sql_day_cache): closed days' answers come from
+the cache and stay equal to the generic implementation's (the memory store, which caches
+nothing) through every write that changes a past day: a late batch, a session running across
+midnight, metadata, erasure, compaction.
+
+The dataset: fixture recordings placed on the last four closed UTC days (each session's
+events and its last activity on its day), one of them running across midnight, and one
+session today (never cached: today is open).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from sentiero.analytics import client_errors, overview, pages
+from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
+from sentiero.analytics.query import Scope, Segment
+from sentiero.compaction import compact_window
+from sentiero.stores.base import Store, WindowRef
+from sentiero.stores.memory import MemoryStore
+from sentiero.stores.sql import SQLStore
+from sentiero.stores.sql_day_cache import DAY_MS, GRACE_MS, DayPlan, day_of
+from tests.analytics.conftest import make_store
+from tests.analytics.dataset import CHROME, FIREFOX, IPHONE, SETTINGS
+from tests.analytics.support import BATCH_SIZE, ingest_recording, load_recording
+
+NOW = datetime.now(timezone.utc)
+TODAY = start_of_day(NOW.date())
+LAST_30_DAYS = resolve_period(None, None, 30)
+WEEK = Period(TODAY - timedelta(days=6), end_of_day(NOW.date()), None)
+# recording, days ago, seconds after midnight, user agent, plan
+PLACED = [
+    ("frustration-a", 1, 3_600, CHROME, "pro"),
+    ("landing-a", 2, 40_000, FIREFOX, "free"),
+    ("signup-b", 2, 50_000, IPHONE, "pro"),
+    ("todo-a", 3, None, CHROME, "free"),  # across midnight (see place)
+    ("dashboard-a", 4, 7_200, CHROME, "team"),
+]
+
+
+def first_ts(recording: dict[str, Any]) -> int:
+    return min(e["timestamp"] for w in recording["windows"] for e in w["events"])
+
+
+def place(store: Store, name: str, days_ago: int, seconds: int | None, ua: str, plan: str,
+          sid: str | None = None) -> str:
+    """``seconds`` after midnight, or None: across midnight, the first batch (BATCH_SIZE
+    events) before it and the rest after."""
+    recording = load_recording(name)
+    day = TODAY - timedelta(days=days_ago)
+    if seconds is None:
+        events = recording["windows"][0]["events"]
+        second_batch = events[BATCH_SIZE]["timestamp"] - first_ts(recording)
+        moment = day + timedelta(days=1, milliseconds=-second_batch + 1)
+    else:
+        moment = day + timedelta(seconds=seconds)
+    shift = int(moment.timestamp() * 1000) - first_ts(recording)
+    last = max(e["timestamp"] for w in recording["windows"] for e in w["events"]) + shift
+    received = datetime.fromtimestamp(last / 1000, tz=timezone.utc) + timedelta(seconds=1)
+    return ingest_recording(store, name, sid or f"dc-{name}", settings=SETTINGS,
+                            user_agent=ua, metadata={"plan": plan}, received_at=received,
+                            shift_ms=shift, recording=recording)
+
+
+def fill(store: Store) -> None:
+    for row in PLACED:
+        place(store, *row)
+    ingest_recording(store, "landing-a", "dc-today", settings=SETTINGS, user_agent=CHROME,
+                     metadata={"plan": "pro"}, received_at=NOW,
+                     shift_ms=int(NOW.timestamp() * 1000) - 60_000
+                     - first_ts(load_recording("landing-a")))
+
+
+def answers(store: Store) -> dict[str, Any]:
+    """What the cached interface methods answer, in a comparable form, over a week, the
+    30-day preset (the overview adds its prior period), and segments."""
+    out: dict[str, Any] = {}
+    for label, period, segments in (
+            ("week", WEEK, (("all", Segment()), ("url", Segment(url_pattern="*todo*")))),
+            ("30d", LAST_30_DAYS, (("chrome", Segment(browser="Chrome")),))):
+        for seg_label, segment in segments:
+            scope = Scope(period.since, period.until, segment)
+            key = f"{label}/{seg_label}"
+            out[key + " sessions"] = store.count_sessions(scope)
+            out[key + " browsers"] = store.session_counts(scope, "browser")
+            out[key + " facets"] = store.session_facets(scope)
+            out[key + " metadata"] = store.metadata_counts(scope)
+            out[key + " days"] = store.daily_activity(scope)
+            for kind, flags in (("page_view", {"by_url": True, "by_key": True}),
+                                ("click", {"by_url": True}),
+                                ("error", {"by_key": True, "by_day": True}),
+                                ("custom", {"by_key": True, "sessions": False})):
+                out[f"{key} {kind} {flags}"] = sorted(
+                    store.fact_counts(scope, kind, **flags),
+                    key=lambda c: (str(c.url), str(c.key), c.day or 0))
+            out[key + " error traits"] = store.fact_trait_counts(scope, "error",
+                                                                 ("browser", "device"))
+    o = overview.overview(store, LAST_30_DAYS)
+    out["overview"] = (o.kpis, o.prior, o.browsers, o.entry_pages, o.series)
+    out["pages"] = sorted((r.url, r.views, r.sessions, r.entries, r.exits)
+                          for r in pages.page_rows(store, WEEK))
+    out["errors"] = [(g.key, g.count, g.session_count, dict(g.browsers)) for g in
+                     client_errors.error_groups(store, WEEK)]
+    return out
+
+
+def normalized(values: dict[str, Any]) -> dict[str, Any]:
+    """Float sums may differ in the last bits between stores: rounded."""
+    def norm(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, 6)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        if hasattr(v, "__dataclass_fields__"):
+            return norm(vars(v))
+        return v
+    return {k: norm(v) for k, v in values.items()}
+
+
+def cached_rows(store: SQLStore) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count())
+                            .select_from(store.tables.day_cache)).scalar() or 0
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param != "sqlite":
+        request.applymarker(pytest.mark.backend)
+    store, drop = make_store(request.param, tmp_path)
+    reference = MemoryStore()
+    fill(store)
+    fill(reference)
+    yield store, reference
+    drop()
+    store.close()
+
+
+def test_closed_days_are_answered_from_the_cache_with_the_generic_answers(pair: Any) -> None:
+    store, reference = pair
+    expected = normalized(answers(reference))
+    assert expected["week/all sessions"] == 6
+    assert expected["week/url sessions"] == 1
+    assert expected["30d/chrome sessions"] == 4
+    assert normalized(answers(store)) == expected  # computed, and cached
+    filled = cached_rows(store)
+    assert filled > 0
+    assert normalized(answers(store)) == expected  # from the cache
+    assert cached_rows(store) == filled  # nothing recomputed
+
+
+def test_a_session_across_midnight_is_one_session_on_every_count(pair: Any) -> None:
+    store, reference = pair
+    answers(store)  # cache the days
+    scope = Scope(WEEK.since, WEEK.until)
+    views = {c.url: c.sessions for c in store.fact_counts(scope, "page_view", by_url=True)}
+    assert views == {c.url: c.sessions
+                     for c in reference.fact_counts(scope, "page_view", by_url=True)}
+    todo = next(u for u in views if u and "todo" in u)
+    clicks = sorted(store.fact_counts(scope, "click", by_url=True), key=lambda c: str(c.url))
+    assert clicks == sorted(reference.fact_counts(scope, "click", by_url=True),
+                            key=lambda c: str(c.url))
+    assert [c.sessions for c in clicks if c.url == todo] == [1]  # on two days, counted once
+    by_day = store.fact_counts(scope, "click", by_url=True, by_day=True)
+    assert sorted(by_day, key=lambda c: (str(c.url), c.day)) == sorted(
+        reference.fact_counts(scope, "click", by_url=True, by_day=True),
+        key=lambda c: (str(c.url), c.day))
+    assert len({c.day for c in by_day if c.url == todo}) == 2
+
+
+def test_writes_to_past_days_change_the_cached_answers(pair: Any) -> None:
+    store, reference = pair
+    answers(store)
+    filled = cached_rows(store)
+    # a late batch: frustration-a's session gets a second copy of its recording, on its day
+    # (it moves to today), metadata for a session of two days ago, an erased session
+    for target in (store, reference):
+        place(target, "frustration-a", 1, 7_200, CHROME, "pro", sid="dc-frustration-a")
+        target.save_metadata("dc-landing-a", {"plan": "enterprise"})
+        target.erase_sessions(["dc-dashboard-a"])
+    after = normalized(answers(reference))
+    assert after["week/all sessions"] == 5
+    assert after["week/all metadata"][("plan", "enterprise")] == 1
+    assert normalized(answers(store)) == after
+    assert cached_rows(store) >= filled
+    with store.engine.connect() as conn:  # the erased session's plan is in no answer
+        payloads = conn.execute(sa.select(store.tables.day_cache.c.payload)).scalars().all()
+    assert payloads and not any('"team"' in p for p in payloads)
+    assert any('"enterprise"' in p for p in payloads)
+
+
+def test_compaction_moves_events_between_days_and_the_cache_follows(pair: Any) -> None:
+    store, _ = pair
+    scope = Scope(WEEK.since, WEEK.until)
+    before = store.daily_activity(scope)
+    sid = "dc-todo-a"
+    window = store.get_session(sid).windows[0].window_id
+    compact_window(store, WindowRef(sid, window), target_raw_bytes=10**9)
+    after = store.daily_activity(scope)
+    # merged into one chunk, its events count on the day of its first event
+    assert sum(e for _, e, _ in after) == sum(e for _, e, _ in before)
+    uncached = store.daily_activity(Scope(WEEK.since, WEEK.until + timedelta(microseconds=-1)))
+    assert after != before and after == [(d, e, s) for d, e, s in uncached]
+
+
+def test_a_range_splits_into_cached_closed_days_and_live_edges() -> None:
+    now = day_of(int(NOW.timestamp() * 1000)) + 12 * 3_600_000  # noon today
+    plan = DayPlan.of(Scope(WEEK.since, WEEK.until), now=now)
+    assert plan is not None
+    assert len(plan.days) == 6  # the six closed days; today is live
+    assert [s.since for s in plan.live] == [TODAY]
+    mid = Scope(TODAY - timedelta(days=3, hours=5), TODAY - timedelta(hours=1))
+    plan = DayPlan.of(mid, now=now)
+    assert plan is not None and len(plan.days) == 2
+    assert [(s.since, s.until) for s in plan.live] == [
+        (mid.since, TODAY - timedelta(days=3, microseconds=1)),
+        (TODAY - timedelta(days=1), mid.until)]
+    # just after midnight yesterday is not cached yet (a writer may still be committing)
+    plan = DayPlan.of(Scope(WEEK.since, WEEK.until), now=day_of(now) + GRACE_MS // 2)
+    assert plan is not None and len(plan.days) == 5
+    assert DayPlan.of(Scope(TODAY, WEEK.until), now=now) is None
+    assert DayPlan.of(Scope(None, WEEK.until), now=now) is None
+    assert DAY_MS == 86_400_000
