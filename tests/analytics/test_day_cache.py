@@ -98,6 +98,7 @@ def answers(store: Store) -> dict[str, Any]:
                 out[f"{key} {kind} {flags}"] = sorted(
                     store.fact_counts(scope, kind, **flags),
                     key=lambda c: (str(c.url), str(c.key), c.day or 0))
+            out[key + " page times"] = store.fact_maxima(scope, "page_time")
             out[key + " error traits"] = store.fact_trait_counts(scope, "error",
                                                                  ("browser", "device"))
     o = overview.overview(store, LAST_30_DAYS)

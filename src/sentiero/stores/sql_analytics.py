@@ -335,9 +335,10 @@ class SQLAnalytics:
                 .where(ranked.c.rank <= per_key))
         return newest_first(facts_of(self._read(stmt)))
 
-    def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
+    def fact_maxima(self, scope: Scope, kind: str, url: str | None = None,
+                    span: str | None = None) -> list[float]:
         f = self.tables.facts
-        where = self._fact_where(scope, (kind,), url, by_page=url is not None)
+        where = self._fact_where(scope, (kind,), url, by_page=url is not None, span=span)
         stmt = (sa.select(sa.func.max(f.c.value)).where(*where, f.c.value.is_not(None))
                 .group_by(f.c.session_id, f.c.window_id, f.c.key))
         return sorted(float(r[0]) for r in self._read(stmt))

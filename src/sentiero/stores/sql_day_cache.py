@@ -6,7 +6,7 @@ days groups all of them on every request. Most of those days are over: their ans
 only when a late batch, an erasure, a purge, a compaction or an import touches them. So the
 grouped queries of the facts-query interface (``count_sessions``, ``session_counts``,
 ``session_facets``, ``metadata_counts``, ``daily_activity``, ``fact_counts``,
-``fact_trait_counts``) are answered per UTC day, each closed day's answer stored in
+``fact_maxima``, ``fact_trait_counts``) are answered per UTC day, each closed day's answer stored in
 ``day_cache`` under a digest of the call, and only the open edges of the range (today, a
 range that starts or ends mid-day) are queried live. The analyses themselves do not change:
 they call the same methods and get the same answers (tests/analytics runs every analysis on
@@ -311,6 +311,13 @@ FACT_COUNTS = Cached(lambda rows: [list(astuple(c)) for c in rows],
                      lambda rows: [FactCount(*r) for r in rows], merge_fact_counts)
 
 
+def _merge_sorted(parts: list[list[float]]) -> list[float]:
+    return sorted(v for part in parts for v in part)
+
+
+SORTED_VALUES = Cached(list, list, _merge_sorted)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -445,6 +452,14 @@ class SQLDayCache:
 
         return self._by_day("fact_counts", (kind, by_url, by_key, by_day, url, sessions), scope,
                             FACT_COUNTS, compute, split=sessions)
+
+    def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
+        # a page view's facts (one window) can fall on two days: sessions across days live
+        def compute(s: Scope, span: str | None) -> list[float]:
+            return super(SQLDayCache, self).fact_maxima(s, kind, url, span=span)
+
+        return self._by_day("fact_maxima", (kind, url), scope, SORTED_VALUES, compute,
+                            split=True)
 
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
                           ) -> dict[tuple[Any, ...], int]:
