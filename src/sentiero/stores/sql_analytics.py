@@ -9,6 +9,7 @@ runner and dialect name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,7 +22,6 @@ from sentiero.analytics.query import (
     DURATION_BUCKETS_MS,
     FACET_TRAITS,
     TRAITS,
-    Facets,
     FactCount,
     Scope,
     Segment,
@@ -32,7 +32,7 @@ from sentiero.analytics.query import (
 )
 from sentiero.analytics.traits import Traits
 from sentiero.stores.base import DAY_MS, Fact, to_ms
-from sentiero.stores.sql_day_cache import exact_us
+from sentiero.stores.sql_day_cache import DAY_US, exact_us
 from sentiero.stores.sql_schema import CLICK_COLUMNS
 
 if TYPE_CHECKING:
@@ -225,24 +225,48 @@ class SQLAnalytics:
                                   Traits(*rest[:traits]), rest[traits]))
         return out
 
-    def count_sessions(self, scope: Scope) -> int:
+    # ``per_day`` (the day cache, sql_day_cache.py): the same answer for each UTC day of the
+    # scope, {day epoch ms: answer} (sessions by last activity, facts by their time), in one
+    # query; days without rows are absent
+
+    def _session_day(self) -> Any:
+        us = self.tables.sessions.c.updated_us
+        return (us - us % DAY_US).label("day_us")
+
+    def count_sessions(self, scope: Scope, per_day: bool = False) -> Any:
         s = self.tables.sessions
+        if per_day:
+            day = self._session_day()
+            stmt = sa.select(day, sa.func.count()).where(*self._session_where(scope)).group_by(day)
+            return {int(d) // 1000: int(n) for d, n in self._read(stmt)}
         stmt = sa.select(sa.func.count()).select_from(s).where(*self._session_where(scope))
         return int(self._read(stmt)[0][0])
 
-    def session_counts(self, scope: Scope, trait: str) -> dict[Any, tuple[int, int]]:
+    def session_counts(self, scope: Scope, trait: str, per_day: bool = False) -> Any:
         if trait not in TRAITS:
             raise ValueError(f"unknown trait {trait!r}")
         s = self.tables.sessions
         col = s.c[trait]
+        day = self._session_day() if per_day else sa.null()
         errored = sa.func.sum(sa.case((s.c.has_errors.is_(True), 1), else_=0))
-        stmt = (sa.select(col, sa.func.count(), errored)
-                .where(*self._session_where(scope)).group_by(col))
-        return {r[0]: (int(r[1]), int(r[2] or 0)) for r in self._read(stmt)}
+        stmt = (sa.select(day, col, sa.func.count(), errored)
+                .where(*self._session_where(scope)).group_by(col, *((day,) if per_day else ())))
+        days: dict[int, dict[Any, tuple[int, int]]] = {}
+        for r in self._read(stmt):
+            days.setdefault(int(r[0] or 0) // 1000, {})[r[1]] = (int(r[2]), int(r[3] or 0))
+        return days if per_day else days.get(0, {})
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
                     by_key: bool = False, by_day: bool = False, url: str | None = None,
-                    sessions: bool = True, span: str | None = None) -> list[FactCount]:
+                    sessions: bool = True, span: str | None = None, per_day: bool = False
+                    ) -> Any:
+        if per_day:
+            days: dict[int, list[FactCount]] = {}
+            for c in SQLAnalytics.fact_counts(self, scope, kind, by_url, by_key, True, url,
+                                              sessions, span):
+                days.setdefault(cast(int, c.day), []).append(
+                    c if by_day else replace(c, day=None))
+            return days
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         f = self.tables.facts
         day = (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
@@ -266,7 +290,8 @@ class SQLAnalytics:
                                      int(values[2]), float(values[3] or 0)))
         return out
 
-    def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
+    def session_facets(self, scope: Scope, by_trait: bool = True, per_day: bool = False
+                       ) -> Any:
         s = self.tables.sessions
         duration = s.c.last_ms - s.c.first_ms
         bucket = sa.case(
@@ -275,28 +300,37 @@ class SQLAnalytics:
             else_=len(DURATION_BUCKETS_MS),
         ).label("bucket")
         traits = [s.c[name] if by_trait else sa.null().label(name) for name in FACET_TRAITS]
+        day = self._session_day() if per_day else sa.null()
         stmt = (sa.select(*traits, s.c.has_errors, bucket, sa.func.count(),
-                          sa.func.sum(sa.func.coalesce(duration, 0)))
+                          sa.func.sum(sa.func.coalesce(duration, 0)), day)
                 .where(*self._session_where(scope))
-                .group_by(*(traits if by_trait else ()), s.c.has_errors, bucket))
+                .group_by(*(traits if by_trait else ()), s.c.has_errors, bucket,
+                          *((day,) if per_day else ())))
         n = len(traits)
-        return fold_facets(
-            (tuple(r[:n]), bool(r[n]), None if r[n + 1] is None else int(r[n + 1]),
-             int(r[n + 2]), int(r[n + 3] or 0))
-            for r in self._read(stmt))
+        groups: dict[int, list[Any]] = {}
+        for r in self._read(stmt):
+            groups.setdefault(int(r[n + 4] or 0) // 1000, []).append(
+                (tuple(r[:n]), bool(r[n]), None if r[n + 1] is None else int(r[n + 1]),
+                 int(r[n + 2]), int(r[n + 3] or 0)))
+        if per_day:
+            return {d: fold_facets(g) for d, g in groups.items()}
+        return fold_facets(groups.get(0, []))
 
-    def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
+    def metadata_counts(self, scope: Scope, per_day: bool = False) -> Any:
         # sessions mostly share a few metadata objects (plan, locale, ...): group the stored
         # JSON text in SQL, then count each distinct object's pairs once, times its sessions
         s = self.tables.sessions
-        stmt = (sa.select(s.c.metadata_json, sa.func.count())
-                .where(*self._session_where(scope)).group_by(s.c.metadata_json))
-        counts: dict[tuple[str, str], int] = {}
-        for text, n in self._read(stmt):
+        day = self._session_day() if per_day else sa.null()
+        stmt = (sa.select(s.c.metadata_json, sa.func.count(), day)
+                .where(*self._session_where(scope))
+                .group_by(s.c.metadata_json, *((day,) if per_day else ())))
+        days: dict[int, dict[tuple[str, str], int]] = {}
+        for text, n, d in self._read(stmt):
+            counts = days.setdefault(int(d or 0) // 1000, {})
             for key, value in orjson.loads(text).items():
                 group = (key, metadata_text(value))
                 counts[group] = counts.get(group, 0) + int(n)
-        return counts
+        return days if per_day else days.get(0, {})
 
     def latest_facts(self, scope: Scope, kind: str, per_key: int, key: str | None = None
                      ) -> list[Fact]:
@@ -336,24 +370,35 @@ class SQLAnalytics:
         return newest_first(facts_of(self._read(stmt)))
 
     def fact_maxima(self, scope: Scope, kind: str, url: str | None = None,
-                    span: str | None = None) -> list[float]:
+                    span: str | None = None, per_day: bool = False) -> Any:
         f = self.tables.facts
         where = self._fact_where(scope, (kind,), url, by_page=url is not None, span=span)
-        stmt = (sa.select(sa.func.max(f.c.value)).where(*where, f.c.value.is_not(None))
-                .group_by(f.c.session_id, f.c.window_id, f.c.key))
-        return sorted(float(r[0]) for r in self._read(stmt))
+        day = (f.c.ts_ms - f.c.ts_ms % DAY_MS) if per_day else sa.null()
+        stmt = (sa.select(sa.func.max(f.c.value), day).where(*where, f.c.value.is_not(None))
+                .group_by(f.c.session_id, f.c.window_id, f.c.key,
+                          *((day,) if per_day else ())))
+        days: dict[int, list[float]] = {}
+        for value, d in self._read(stmt):
+            days.setdefault(int(d or 0), []).append(float(value))
+        if per_day:
+            return {d: sorted(v) for d, v in days.items()}
+        return sorted(days.get(0, []))
 
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...],
-                          span: str | None = None) -> dict[tuple[Any, ...], int]:
+                          span: str | None = None, per_day: bool = False) -> Any:
         if not set(traits) <= set(FACET_TRAITS):
             raise ValueError(f"unknown traits {traits!r}")
         f, s = self.tables.facts, self.tables.sessions
         columns = [s.c[t] for t in traits]
-        stmt = (sa.select(f.c.key, *columns, sa.func.count(sa.distinct(f.c.session_id)))
+        day = (f.c.ts_ms - f.c.ts_ms % DAY_MS) if per_day else sa.null()
+        stmt = (sa.select(day, f.c.key, *columns, sa.func.count(sa.distinct(f.c.session_id)))
                 .select_from(f.join(s, s.c.session_id == f.c.session_id))
                 .where(*self._fact_where(scope, (kind,), None, span=span))
-                .group_by(f.c.key, *columns))
-        return {tuple(r[:-1]): int(r[-1]) for r in self._read(stmt)}
+                .group_by(f.c.key, *columns, *((day,) if per_day else ())))
+        days: dict[int, dict[tuple[Any, ...], int]] = {}
+        for r in self._read(stmt):
+            days.setdefault(int(r[0] or 0), {})[tuple(r[1:-1])] = int(r[-1])
+        return days if per_day else days.get(0, {})
 
     # --- goals and funnel steps (sentiero.analytics.conversions, .funnel) ----------------
 

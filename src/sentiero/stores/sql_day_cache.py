@@ -214,13 +214,14 @@ class Cached:
     encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
     merge: Callable[[list[Any]], Any]
+    empty: Callable[[], Any]  # a day without rows
 
 
 def _sum_ints(parts: list[int]) -> int:
     return sum(parts)
 
 
-INT = Cached(lambda n: n, int, _sum_ints)
+INT = Cached(lambda n: n, int, _sum_ints, int)
 
 
 def _merge_pairs(parts: list[dict[Any, tuple[int, int]]]) -> dict[Any, tuple[int, int]]:
@@ -234,7 +235,7 @@ def _merge_pairs(parts: list[dict[Any, tuple[int, int]]]) -> dict[Any, tuple[int
 
 
 PAIRS = Cached(lambda d: [[k, a, b] for k, (a, b) in d.items()],
-               lambda rows: {k: (a, b) for k, a, b in rows}, _merge_pairs)
+               lambda rows: {k: (a, b) for k, a, b in rows}, _merge_pairs, dict)
 
 
 def _merge_counts(parts: list[dict[Any, int]]) -> dict[Any, int]:
@@ -246,7 +247,7 @@ def _merge_counts(parts: list[dict[Any, int]]) -> dict[Any, int]:
 
 
 TUPLE_COUNTS = Cached(lambda d: [[*k, n] for k, n in d.items()],
-                      lambda rows: {tuple(r[:-1]): r[-1] for r in rows}, _merge_counts)
+                      lambda rows: {tuple(r[:-1]): r[-1] for r in rows}, _merge_counts, dict)
 
 
 def _encode_facets(f: Facets) -> Any:
@@ -272,7 +273,7 @@ def merge_facets(parts: list[Facets]) -> Facets:
                   {t: _merge_pairs([p.counts[t] for p in parts]) for t in FACET_TRAITS})
 
 
-FACETS = Cached(_encode_facets, _decode_facets, merge_facets)
+FACETS = Cached(_encode_facets, _decode_facets, merge_facets, lambda: merge_facets([]))
 
 
 def _merge_days(parts: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]]:
@@ -286,7 +287,7 @@ def _merge_days(parts: list[list[tuple[int, int, int]]]) -> list[tuple[int, int,
 
 
 DAYS = Cached(lambda rows: [list(r) for r in rows],
-              lambda rows: [tuple(r) for r in rows], _merge_days)
+              lambda rows: [tuple(r) for r in rows], _merge_days, list)
 
 
 def merge_fact_counts(parts: list[list[FactCount]]) -> list[FactCount]:
@@ -308,14 +309,14 @@ def merge_fact_counts(parts: list[list[FactCount]]) -> list[FactCount]:
 
 
 FACT_COUNTS = Cached(lambda rows: [list(astuple(c)) for c in rows],
-                     lambda rows: [FactCount(*r) for r in rows], merge_fact_counts)
+                     lambda rows: [FactCount(*r) for r in rows], merge_fact_counts, list)
 
 
 def _merge_sorted(parts: list[list[float]]) -> list[float]:
     return sorted(v for part in parts for v in part)
 
 
-SORTED_VALUES = Cached(list, list, _merge_sorted)
+SORTED_VALUES = Cached(list, list, _merge_sorted, list)
 
 
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
@@ -341,34 +342,42 @@ class SQLDayCache:
         return self._day_versions
 
     def _by_day(self, name: str, params: tuple[Any, ...], scope: Scope, how: Cached,
-                compute: Callable[[Scope, str | None], Any], split: bool = False) -> Any:
-        """``compute(scope, span)``: the live answer; ``span`` "single" / "multi" restricts
+                compute: Callable[[Scope, str | None, bool], Any], split: bool = False) -> Any:
+        """``compute(scope, span, per_day)``: the live answer, or with ``per_day`` {day:
+        answer} for the scope's days, in one query; ``span`` "single" / "multi" restricts
         facts to sessions within one day / spanning several (``split``: distinct sessions)."""
         plan = DayPlan.of(scope)
         if plan is None:
-            return compute(scope, None)
+            return compute(scope, None, False)
         key = _digest(name, params, scope)
         lo, hi = plan.days[0], plan.days[-1]
         versions, entries = self._cache_read(key, lo, hi)
         epoch = versions.get(EPOCH_DAY, 0)
         parts: list[Any] = []
-        fresh: list[dict[str, Any]] = []
         single = "single" if split else None
+        missing = []
         for day in plan.days:
-            version = versions.get(day, 0)
             entry = entries.get(day)
-            if entry is not None and entry[0] == version and entry[1] == epoch:
+            if entry is not None and entry[0] == versions.get(day, 0) and entry[1] == epoch:
                 parts.append(how.decode(orjson.loads(entry[2])))
-                continue
-            answer = compute(day_scope(day, scope), single)
-            parts.append(answer)
-            fresh.append({"query": key, "day": day, "version": version, "epoch": epoch,
-                          "payload": orjson.dumps(how.encode(answer)).decode()})
-        if fresh:
+            else:
+                missing.append(day)
+        if missing:  # the days from the first missing to the last, in one grouped query
+            span = Scope(day_scope(missing[0], scope).since,
+                         day_scope(missing[-1], scope).until, scope.segment)
+            answers = compute(span, single, True)
+            fresh = []
+            for day in missing:
+                answer = answers.get(day, None)
+                answer = how.empty() if answer is None else answer
+                parts.append(answer)
+                fresh.append({"query": key, "day": day, "version": versions.get(day, 0),
+                              "epoch": epoch,
+                              "payload": orjson.dumps(how.encode(answer)).decode()})
             self._cache_write(fresh)
-        parts.extend(compute(live, single) for live in plan.live)
+        parts.extend(compute(live, single, False) for live in plan.live)
         if split:
-            parts.append(compute(scope, "multi"))
+            parts.append(compute(scope, "multi", False))
         return how.merge(parts)
 
     def _cache_read(self, key: str, lo: int, hi: int
@@ -423,48 +432,53 @@ class SQLDayCache:
     # --- the cached interface -----------------------------------------------------------
 
     def count_sessions(self, scope: Scope) -> int:
-        return self._by_day("count_sessions", (), scope, INT,
-                            lambda s, _: super(SQLDayCache, self).count_sessions(s))
+        return self._by_day("count_sessions", (), scope, INT, lambda s, _, d: super(
+            SQLDayCache, self).count_sessions(s, per_day=d))
 
     def session_counts(self, scope: Scope, trait: str) -> dict[Any, tuple[int, int]]:
-        return self._by_day("session_counts", (trait,), scope, PAIRS,
-                            lambda s, _: super(SQLDayCache, self).session_counts(s, trait))
+        return self._by_day("session_counts", (trait,), scope, PAIRS, lambda s, _, d: super(
+            SQLDayCache, self).session_counts(s, trait, per_day=d))
 
     def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
-        return self._by_day("session_facets", (by_trait,), scope, FACETS,
-                            lambda s, _: super(SQLDayCache, self).session_facets(s, by_trait))
+        return self._by_day("session_facets", (by_trait,), scope, FACETS, lambda s, _, d: super(
+            SQLDayCache, self).session_facets(s, by_trait, per_day=d))
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
-        return self._by_day("metadata_counts", (), scope, TUPLE_COUNTS,
-                            lambda s, _: super(SQLDayCache, self).metadata_counts(s))
+        return self._by_day("metadata_counts", (), scope, TUPLE_COUNTS, lambda s, _, d: super(
+            SQLDayCache, self).metadata_counts(s, per_day=d))
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
-        return self._by_day("daily_activity", (), scope, DAYS,
-                            lambda s, _: super(SQLDayCache, self).daily_activity(s))
+        def compute(s: Scope, _: str | None, per_day: bool) -> Any:
+            rows = super(SQLDayCache, self).daily_activity(s)
+            return {row[0]: [row] for row in rows} if per_day else rows
+
+        return self._by_day("daily_activity", (), scope, DAYS, compute)
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
                     by_key: bool = False, by_day: bool = False, url: str | None = None,
                     sessions: bool = True) -> list[FactCount]:
-        def compute(s: Scope, span: str | None) -> list[FactCount]:
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
             return super(SQLDayCache, self).fact_counts(
                 s, kind, by_url=by_url, by_key=by_key, by_day=by_day, url=url,
-                sessions=sessions, span=span)
+                sessions=sessions, span=span, per_day=per_day)
 
         return self._by_day("fact_counts", (kind, by_url, by_key, by_day, url, sessions), scope,
                             FACT_COUNTS, compute, split=sessions)
 
     def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
         # a page view's facts (one window) can fall on two days: sessions across days live
-        def compute(s: Scope, span: str | None) -> list[float]:
-            return super(SQLDayCache, self).fact_maxima(s, kind, url, span=span)
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).fact_maxima(s, kind, url, span=span,
+                                                         per_day=per_day)
 
         return self._by_day("fact_maxima", (kind, url), scope, SORTED_VALUES, compute,
                             split=True)
 
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
                           ) -> dict[tuple[Any, ...], int]:
-        def compute(s: Scope, span: str | None) -> dict[tuple[Any, ...], int]:
-            return super(SQLDayCache, self).fact_trait_counts(s, kind, traits, span=span)
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).fact_trait_counts(s, kind, traits, span=span,
+                                                               per_day=per_day)
 
         return self._by_day("fact_trait_counts", (kind, traits), scope, TUPLE_COUNTS, compute,
                             split=True)
