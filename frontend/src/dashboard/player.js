@@ -137,6 +137,9 @@ export class Player {
       get downloaded() {
         return player.downloaded();
       },
+      get decoded() {
+        return player.loader.decoded();
+      },
       get loadedChunks() {
         return Array.from(player.loaded).sort((a, b) => a - b);
       },
@@ -226,6 +229,12 @@ export class Player {
     const lastMs = Math.max(Number(index.last_ms) || 0, lastLoaded);
     this.totalMs = Math.max(0, lastMs - this.firstMs);
     this.viewport = firstViewport(events);
+    // the worker downloads what comes next while this thread builds the first frame
+    const start = resolveStartOffset(this.data.startAt, this.firstMs, this.totalMs) || 0;
+    if (!this.loader.loadingDone) {
+      this.loader.readAhead(this.firstMs + start, this.totalMs, this.speed, () => this.maintain(),
+        (err) => this.loadFailure(err));
+    }
 
     try {
       this.startReplayer(events);
@@ -266,6 +275,14 @@ export class Player {
     const record = loader.nextHeld(now);
     if (!record) return;
     if (loader.inflight.size && !loader.soon(record, now, this.speed)) return;
+    if (!loader.ready(record)) {
+      // the worker is decoding it: come back when it is done
+      if (!record.waited) {
+        record.waited = true;
+        record.held.whenReady().then(() => this.maintain());
+      }
+      return;
+    }
     try {
       loader.materialize(record);
     } catch (err) {

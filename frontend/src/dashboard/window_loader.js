@@ -11,7 +11,7 @@ import { withParams } from "./time.js";
 export const CHUNKS_PER_PAGE = 4; // a seek's pages: it walks back from the target 4 chunks a request
 const FIRST_PAGE_CHUNKS = 1; // the first frame waits for one chunk only
 const READ_PAGE_CHUNKS = 16; // reading ahead: fewer, larger requests (each costs ~20 ms)
-const PAGES_IN_FLIGHT = 3; // reading ahead downloads this many pages at once
+const PAGES_IN_FLIGHT = 3; // reading ahead in a long window downloads this many pages at once
 // A window up to this long is read whole from the first frame on, so every seek in it is local;
 // a longer one keeps AHEAD_MS ahead of the playhead and downloads a seek's chunks on demand.
 const WHOLE_WINDOW_MS = 5 * 60 * 1000;
@@ -111,7 +111,12 @@ export class WindowLoader {
     return request;
   }
 
-  /** Parse a downloaded page and hand its events on (`onEvents`). */
+  /** Whether a held page's JSON is here to parse (the worker may still be decoding it). */
+  ready(record) {
+    return record.held.ready;
+  }
+
+  /** Parse a downloaded page whose JSON is here and hand its events on (`onEvents`). */
   materialize(record) {
     if (record.done) return;
     record.done = true;
@@ -126,6 +131,12 @@ export class WindowLoader {
   /** Every chunk of the window is here, parsed or not (a seek anywhere needs no request). */
   downloaded() {
     return this.chunks.every((c) => this.loaded.has(c.index) || this.held.has(c.index));
+  }
+
+  /** Every chunk of the window is here as JSON, parsed or not (decoded by the worker). */
+  decoded() {
+    return this.chunks.every((c) => this.loaded.has(c.index) ||
+      (this.held.has(c.index) && this.held.get(c.index).held.ready));
   }
 
   /** Indices of the chunks here, parsed or held. */
@@ -146,8 +157,9 @@ export class WindowLoader {
       else if (this.inflight.has(i)) pending.add(this.inflight.get(i));
     }
     for (const members of this.planPages(indices, perPage)) pending.add(this.download(members));
-    for (const record of records) this.materialize(record);
-    for (const record of await Promise.all(pending)) this.materialize(record);
+    const decoded = (record) => record.held.whenReady().then(() => this.materialize(record));
+    const here = [...records].map(decoded);
+    await Promise.all([...here, ...[...pending].map((p) => p.then(decoded))]);
     // addEvent is applied by rrweb on a microtask; act after it.
     await Promise.resolve();
   }
@@ -163,16 +175,18 @@ export class WindowLoader {
   }
 
   /**
-   * Keep PAGES_IN_FLIGHT pages of what comes after `now` (absolute ms) downloading: the rest
-   * of a short window, else AHEAD_MS (at `speed`) ahead. `then` runs after each page is in,
-   * `failed` on an error.
+   * Download what comes after `now` (absolute ms): a short window all of it at once (its
+   * pages are about as large as stored, the server answers them in a few ms each), a longer
+   * one PAGES_IN_FLIGHT pages at a time up to AHEAD_MS (at `speed`) ahead, so that a seek's
+   * requests do not queue behind it. `then` runs after each page is in, `failed` on an error.
    */
   readAhead(now, totalMs, speed, then, failed) {
-    const free = PAGES_IN_FLIGHT - this.pagesInFlight();
+    const whole = this.readsWhole(totalMs);
+    const free = whole ? Infinity : PAGES_IN_FLIGHT - this.pagesInFlight();
     if (free <= 0) return;
     const busy = new Set([...this.here(), ...this.inflight.keys()]);
     const ahead = planAhead(this.chunks, busy, now,
-      this.readsWhole(totalMs) ? Infinity : AHEAD_MS * Math.max(1, speed),
+      whole ? Infinity : AHEAD_MS * Math.max(1, speed),
       READ_PAGE_CHUNKS * free);
     for (const members of this.planPages(ahead, READ_PAGE_CHUNKS)) {
       this.download(members).then(then, failed);
