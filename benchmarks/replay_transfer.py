@@ -151,7 +151,7 @@ PAGE_RESULT = """() => {
     const times = window.__benchTimes;
     const since = (t) => (t == null ? null : t - t0);
     return {first: since(times.ready), ms: since(times.here == null ? times.done : times.here),
-            decoded: since(times.decoded), parsed: since(times.done),
+            json: since(times.decoded), parsed: since(times.done),
             events: window.__sentieroPlayer.loadedEvents};
 }"""
 
@@ -322,7 +322,7 @@ def main() -> None:
         wire = statistics.median(r["wire"] for r in runs)
         print(f"{name:<16} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
               f"{ms(runs, 'first', 9)} {ms(runs, 'ms', 10)} "
-              f"{ms(runs, 'decoded', 9) if layout == 'page' else f'{chr(8211):>9}'} "
+              f"{ms(runs, 'json', 9) if layout == 'page' else f'{chr(8211):>9}'} "
               f"{ms(runs, 'parsed', 9) if layout == 'page' else f'{chr(8211):>9}'}")
 
 if __name__ == "__main__":
