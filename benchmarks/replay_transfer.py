@@ -17,7 +17,9 @@ fetches every page the way the player did until issue 14 (4 chunks per request, 
   each parsed as it lands;
 * `replay page`: the replay page itself (`?t=0`, opened paused at the start) with the real
   player, timed from its chunk index request: `1st page` is its first frame, `full load`
-  until every chunk of the window is in the browser (a seek anywhere needs no request), `in
+  until every chunk of the window is in the browser (a seek anywhere needs no request; since
+  the worker fetches `wire=zstd`, the chunks are then here compressed as stored), `decoded`
+  until every chunk is also JSON (decoded by the worker; an older player: as `in rrweb`), `in
   rrweb` until every event is also parsed and handed to the replayer (`loadingDone`). The
   player reads a window of up to 5 minutes whole in the background; a longer one only 30 s
   ahead of the playhead, so give `--minutes` at most 5 for this row.
@@ -134,6 +136,9 @@ PAGE_TIMES = """(() => {
         const now = performance.now();
         if (p && p.replayer && times.ready == null) times.ready = now;
         if (p && p.replayer && p.downloaded && times.here == null) times.here = now;
+        if (p && p.replayer && (p.decoded || p.loadingDone) && times.decoded == null) {
+            times.decoded = now;
+        }
         if (p && p.loadingDone && p.replayer) { times.done = now; return; }
         setTimeout(poll, 1);
     };
@@ -146,7 +151,8 @@ PAGE_RESULT = """() => {
     const times = window.__benchTimes;
     const since = (t) => (t == null ? null : t - t0);
     return {first: since(times.ready), ms: since(times.here == null ? times.done : times.here),
-            parsed: since(times.done), events: window.__sentieroPlayer.loadedEvents};
+            json: since(times.decoded), parsed: since(times.done),
+            events: window.__sentieroPlayer.loadedEvents};
 }"""
 
 
@@ -304,7 +310,7 @@ def main() -> None:
           f"({len(batches)} batches), raw JSON {raw / 1e6:.1f} MB, stored {stored / 1e6:.2f} MB; "
           f"median of {rounds} round(s), Chromium, gunicorn 1x4 on loopback")
     print(f"{'variant':<16} {'requests':>8} {'on the wire':>12} {'wire/stored':>11} "
-          f"{'1st page':>9} {'full load':>10} {'in rrweb':>9}")
+          f"{'1st page':>9} {'full load':>10} {'decoded':>9} {'in rrweb':>9}")
     def ms(runs: list[dict[str, Any]], key: str, width: int) -> str:
         values = [r[key] for r in runs if r.get(key) is not None]
         return f"{statistics.median(values):>{width - 3}.0f} ms" if values else f"{'–':>{width}}"
@@ -316,6 +322,7 @@ def main() -> None:
         wire = statistics.median(r["wire"] for r in runs)
         print(f"{name:<16} {runs[0]['pages']:>8} {wire / 1e6:>9.2f} MB {wire / stored:>10.2f}x "
               f"{ms(runs, 'first', 9)} {ms(runs, 'ms', 10)} "
+              f"{ms(runs, 'json', 9) if layout == 'page' else f'{chr(8211):>9}'} "
               f"{ms(runs, 'parsed', 9) if layout == 'page' else f'{chr(8211):>9}'}")
 
 if __name__ == "__main__":

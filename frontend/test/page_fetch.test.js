@@ -44,6 +44,17 @@ function fakeWorkerClass(srv, options = {}) {
         }
         const { status, body } = srv.answer(url);
         const bytes = new TextEncoder().encode(JSON.stringify(body));
+        if (options.twoPhase && status === 200) {
+          // like page_worker.js with a zstd body: here first, the JSON once decoded
+          this.onmessage({ data: { id, status, decoding: true } });
+          setTimeout(() => {
+            if (this.terminated) return;
+            if (options.decodeFails) this.onmessage({ data: { id, error: "cannot decode" } });
+            else if (options.crashDecoding) this.onerror({ message: "worker crashed" });
+            else this.onmessage({ data: { id, status, body: bytes.buffer } });
+          }, 5);
+          return;
+        }
         this.onmessage({ data: { id, status, body: bytes.buffer } });
       }, 0);
     }
@@ -101,6 +112,29 @@ describe("events pages downloaded off the main thread", () => {
     assert.deepEqual(await pages.page(URL_OK), FLAT);
     assert.equal(made.length, 0);
   });
+
+  it("a page the worker is still decoding is here, and ready once its JSON comes", async () => {
+    const srv = server({ [URL_OK]: { status: 200, body: PAGE } });
+    const { pages } = fetcher(srv, { twoPhase: true });
+    const held = await pages.hold(URL_OK);
+    assert.equal(held.ready, false, "here, not decoded yet");
+    assert.throws(() => held.page(), /not decoded yet/);
+    assert.equal(await held.whenReady(), held);
+    assert.deepEqual(held.page(), FLAT);
+    assert.deepEqual(srv.calls, [URL_OK], "one request");
+  });
+
+  it("a page the worker cannot decode, or dies decoding, is fetched again on the main thread",
+    async () => {
+      for (const options of [{ decodeFails: true }, { crashDecoding: true }]) {
+        const srv = server({ [URL_OK]: { status: 200, body: PAGE } });
+        const { pages } = fetcher(srv, { twoPhase: true, ...options });
+        const held = await pages.hold(URL_OK);
+        await held.whenReady();
+        assert.deepEqual(held.page(), FLAT, JSON.stringify(options));
+        assert.deepEqual(srv.calls, [URL_OK, URL_OK], "the worker's request, then the main thread's");
+      }
+    });
 
   it("a closed player's pending pages fail instead of arriving", async () => {
     const srv = server({ [URL_OK]: { status: 200, body: PAGE } });

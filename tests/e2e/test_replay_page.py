@@ -210,7 +210,7 @@ def short_window_in_batches(app: Any, session_id: str) -> int:
     return len(batches)
 
 
-@pytest.mark.parametrize("worker", ["worker", "worker refused"])
+@pytest.mark.parametrize("worker", ["worker", "worker refused", "worker cannot decode"])
 def test_short_window_is_read_whole_then_seeks_need_no_request(live_server: Any, page: Any,
                                                                worker: str) -> None:
     sentiero = Sentiero(store=MemoryStore(), allow_open_dashboard=True)
@@ -219,6 +219,15 @@ def test_short_window_is_read_whole_then_seeks_need_no_request(live_server: Any,
     server = live_server(app)
     if worker == "worker refused":  # the worker file cannot load: the main thread downloads
         page.route("**/assets/replay.worker-*.js", lambda route: route.abort())
+    if worker == "worker cannot decode":  # the worker's zstd bodies are garbage: each page is
+        # fetched again by the main thread, as JSON with Content-Encoding
+        page.route("**/events?*wire=zstd*", lambda route: route.fulfill(
+            status=200, body=b"\x28\xb5\x2f\xfd not zstd",
+            headers={"Content-Type": "application/zstd", "X-Decoded-Length": "400"}))
+    zstd_bodies: list[str] = []
+    page.on("response", lambda r: zstd_bodies.append(r.url) if "/events?" in r.url and r.headers
+            .get("content-type") == "application/zstd" and "content-encoding" not in r.headers
+            else None)
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if "/events?" in r.url else None)
     page.goto(server.url + "/sentiero/sessions/s-short/windows/w?t=0")
@@ -227,12 +236,23 @@ def test_short_window_is_read_whole_then_seeks_need_no_request(live_server: Any,
     assert frame.locator("#where").inner_text() == "minute 0"
     page.wait_for_function("() => window.__sentieroPlayer.loadingDone", timeout=15_000)
     assert page.evaluate("() => window.__sentieroPlayer.loadedChunks") == list(range(chunks))
-    # one chunk first, then pages of up to 16 chunks
-    assert len(requested) <= 1 + -(-(chunks - 1) // 16), requested
+    pages = 1 + -(-(chunks - 1) // 16)  # one chunk first, then pages of up to 16 chunks
     # which thread downloaded them: the page's own timeline holds only its own requests
     on_page = page.evaluate("() => performance.getEntriesByType('resource')"
                             ".filter((e) => e.name.includes('/events?')).length")
-    assert on_page == (1 if worker == "worker" else len(requested)), (on_page, requested)
+    if worker == "worker":
+        assert len(requested) <= pages, requested
+        assert on_page == 1, (on_page, requested)
+        # the worker's pages came as stored (zstd, no Content-Encoding) and it decoded them
+        assert sorted(zstd_bodies) == sorted(requested[1:]), (zstd_bodies, requested)
+        assert len(zstd_bodies) >= 1
+    elif worker == "worker refused":
+        assert len(requested) <= pages, requested
+        assert on_page == len(requested), (on_page, requested)
+    else:
+        worker_pages = [url for url in requested if "wire=zstd" in url]
+        assert worker_pages and len(requested) == 1 + 2 * len(worker_pages), requested
+        assert on_page == 1 + len(worker_pages), (on_page, requested)
     read = len(requested)
     end = page.evaluate("() => window.__sentieroPlayer.totalMs")
     page.evaluate("t => window.__sentieroPlayer.player.seek(t, false)", end)

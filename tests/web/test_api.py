@@ -219,6 +219,39 @@ def test_a_chunk_browsers_cannot_decode_is_re_encoded(make_app: Any, client_for:
     assert orjson.loads(_unzstd(body)) == expected
 
 
+@pytest.mark.parametrize("accept", ["gzip, zstd", None])
+def test_wire_zstd_is_the_zstd_body_without_content_encoding(client: Any, store: MemoryStore,
+                                                             accept: str | None) -> None:
+    """The player's worker decodes the body itself: the stored frames, whatever it accepts."""
+    stored = store.get_chunks(WindowRef("s1", "w1"), start_index=1, limit=3)
+    headers = {"Accept-Encoding": accept} if accept else {}
+    response = client.get(f"{BASE}/events?layout=chunks&cursor=1&chunks=3&wire=zstd",
+                          headers=headers)
+    assert response.status_code == 200
+    assert "Content-Encoding" not in response.headers
+    assert response.mimetype == "application/zstd"
+    body = response.get_data()
+    for chunk in stored:
+        assert chunk.data in body, "each stored chunk is on the wire as it is stored"
+    plain = client.get(f"{BASE}/events?layout=chunks&cursor=1&chunks=3").get_json()
+    decoded = _unzstd(body)
+    assert orjson.loads(decoded) == plain
+    assert int(response.headers["X-Decoded-Length"]) == len(decoded)
+
+
+def test_wire_zstd_of_the_flat_layout_states_its_length(client: Any) -> None:
+    response = client.get(f"{BASE}/events?cursor=1&chunks=3&wire=zstd")
+    decoded = _unzstd(response.get_data())
+    assert int(response.headers["X-Decoded-Length"]) == len(decoded)
+    assert orjson.loads(decoded) == client.get(f"{BASE}/events?cursor=1&chunks=3").get_json()
+
+
+def test_unknown_wire_is_400(client: Any) -> None:
+    response = client.get(f"{BASE}/events?layout=chunks&wire=br")
+    assert response.status_code == 400
+    assert "wire must be zstd" in response.get_json()["error"]
+
+
 def test_unknown_layout_is_400(client: Any) -> None:
     response = client.get(f"{BASE}/events?layout=xml")
     assert response.status_code == 400

@@ -1,9 +1,11 @@
 // How the player downloads JSON: `fetchJson` on the main thread, or `PageFetcher`, which hands
-// the download of events pages to page_worker.js and keeps the body it transfers back unparsed
+// the download of events pages to page_worker.js and keeps the JSON it transfers back unparsed
 // until the player asks for the events (`held.page()`): a downloaded page costs the main thread
-// nothing until then. The worker is only a transport: a page it cannot fetch, a worker that
-// cannot start (no Worker, a Content-Security-Policy refusing it) or that fails later all fall
-// back to the main thread, so the pages the player gets are the same either way.
+// nothing until then. The worker says a page is here as soon as its compressed bytes are, and
+// sends the decoded JSON after (`held.whenReady()`). The worker is only a transport: a page it
+// cannot fetch or decode, a worker that cannot start (no Worker, a Content-Security-Policy
+// refusing it) or that fails later all fall back to the main thread, so the pages the player
+// gets are the same either way.
 
 import { asEventsPage } from "./events_page.js";
 
@@ -52,14 +54,37 @@ export function decodeAnswer(answer, TextDecoderCtor) {
   return JSON.parse(text);
 }
 
-/** A downloaded page: `page()` parses it (once) into {events, next_cursor}. */
-class HeldPage {
+/**
+ * A downloaded page. `ready` once its JSON is here (`whenReady()` resolves then; a page the
+ * worker holds still compressed is not ready until it has decoded it); `page()` then parses it
+ * (once) into {events, next_cursor}.
+ */
+export class HeldPage {
   constructor(parse) {
     this.parse = parse;
     this.value = undefined;
+    this.ready = !!parse;
+    this.waiters = [];
+    this.readyPromise = null;
+  }
+
+  /** The JSON came (`parse` reads it) or could not (`parse` throws): `page()` may run. */
+  settle(parse) {
+    if (this.ready) return;
+    this.parse = parse;
+    this.ready = true;
+    for (const resolve of this.waiters) resolve(this);
+    this.waiters = [];
+  }
+
+  whenReady() {
+    if (this.ready) return Promise.resolve(this);
+    if (!this.readyPromise) this.readyPromise = new Promise((r) => this.waiters.push(r));
+    return this.readyPromise;
   }
 
   page() {
+    if (!this.ready) throw new Error("page not decoded yet");
     if (this.value === undefined) {
       this.value = asEventsPage(this.parse());
       this.parse = null;
@@ -89,19 +114,22 @@ export class PageFetcher {
 
   /**
    * The events page at `url`, downloaded (by the worker when it runs) and held unparsed: a
-   * promise of {page()}. An HTTP error rejects here, like `page`.
+   * promise of a HeldPage, resolved once the bytes are here (the worker may still be decoding
+   * them: `whenReady()`). An HTTP error rejects here, like `page`.
    */
   hold(url) {
     const worker = this.startWorker();
-    const onMain = () => fetchJson(this.fetchFn, url).then((value) => new HeldPage(() => value));
+    const mainFetch = () => fetchJson(this.fetchFn, url);
+    const onMain = () => mainFetch().then((value) => new HeldPage(() => value));
     if (!worker) return onMain();
     return new Promise((resolve) => {
       const id = this.nextId++;
-      this.waiting.set(id, { resolve, url });
+      this.waiting.set(id, { resolve, url, held: null, fallback: mainFetch });
       worker.postMessage({ id, url: this.absolute(url) });
     }).then((answer) => {
       if (this.closed) throw new Error("the player was closed");
       if (answer.error != null) return onMain(); // the main thread's turn
+      if (answer.held) return answer.held; // here, decoding in the worker
       if (!okStatus(answer.status)) decodeAnswer(answer, this.win.TextDecoder); // throws
       return new HeldPage(() => decodeAnswer(answer, this.win.TextDecoder));
     });
@@ -132,15 +160,47 @@ export class PageFetcher {
     } catch (_err) {
       return null; // refused (CSP, a file URL): the main thread fetches
     }
-    this.worker.onmessage = (message) => {
-      const answer = message.data || {};
-      const entry = this.waiting.get(answer.id);
-      if (!entry) return;
-      this.waiting.delete(answer.id);
-      entry.resolve(answer);
-    };
+    this.worker.onmessage = (message) => this.onAnswer(message.data || {});
     this.worker.onerror = () => this.abandonWorker();
     return this.worker;
+  }
+
+  /**
+   * A worker's message: {id, status, body} (the JSON), {id, error}, or first {id, status,
+   * decoding: true} (the bytes are here, the JSON comes next) for a page it decodes.
+   */
+  onAnswer(answer) {
+    const entry = this.waiting.get(answer.id);
+    if (!entry) return;
+    if (answer.decoding && okStatus(answer.status) && !entry.held) {
+      entry.held = new HeldPage(null);
+      entry.resolve({ held: entry.held });
+      return;
+    }
+    this.waiting.delete(answer.id);
+    if (!entry.held) {
+      entry.resolve(answer);
+      return;
+    }
+    if (answer.error == null) {
+      entry.held.settle(() => decodeAnswer(answer, this.win.TextDecoder));
+    } else {
+      this.decodeOnMain(entry);
+    }
+  }
+
+  /** A held page the worker could not decode: fetched again and parsed on this thread. */
+  decodeOnMain(entry) {
+    if (this.closed) {
+      entry.held.settle(() => {
+        throw new Error("the player was closed");
+      });
+      return;
+    }
+    entry.fallback().then((value) => entry.held.settle(() => value),
+      (err) => entry.held.settle(() => {
+        throw err;
+      }));
   }
 
   /** The worker failed to load or crashed: what it had not answered goes to the main thread. */
@@ -156,7 +216,10 @@ export class PageFetcher {
     }
     const pending = Array.from(this.waiting.values());
     this.waiting.clear();
-    for (const entry of pending) entry.resolve({ error: "worker failed" });
+    for (const entry of pending) {
+      if (entry.held) this.decodeOnMain(entry);
+      else entry.resolve({ error: "worker failed" });
+    }
   }
 
   close() {

@@ -1,14 +1,12 @@
-// Replay player: rrweb's Replayer plus our own controls, fed page by page from the chunked
-// events API (docs/CONTRACTS.md). Playback starts as soon as the first chunk is in; later pages
-// are downloaded by a worker (page_fetch.js) and held unparsed, and handed to rrweb one page per
-// task while it plays: a short window all of it, a long one what lies ahead of the playhead, a
-// seek the chunks it needs. The seek bar spans the whole window from the start because the
-// chunk index already knows first_ms/last_ms.
+// Replay player: rrweb's Replayer plus our own controls, fed by window_loader.js from the
+// chunked events API (docs/CONTRACTS.md). Playback starts as soon as the first chunk is in;
+// later pages are downloaded off the main thread and held unparsed, and handed to rrweb one
+// page per task while it plays: a short window all of it, a long one what lies ahead of the
+// playhead, a seek the chunks it needs. The seek bar spans the whole window from the start
+// because the chunk index already knows first_ms/last_ms.
 
 import { el } from "./dom.js";
-import { byTime, loadedUntil, pageIndices, planAhead, planSeek, runs } from "./chunk_plan.js";
-import { EVENTS_LAYOUT } from "./events_page.js";
-import { PageFetcher, fetchJson } from "./page_fetch.js";
+import { loadedUntil, planSeek } from "./chunk_plan.js";
 import {
   SPEEDS,
   computeScale,
@@ -17,19 +15,11 @@ import {
   isTypingTarget,
   resolveStartOffset,
   stepSpeed,
-  withParams,
 } from "./time.js";
+import { WindowLoader, fetchJson } from "./window_loader.js";
 
-const CHUNKS_PER_PAGE = 4; // a seek's pages: it walks back from the target 4 chunks a request
-const FIRST_PAGE_CHUNKS = 1; // the first frame waits for one chunk only
-const READ_PAGE_CHUNKS = 16; // reading ahead: fewer, larger requests (each costs ~20 ms)
-const PAGES_IN_FLIGHT = 3; // reading ahead downloads this many pages at once
-// A window up to this long is read whole from the first frame on, so every seek in it is local;
-// a longer one keeps AHEAD_MS ahead of the playhead and downloads a seek's chunks on demand.
-const WHOLE_WINDOW_MS = 5 * 60 * 1000;
 const SEEK_STEP_MS = 5000;
 const UI_TICK_MS = 200;
-const AHEAD_MS = 30000; // keep this much recording time ahead of the playhead downloaded
 const STALL_MARGIN_MS = 50;
 
 export const MESSAGES = {
@@ -53,21 +43,15 @@ export class Player {
     this.root = o.root;
     this.data = o.data || {};
     this.Replayer = o.Replayer;
-    this.fetchFn = o.fetch;
-    this.pages = new PageFetcher({ fetch: o.fetch, win: o.win, workerUrl: o.pageWorkerUrl });
+    this.loader = new WindowLoader({ data: this.data, fetch: o.fetch, win: o.win,
+      pageWorkerUrl: o.pageWorkerUrl, onEvents: (events) => this.addEvents(events) });
     this.win = o.win;
     this.doc = o.doc;
     this.replayer = null;
     this.firstMs = 0;
     this.totalMs = 0;
-    this.loadedEvents = 0;
-    this.chunks = []; // the chunk index, in time order
-    this.loaded = new Set(); // indices of the chunks handed to rrweb
-    this.held = new Map(); // chunk index -> its downloaded page, not parsed yet ({members, held})
-    this.inflight = new Map(); // chunk index -> the promise of the page bringing it
     this.snapshotTimes = []; // timestamps of loaded Meta events (where rrweb can rebuild from)
     this.listeners = {};
-    this.loadingDone = false;
     this.pendingSeek = null; // {offset, play}
     this.stalled = false; // playback reached the end of what is loaded while more is coming
     this.wantPlay = false; // the last play/pause/seek asked to play
@@ -153,6 +137,9 @@ export class Player {
       get downloaded() {
         return player.downloaded();
       },
+      get decoded() {
+        return player.loader.decoded();
+      },
       get loadedChunks() {
         return Array.from(player.loaded).sort((a, b) => a - b);
       },
@@ -163,15 +150,6 @@ export class Player {
   }
 
   // ---- loading ------------------------------------------------------------------------------
-
-  pageUrl(cursor, chunks) {
-    return withParams(this.data.eventsUrl,
-      { cursor, chunks: chunks || CHUNKS_PER_PAGE, layout: EVENTS_LAYOUT });
-  }
-
-  fetchPage(url) {
-    return this.pages.page(url);
-  }
 
   /** Listen to "events" (a list of newly loaded events), "time" (the playhead, ms) or "ready". */
   on(name, fn) {
@@ -188,11 +166,31 @@ export class Player {
     }
   }
 
-  /** Chunks [start, start + count) answered by an events page that said `nextCursor`. */
-  markLoaded(start, count, nextCursor) {
-    const known = this.chunks.map((c) => c.index);
-    for (const index of pageIndices(known, start, count, nextCursor)) this.loaded.add(index);
-    this.loadingDone = this.chunks.every((c) => this.loaded.has(c.index));
+  // what the loader knows, read by the replay view and the seek planning
+  get chunks() {
+    return this.loader.chunks;
+  }
+
+  get loaded() {
+    return this.loader.loaded;
+  }
+
+  get loadingDone() {
+    return this.loader.loadingDone;
+  }
+
+  get loadedEvents() {
+    return this.loader.loadedEvents;
+  }
+
+  downloaded() {
+    return this.loader.downloaded();
+  }
+
+  /** A parsed page's events: into rrweb, then to the listeners. */
+  addEvents(events) {
+    for (const event of events) this.replayer.addEvent(event);
+    this.noteEvents(events);
   }
 
   noteEvents(events) {
@@ -206,34 +204,13 @@ export class Player {
     this.setState("loading");
     this.setStatus(MESSAGES.loading);
     let events;
-    let cursor;
-    let index;
     try {
-      if (!this.data.eventsUrl || !this.data.chunksUrl) throw new Error("missing replay data");
-      // the first page on this thread while the worker boots for the rest
-      const first = Promise.all([
-        fetchJson(this.fetchFn, this.data.chunksUrl),
-        this.fetchPage(this.pageUrl(0, FIRST_PAGE_CHUNKS)),
-      ]);
-      this.pages.warm();
-      const [chunkIndex, firstPage] = await first;
-      index = chunkIndex || {};
-      this.chunks = byTime(Array.isArray(index.chunks) ? index.chunks : []);
-      events = Array.isArray(firstPage && firstPage.events) ? firstPage.events.slice() : [];
-      cursor = firstPage ? firstPage.next_cursor : null;
-      this.markLoaded(0, FIRST_PAGE_CHUNKS, cursor);
-      // rrweb needs two events to start; a first page that small is unusual but possible.
-      while (events.length < 2 && cursor != null) {
-        const page = await this.fetchPage(this.pageUrl(cursor));
-        if (Array.isArray(page.events)) events.push(...page.events);
-        this.markLoaded(cursor, CHUNKS_PER_PAGE, page.next_cursor);
-        cursor = page.next_cursor;
-      }
-      if (cursor == null) this.loadingDone = true;
+      events = await this.loader.first();
     } catch (err) {
       this.fail(err);
       return;
     }
+    const index = this.loader.index;
     if (events.length === 0) {
       this.setState("empty");
       this.setStatus(MESSAGES.empty);
@@ -251,8 +228,13 @@ export class Player {
     const lastLoaded = events[events.length - 1].timestamp;
     const lastMs = Math.max(Number(index.last_ms) || 0, lastLoaded);
     this.totalMs = Math.max(0, lastMs - this.firstMs);
-    this.loadedEvents = events.length;
     this.viewport = firstViewport(events);
+    // the worker downloads what comes next while this thread builds the first frame
+    const start = resolveStartOffset(this.data.startAt, this.firstMs, this.totalMs) || 0;
+    if (!this.loader.loadingDone) {
+      this.loader.readAhead(this.firstMs + start, this.totalMs, this.speed, () => this.maintain(),
+        (err) => this.loadFailure(err));
+    }
 
     try {
       this.startReplayer(events);
@@ -270,88 +252,6 @@ export class Player {
     this.controlsEl.hidden = true;
   }
 
-  /** Pages of at most `perPage` adjacent chunks for those of `indices` not downloaded yet. */
-  planPages(indices, perPage) {
-    const wanted = indices.filter((i) => !this.loaded.has(i) && !this.held.has(i) &&
-      !this.inflight.has(i));
-    const known = this.chunks.map((c) => c.index);
-    const pages = [];
-    for (const [start, count] of runs(wanted, known)) {
-      const run = pageIndices(known, start, count, null);
-      const members = run.length ? run : [start];
-      for (let k = 0; k < members.length; k += perPage) pages.push(members.slice(k, k + perPage));
-    }
-    return pages;
-  }
-
-  /** Download the adjacent chunks `members` in one request and hold them unparsed. */
-  download(members) {
-    const request = this.pages.hold(this.pageUrl(members[0], members.length)).then((held) => {
-      const record = { members, held, done: false };
-      for (const i of members) this.held.set(i, record);
-      return record;
-    }).finally(() => {
-      for (const i of members) this.inflight.delete(i);
-    });
-    for (const i of members) this.inflight.set(i, request);
-    return request;
-  }
-
-  /** Parse a downloaded page and hand its events to rrweb. */
-  materialize(record) {
-    if (record.done) return;
-    record.done = true;
-    for (const i of record.members) this.held.delete(i);
-    const page = record.held.page();
-    const events = Array.isArray(page.events) ? page.events : [];
-    for (const event of events) this.replayer.addEvent(event);
-    this.loadedEvents += events.length;
-    this.markLoaded(record.members[0], record.members.length, page.next_cursor);
-    this.noteEvents(events);
-  }
-
-  /** Every chunk of the window is here, parsed or not (a seek anywhere needs no request). */
-  downloaded() {
-    return this.chunks.every((c) => this.loaded.has(c.index) || this.held.has(c.index));
-  }
-
-  /**
-   * Bring the given chunks into rrweb: those held are parsed, the others downloaded in pages of
-   * at most `perPage` adjacent chunks, the requests in parallel; resolves once every one of
-   * them is in (including those already coming).
-   */
-  async fetchChunks(indices, perPage = CHUNKS_PER_PAGE) {
-    const records = new Set();
-    const pending = new Set();
-    for (const i of indices) {
-      if (this.held.has(i)) records.add(this.held.get(i));
-      else if (this.inflight.has(i)) pending.add(this.inflight.get(i));
-    }
-    for (const members of this.planPages(indices, perPage)) pending.add(this.download(members));
-    for (const record of records) this.materialize(record);
-    for (const record of await Promise.all(pending)) this.materialize(record);
-    // addEvent is applied by rrweb on a microtask; act after it.
-    await Promise.resolve();
-  }
-
-  /** How many page requests are downloading now. */
-  pagesInFlight() {
-    return new Set(this.inflight.values()).size;
-  }
-
-  /** Whether the whole window is read from the first frame on (else AHEAD_MS ahead). */
-  readsWhole() {
-    return this.totalMs <= WHOLE_WINDOW_MS;
-  }
-
-  /** The held page nearest after the playhead (`now`, absolute ms), or null. */
-  nextHeld(now) {
-    for (const chunk of this.chunks) {
-      if (chunk.last_ms >= now && this.held.has(chunk.index)) return this.held.get(chunk.index);
-    }
-    return null;
-  }
-
   /**
    * Keep PAGES_IN_FLIGHT pages of what comes next downloading (the rest of a short window, else
    * AHEAD_MS ahead of the playhead), and hand rrweb the downloaded pages after the playhead, one
@@ -364,39 +264,33 @@ export class Player {
     if (!this.replayer || this.loadingDone || this.loadFailed) return;
     if (this.pendingSeek) return;
     const now = this.firstMs + this.currentTime();
-    const here = new Set([...this.loaded, ...this.held.keys()]);
-    if (this.isPlaying() && loadedUntil(this.chunks, here, now) <= now + STALL_MARGIN_MS) {
+    const loader = this.loader;
+    if (this.isPlaying() && loadedUntil(this.chunks, loader.here(), now) <= now + STALL_MARGIN_MS) {
       this.stalled = true;
       this.replayer.pause();
       this.setStatus(MESSAGES.more);
     }
-    const free = PAGES_IN_FLIGHT - this.pagesInFlight();
-    if (free > 0) {
-      const busy = new Set([...here, ...this.inflight.keys()]);
-      const ahead = planAhead(this.chunks, busy, now,
-        this.readsWhole() ? Infinity : AHEAD_MS * Math.max(1, this.speed),
-        READ_PAGE_CHUNKS * free);
-      for (const members of this.planPages(ahead, READ_PAGE_CHUNKS)) {
-        this.download(members).then(() => this.maintain(), (err) => this.loadFailure(err));
-      }
-    }
-    const record = this.nextHeld(now);
+    loader.readAhead(now, this.totalMs, this.speed, () => this.maintain(),
+      (err) => this.loadFailure(err));
+    const record = loader.nextHeld(now);
     if (!record) return;
-    if (this.inflight.size && !this.soon(record, now)) return;
+    if (loader.inflight.size && !loader.soon(record, now, this.speed)) return;
+    if (!loader.ready(record)) {
+      // the worker is decoding it: come back when it is done
+      if (!record.waited) {
+        record.waited = true;
+        record.held.whenReady().then(() => this.maintain());
+      }
+      return;
+    }
     try {
-      this.materialize(record);
+      loader.materialize(record);
     } catch (err) {
       this.loadFailure(err);
       return;
     }
     // rrweb applies addEvent on a microtask: look again after it, in a task of its own
     Promise.resolve().then(() => this.afterMaterialize());
-  }
-
-  /** Whether a held page starts within AHEAD_MS (at this speed) of `now` (absolute ms). */
-  soon(record, now) {
-    const starts = this.chunks.find((c) => c.index === record.members[0]);
-    return !starts || starts.first_ms <= now + AHEAD_MS * Math.max(1, this.speed);
   }
 
   /** A page is in rrweb: resume a stalled playback, hand it the next one. */
@@ -410,12 +304,12 @@ export class Player {
     }
     if (!this.stalled && !this.pendingSeek && !this.loadError) this.setStatus("");
     this.render();
-    const next = this.nextHeld(at);
+    const next = this.loader.nextHeld(at);
     if (!next) return;
     // what playback needs soon in the next task; the rest when the page is idle (a parse takes
     // tens of ms: frames first)
     const idle = this.win.requestIdleCallback;
-    if (this.soon(next, at) || typeof idle !== "function") {
+    if (this.loader.soon(next, at, this.speed) || typeof idle !== "function") {
       this.win.setTimeout(() => this.maintain(), 0);
     } else {
       idle.call(this.win, () => this.maintain(), { timeout: 250 });
@@ -551,7 +445,7 @@ export class Player {
       this.setState("loading");
       this.replayer.pause();
       this.renderAt(target);
-      this.fetchChunks(plan.fetch).then(() => {
+      this.loader.fetchChunks(plan.fetch).then(() => {
         if (this.pendingSeek !== request) return; // a newer seek took over
         this.pendingSeek = null;
         this.seek(request.offset, request.play);
@@ -658,7 +552,7 @@ export class Player {
   /** Stop playback and every listener (switching tabs in a shared or imported replay). */
   destroy() {
     if (this.tick) this.win.clearInterval(this.tick);
-    this.pages.close();
+    this.loader.close();
     if (this.onKeyBound) this.doc.removeEventListener("keydown", this.onKeyBound);
     if (this.onResizeBound) this.win.removeEventListener("resize", this.onResizeBound);
     if (this.resizeObserver) this.resizeObserver.disconnect();

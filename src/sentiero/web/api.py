@@ -10,7 +10,13 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from sentiero.stores.base import WindowRef
-from sentiero.web.replay_transfer import LAYOUTS, accepted_encoding, events_body
+from sentiero.web.replay_transfer import (
+    LAYOUTS,
+    WIRE_ZSTD,
+    accepted_encoding,
+    events_body,
+    zstd_body,
+)
 from sentiero.web.routing import Route, Web, invalid_id, json_response, valid_ids
 
 DEFAULT_CHUNKS = 4
@@ -72,6 +78,9 @@ def events(web: Web, request: Request, sid: str, wid: str) -> Response:
     layout = request.args.get("layout") or "events"
     if layout not in LAYOUTS:
         return json_response({"error": "layout must be one of: " + ", ".join(LAYOUTS)}, 400)
+    wire = request.args.get("wire")
+    if wire not in (None, "", WIRE_ZSTD):
+        return json_response({"error": "wire must be " + WIRE_ZSTD}, 400)
     start = cursor or 0
     limit = DEFAULT_CHUNKS if count is None else min(max(count, 1), MAX_CHUNKS)
     chunks = web.store.get_chunks(
@@ -85,10 +94,17 @@ def events(web: Web, request: Request, sid: str, wid: str) -> Response:
     web.audit(request, "view_session", [sid], window_id=wid,
               detail={"via": "events_api", "cursor": start, "chunks": len(chunks)})
     next_cursor = more[0].info.index if more else None
-    body, encoding = events_body(chunks, next_cursor, layout, accepted_encoding(request))
-    response = Response(body, content_type="application/json")
-    if encoding:
-        response.headers["Content-Encoding"] = encoding
+    if wire == WIRE_ZSTD:
+        # the zstd body itself, for a client that decodes it (the player's worker): the
+        # browser's network stack then hands over the stored bytes, not the decoded JSON
+        body, decoded_length = zstd_body(chunks, next_cursor, layout)
+        response = Response(body, content_type="application/zstd")
+        response.headers["X-Decoded-Length"] = str(decoded_length)
+    else:
+        body, encoding = events_body(chunks, next_cursor, layout, accepted_encoding(request))
+        response = Response(body, content_type="application/json")
+        if encoding:
+            response.headers["Content-Encoding"] = encoding
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

@@ -23,6 +23,9 @@ from werkzeug.wrappers import Request
 from sentiero.stores.base import Chunk
 
 LAYOUTS = ("events", "chunks")
+# ``wire=zstd``: the same zstd body without Content-Encoding (application/zstd), decoded by
+# the client itself (the replay player's worker), whatever Accept-Encoding says.
+WIRE_ZSTD = "zstd"
 # Browsers decode zstd frames with windows up to 8 MiB (RFC 9659 section 3).
 BROWSER_MAX_WINDOW = 8 * 1024 * 1024
 # Re-encoding is on the request path: the fastest levels, the ratio comes from the data.
@@ -37,6 +40,14 @@ def accepted_encoding(request: Request) -> str | None:
         if accept.quality(encoding) > 0:
             return encoding
     return None
+
+
+def _content_size(data: bytes) -> int:
+    """The decoded size a frame's header states, 0 when it states none (or is no frame)."""
+    try:
+        return int(zstandard.get_frame_parameters(data).content_size)
+    except zstandard.ZstdError:
+        return 0
 
 
 def browser_decodable(data: bytes) -> bool:
@@ -83,3 +94,17 @@ def events_body(chunks: Sequence[Chunk], next_cursor: int | None, layout: str,
     if encoding == "gzip":
         return gzip.compress(body, compresslevel=WIRE_GZIP_LEVEL, mtime=0), "gzip"
     return body, None
+
+
+def zstd_body(chunks: Sequence[Chunk], next_cursor: int | None, layout: str) -> tuple[bytes, int]:
+    """(zstd body, length of the JSON it decodes to) for a client that decodes the body itself
+    (``wire=zstd``): the stored frames when each states its decoded size, else the stitched JSON
+    compressed at the wire level."""
+    sizes = [_content_size(c.data) for c in chunks]
+    if layout == "chunks" and chunks and all(sizes) and all(browser_decodable(c.data)
+                                                            for c in chunks):
+        body, _ = events_body(chunks, next_cursor, layout, "zstd")
+        glue = len(b'{"chunks":[') + len(chunks) - 1 + len(_tail(next_cursor))
+        return body, sum(sizes) + glue
+    plain = plain_body(chunks, next_cursor, layout)
+    return zstandard.ZstdCompressor(level=WIRE_ZSTD_LEVEL).compress(plain), len(plain)
