@@ -11,6 +11,7 @@ requests; each starts on an empty store.
     python benchmarks/http_ingest.py                    # todo-a and dashboard-b, full size
     python benchmarks/http_ingest.py --quick
     python benchmarks/http_ingest.py --workloads todo-a --stores sqlite,memory
+    python benchmarks/http_ingest.py --stores sqlite-full,sqlite-normal   # SQLite's synchronous
 
 Columns: requests/s and events/s over the measured requests (after a warm-up), p50/p99 of
 the request latency seen by the client, "x bare" the requests/s ratio to the bare endpoint
@@ -164,7 +165,10 @@ def start_contender(name: str, folder: Path) -> Server:
         server = Server(args, port, "/events", folder / "bare.log")
         server.wait_ready("/")
         return server
-    store = {"sqlite": f"sqlite:///{folder}/sentiero.db", "memory": "memory://"}[name]
+    kind, _, synchronous = name.partition("-")  # sqlite-full, sqlite-normal: that setting
+    store = {"sqlite": f"sqlite:///{folder}/sentiero.db", "memory": "memory://"}[kind]
+    if synchronous:
+        store += f"?synchronous={synchronous}"
     args = [sys.executable, "-m", "sentiero", "serve", "--port", str(port), "--store", store,
             "--workers", str(WORKERS), "--threads", str(THREADS), "--open-dashboard"]
     server = Server(args, port, f"{PREFIX}/events", folder / f"{name}.log")

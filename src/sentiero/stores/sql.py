@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRIES = 6
+SYNCHRONOUS = "FULL"
+"""SQLite's default ``synchronous`` (docs/storage.md "what a crash can cost")."""
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -87,12 +89,14 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnal
         limits: StoreLimits | None = None,
         auto_migrate: bool | None = None,
         prefix: str = "sentiero_",
+        synchronous: str | None = None,
         **engine_kwargs: Any,
     ) -> None:
         super().__init__(limits)
         self.url = normalize_url(url)
         self.backend = self.url.get_backend_name()
         self.is_sqlite = self.backend == "sqlite"
+        self.synchronous = self._synchronous(synchronous)
         self.auto_migrate = self.is_sqlite if auto_migrate is None else auto_migrate
         self.tables: Tables = build_tables(prefix)
         self._ready = False
@@ -110,6 +114,19 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnal
             _forget_connections_after_fork(self.engine, self._group)
 
     # --- engine ---------------------------------------------------------------------------
+
+    def _synchronous(self, given: str | None) -> str:
+        """SQLite's ``synchronous`` setting: the argument, else the URL's ``synchronous``
+        (taken out of the URL: the driver does not know it), else the default."""
+        in_url = self.url.query.get("synchronous")
+        if in_url is not None:
+            self.url = self.url.difference_update_query(["synchronous"])
+        value = (given or (in_url if isinstance(in_url, str) else None) or SYNCHRONOUS).upper()
+        if value not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'full' or 'normal', not {value.lower()!r}")
+        if not self.is_sqlite and (given or in_url):
+            raise ValueError("synchronous is a SQLite setting")
+        return value
 
     def _create_engine(self, engine_kwargs: dict[str, Any]) -> Engine:
         kwargs: dict[str, Any] = {}
@@ -130,7 +147,7 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnal
         kwargs.update(engine_kwargs)
         engine = sa.create_engine(self.url, connect_args=connect_args, **kwargs)
         if self.is_sqlite:
-            memory = self._memory
+            memory, synchronous = self._memory, self.synchronous
 
             @event.listens_for(engine, "connect")
             def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -142,7 +159,7 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnal
                     cursor.execute("PRAGMA journal_mode=WAL")
                     # every commit fsyncs the WAL: an acknowledged batch survives a power
                     # cut too (group commit pays it once per group; docs/storage.md)
-                    cursor.execute("PRAGMA synchronous=FULL")
+                    cursor.execute(f"PRAGMA synchronous={synchronous}")
                     # analytics reads scan facts by index: a 32 MiB page cache per
                     # connection (the default is 2 MiB) keeps their table pages in memory
                     cursor.execute("PRAGMA cache_size=-32768")
