@@ -36,6 +36,36 @@ class TestSQLiteFile(SQLStoreTests):
             # FULL (2): each commit syncs the WAL, so an acknowledged batch survives a power cut
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
+    def test_synchronous_normal_from_the_url(self) -> None:
+        store = SQLStore(f"{self.url()}?synchronous=normal", prefix="tsync_")
+        try:
+            store.setup()
+            assert store.save_batch(batch(seq=0))
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert store.get_session("s1") is not None
+        finally:
+            store.close()
+        with pytest.raises(ValueError, match="synchronous"):
+            SQLStore(f"{self.url()}?synchronous=off")
+
+    def test_writers_queue_on_the_writer_lock(self, store: SQLStore) -> None:
+        # another process's writer holds the lock beside the database: a batch waits for it
+        # (it is not refused), and is stored once the lock is released
+        import fcntl
+        import os
+
+        fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        saved: list[bool] = []
+        writer = threading.Thread(target=lambda: saved.append(store.save_batch(batch(seq=0))))
+        writer.start()
+        time.sleep(0.3)
+        assert store.get_session("s1") is None and not saved  # still waiting
+        os.close(fd)
+        writer.join(30)
+        assert saved == [True] and store.get_session("s1").event_count > 0
+
     def test_heatmap_cells_without_sqlite_math_functions(self, store: SQLStore) -> None:
         # SQLite builds without floor(): cells come from a CAST that truncates, corrected
         # below zero; a click left of the page (x -30) is in column -2, as with floor()

@@ -45,6 +45,7 @@ class SQLRead:
     _run: Any
     _ensure_ready: Any
     _statement: Any
+    _exec: Any
     _segment_where: Any
 
     # --- sessions ---------------------------------------------------------------------------
@@ -249,10 +250,14 @@ class SQLRead:
         validate_id(ref.window_id, "window id")
         self._ensure_ready()
         w = self.tables.windows
-        stmt = self._statement("window_state", lambda: sa.select(w.c.state_json).where(
-            w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid")))
+
+        def build() -> Any:
+            return sa.select(w.c.state_json).where(
+                w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid"))
+
         params = {"k_sid": ref.session_id, "k_wid": ref.window_id}
-        text = self._run(lambda conn: conn.execute(stmt, params).scalar(), write=False)
+        text = self._run(lambda conn: self._exec(conn, "window_state", build, params).scalar(),
+                         write=False)
         return load_window_state(text)
 
     def iter_facts(

@@ -53,6 +53,8 @@ class SQLWrite:
     _ensure_ready: Any
     _store_error: Any
     _statement: Any
+    _exec: Any
+    is_sqlite: bool
     _lock_session: Any
     _insert_ignore: Any
     day_versions: Any
@@ -184,7 +186,7 @@ class SQLWrite:
         index = self._insert_chunk(conn, sid, wid, index, wanted is not None, batch.seq,
                                    first_ms, last_ms, count, data)
         if facts:
-            conn.execute(self._statement("insert_facts", lambda: sa.insert(t.facts)), facts)
+            self._exec(conn, "insert_facts", lambda: sa.insert(t.facts), facts)
 
         if created is not None:
             self.seen.insert(conn, sid, seen_items(batch.facts))
@@ -198,10 +200,10 @@ class SQLWrite:
             changes.update(engagement_changes(conn, t.facts, self.seen, session, batch.facts,
                                               changes["first_ms"], changes["last_ms"]))
             keys = tuple(sorted(changes))
-            update = self._statement(("update_session", keys), lambda: (
+            self._exec(conn, ("update_session", keys), lambda: (
                 sa.update(s).where(s.c.session_id == sa.bindparam("k_sid"))
-                .values({k: sa.bindparam(f"v_{k}") for k in keys})))
-            conn.execute(update, {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
+                .values({k: sa.bindparam(f"v_{k}") for k in keys})),
+                {"k_sid": sid, **{f"v_{k}": changes[k] for k in keys}})
             total = changes["event_count"]
 
         max_events = self.limits.max_events_per_session
@@ -227,9 +229,9 @@ class SQLWrite:
                     return False
                 raise
             return True
-        insert = self._statement("insert_session", lambda: self._insert_ignore(
-            s, {k: sa.bindparam(k) for k in row}).returning(s.c.session_id))
-        return conn.execute(insert, row).first() is not None
+        return self._exec(conn, "insert_session", lambda: self._insert_ignore(
+            s, {k: sa.bindparam(k) for k in row}).returning(s.c.session_id), row
+        ).first() is not None
 
     def _session_changes(self, session: Any, batch: Batch, received_us: int) -> dict[str, Any]:
         """The session row's columns this batch changes (engagement aside)."""
@@ -286,9 +288,9 @@ class SQLWrite:
             stmt = self._insert_ignore(b, {k: sa.bindparam(k) for k in values})
             return stmt.returning(b.c.seq) if self.engine.dialect.insert_returning else stmt
 
-        stmt = self._statement("claim_seq", build)
         if self.engine.dialect.insert_returning:
-            return conn.execute(stmt, values).first() is not None
+            return self._exec(conn, "claim_seq", build, values).first() is not None
+        stmt = self._statement("claim_seq", build)
         return conn.execution_options(preserve_rowcount=True).execute(stmt, values).rowcount == 1
 
     def _insert_chunk(self, conn: Connection, sid: str, wid: str, index: int, guard: bool,
@@ -301,9 +303,11 @@ class SQLWrite:
         c = self.tables.chunks
         row = {"session_id": sid, "window_id": wid, "chunk_index": index, "seq": seq,
                "first_ms": first_ms, "last_ms": last_ms, "event_count": count, "data": data}
-        insert = self._statement("insert_chunk", lambda: sa.insert(c))
+        def insert() -> Any:
+            return sa.insert(c)
+
         if not guard:
-            conn.execute(insert, row)
+            self._exec(conn, "insert_chunk", insert, row)
             return index
 
         def build() -> Any:
@@ -313,11 +317,15 @@ class SQLWrite:
             values = sa.select(*(sa.bindparam(k, type_=c.c[k].type).label(k) for k in row))
             return sa.insert(c).from_select(list(row), values.where(~held))
 
-        guarded = self._statement("insert_chunk_guarded", build)
-        if conn.execution_options(preserve_rowcount=True).execute(guarded, row).rowcount == 1:
+        if self.is_sqlite:  # the driver's rowcount (sql_direct.py)
+            stored = self._exec(conn, "insert_chunk_guarded", build, row).rowcount
+        else:
+            stored = conn.execution_options(preserve_rowcount=True).execute(
+                self._statement("insert_chunk_guarded", build), row).rowcount
+        if stored == 1:
             return index
         index = self._bump_next_chunk(conn, sid, wid)
-        conn.execute(insert, {**row, "chunk_index": index})
+        self._exec(conn, "insert_chunk", insert, {**row, "chunk_index": index})
         return index
 
     # --- chunk index allocation -------------------------------------------------------------
@@ -387,8 +395,8 @@ class SQLWrite:
                 return sa.update(w).where(*self._window_key()).values(new).returning(
                     w.c.next_chunk)
 
-            stmt = self._statement(("window_returning", with_seq, with_state), build_returning)
-            row = conn.execute(stmt, {**key, **values}).first()
+            row = self._exec(conn, ("window_returning", with_seq, with_state),
+                             build_returning, {**key, **values}).first()
             if row is not None:
                 return int(row.next_chunk) - 1 if seq is None else seq
         else:
@@ -411,7 +419,7 @@ class SQLWrite:
                     **({"n_state_json": state} if with_state else {}),
                 })
                 return int(window.next_chunk) if seq is None else seq
-        conn.execute(self._statement("new_window", lambda: sa.insert(w)), {
+        self._exec(conn, "new_window", lambda: sa.insert(w), {
             "session_id": sid, "window_id": wid, "next_chunk": 1 if seq is None else seq + 1,
             "event_count": count, "first_ms": first_ms, "last_ms": last_ms,
             "state_json": state})
