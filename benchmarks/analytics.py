@@ -67,6 +67,7 @@ AGENTS = (
 )
 COUNTRIES = ("DE", "FR", "US", "IT", "GB", "ES", "NL", "BR", "JP", "IN")
 PLANS = ("free", "pro", "team")
+ONLY: set[str] = set()  # --only
 PAGES = [
     ("overview 30d", "/analytics"),
     ("overview 90d", "/analytics?range=90"),
@@ -268,10 +269,12 @@ def measure(store: Store) -> dict[str, tuple[float, float]]:
             conn.execute(sa.delete(store.tables.day_cache))
     try:
         for label, path in PAGES:
+            if ONLY and label not in ONLY:
+                continue
             first = timed_get(server.server_port, path)
             out[label] = (first, statistics.median(timed_get(server.server_port, path)
                                                    for _ in range(3)))
-        for dataset in ("sessions", "stats"):
+        for dataset in ("sessions", "stats") if not ONLY else ():
             once = timed_export(server.server_port, dataset)
             out[f"export {dataset}"] = (once, once)
     finally:
@@ -303,6 +306,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--long", action="store_true", help="add 1,000,000 on PostgreSQL")
+    parser.add_argument("--only", default="", help="time only these pages (comma-separated "
+                        "labels of the table, e.g. 'overview 30d,pages'); no exports")
     parser.add_argument("--sqlite-path", help="keep the SQLite database in this file and reuse "
                         "the sessions already in it (fills only what is missing)")
     parser.add_argument("--copy-from", metavar="SQLITE_FILE",
@@ -311,6 +316,7 @@ def main() -> None:
     parser.add_argument("--pg-prefix", help="keep the PostgreSQL tables under this prefix "
                         "and reuse the sessions already in them")
     args = parser.parse_args()
+    ONLY.update(x.strip() for x in args.only.split(",") if x.strip())
     sizes = [int(s) for s in args.sizes.split(",")]
     tpl = templates()
     results: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
@@ -357,6 +363,8 @@ def main() -> None:
     print(header)
     print("|" + "---|" * (len(columns) + 1))
     for label in labels:
+        if not all(label in results[c] for c in columns):
+            continue
         print(f"| {label} | " + " | ".join(
             f"{results[c][label][0]:.3f} / {results[c][label][1]:.3f}" for c in columns) + " |")
 
