@@ -149,7 +149,7 @@ for dataset in (
             _heatmap),
     Dataset("clicked_elements", "Most clicked elements",
             ("url", "viewport", "selector", "clicks", "share_pct"), _clicked_elements),
-    Dataset("attention", "Mouse-move attention",
+    Dataset("attention", "Pointer-move attention (mouse and touch)",
             ("url", "viewport", "x_pct", "y_px", "samples", "sessions"), _attention),
 ):
     register(dataset)
