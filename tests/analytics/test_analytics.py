@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from sentiero.analytics import client_errors, export, overview, pages, vitals
+from sentiero.analytics.funnel import Step
 from sentiero.analytics.periods import resolve_period
 from sentiero.analytics.query import Scope, Segment
 from sentiero.stores.base import Store
@@ -184,7 +185,8 @@ def test_exports_are_complete_and_formula_safe(store: Store) -> None:
     errors = export.DATASETS["errors"]
     assert len(list(errors.rows(store, ALL))) == 2
     for dataset in export.DATASETS.values():  # every dataset exports on every store
-        list(dataset.rows(store, ALL))
+        goal = {"goal": Step("tag", "added")} if dataset.needs_goal else {}
+        list(dataset.rows(store, ALL, **goal))
 
 
 def test_erasing_a_session_removes_its_facts_from_every_analysis(empty_store: Store) -> None:

@@ -116,3 +116,77 @@ def test_pages_with_forms_from_the_fixtures(filled_store: Store) -> None:
     (todo,) = forms.form_pages(filled_store, ALL, url=HOST + "/todo.html")
     assert {f.node: (f.name, f.refills) for f in todo.fields} == {
         "16": ("title", 7), "39": ("Field #39", 0)}
+
+
+def _visit(n: int, steps: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A session on /signup: ("page", ms, path) opens a page, ("input", node, ms) types,
+    ("submit", ms) submits the form "signup"."""
+    t0 = START + n * 3_600_000
+    events: list[dict[str, Any]] = [s.meta(t0, "/signup"), s.snapshot(t0 + 1, PAGE)]
+    for step in steps:
+        if step[0] == "page":
+            events += [s.meta(t0 + step[1], step[2]), s.snapshot(t0 + step[1] + 1, PAGE)]
+        elif step[0] == "input":
+            events.append({"type": 3, "timestamp": t0 + step[2],
+                           "data": {"source": 5, "id": step[1], "text": "***",
+                                    "isChecked": False}})
+        else:
+            events.append(s.custom(t0 + step[1], "__form_submit", {"name": "signup"}))
+    events.append(s.custom(t0 + 9_000, "tick"))
+    events.sort(key=lambda e: e["timestamp"])
+    return s.recording(f"g{n}", events)
+
+
+def fill_edge_cases(store: Store) -> None:
+    """g4 types its name, goes to /home at 3000 and back to /signup at 5000 (a second page
+    view), types its email at 6000 and submits at 7000; g5 submits at 500, before typing
+    Company at 1000; g6 types name and email in the same millisecond (2000); g7 types its name
+    60 times, 10 ms apart from 1000, which ingest stores as two facts (its batches hold 50
+    events: 48 inputs, then 12)."""
+    for n, steps in (
+        (4, [("input", 10, 1000), ("page", 3000, "/home"), ("page", 5000, "/signup"),
+             ("input", 12, 6000), ("submit", 7000)]),
+        (5, [("submit", 500), ("input", 14, 1000)]),
+        (6, [("input", 10, 2000), ("input", 12, 2000)]),
+        (7, [("input", 10, 1000 + 10 * i) for i in range(60)]),
+    ):
+        ingest_recording(store, "", f"g{n}", settings=SETTINGS, recording=_visit(n, steps))
+
+
+def test_page_views_submits_ties_and_facts_across_batches(empty_store: Store) -> None:
+    """Units are page views: g4's first one (name at 1000) was not submitted (its submit came
+    on the second page view), so g4 did not complete and left at Full name; g5's submit before
+    its first input does not count: it left at Company; g6 left at the larger node id of the
+    two typed last (Email, 12 > 10 as text); g7's two facts are one field: 60 inputs (59
+    refills), 1000 to 1590 (590 ms), left at 1590. Started 4, completed 0, 2 submits.
+    Full name: g4, g6, g7 (75%), (0 + 0 + 590) / 3 = 196.7 ms, 59 refills, 2 drop-offs (g4 at
+    1000, g7 at 1590, session order). Email: g4, g6 (50%), 0 ms, 1 drop-off (g6). Company:
+    g5 (25%), 1 drop-off. Labels from g6's page view (the most fields: 2). Form signup: 4
+    typed, 1 (g4's second page view) submitted it."""
+    from sentiero.analytics.form_groups import generic_form_groups
+    from sentiero.analytics.query import Scope
+
+    fill_edge_cases(empty_store)
+    page_facts = [f for f in empty_store.iter_facts(kind="form_field") if f.session_id == "g7"]
+
+    def since_start(session_id: str, ms: int) -> int:
+        return ms - START - int(session_id[1:]) * 3_600_000
+
+    assert [(f.value, since_start("g7", f.data["first_ms"]), since_start("g7", f.data["last_ms"]))
+            for f in page_facts] == [(48.0, 1000, 1470), (12.0, 1480, 1590)]
+    (page,) = forms.form_pages(empty_store, ALL, url=s.SITE + "/signup")
+    assert (page.started, page.completed, page.submits) == (4, 0, 2)
+    got = [(f.name, f.sessions, f.rate_pct, round(f.avg_fill_ms or 0, 1), f.refills,
+            f.drop_offs, [(m.session_id, since_start(m.session_id, m.ts_ms)) for m in f.examples])
+           for f in page.fields]
+    assert got == [("Full name", 3, 75.0, 196.7, 59, 2, [("g4", 1000), ("g7", 1590)]),
+                   ("Email", 2, 50.0, 0.0, 0, 1, [("g6", 2000)]),
+                   ("Company", 1, 25.0, 0.0, 0, 1, [("g5", 1000)])]
+    assert page.labelled_from is not None and page.labelled_from.session_id == "g6"
+    assert [(f.form, f.sessions, f.submitted) for f in page.forms] == [("signup", 4, 1)]
+    # the store's grouping (SQL on SQL stores) answers as the generic one over the facts
+    for url in (None, s.SITE + "/signup"):
+        mine, generic = empty_store.form_groups(Scope(), url), generic_form_groups(
+            empty_store, Scope(), url)
+        assert sorted(mine.pages, key=repr) == sorted(generic.pages, key=repr)
+        assert sorted(mine.fields, key=repr) == sorted(generic.fields, key=repr)

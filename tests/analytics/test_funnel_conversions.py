@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from sentiero.analytics import conversions, funnel
@@ -198,3 +199,42 @@ def test_saved_funnels_export_their_steps(shop: Store) -> None:
     rows = list(export.DATASETS["funnel"].rows(shop, ALL))
     assert [(r[0], r[1], r[4]) for r in rows] == [("Checkout", 1, 6), ("Checkout", 2, 4),
                                                   ("Checkout", 3, 3), ("Checkout", 4, 2)]
+
+
+def test_conversions_export_has_every_row_of_every_facet(shop: Store) -> None:
+    """Goal `done` (see the table above): the totals, then every facet's rows, most sessions
+    first; UTM medium and campaign are never set (6 sessions each, not low volume). The
+    examples are the oldest converting (f1 or f6) and non-converting session of a row."""
+    from sentiero.analytics import export
+
+    dataset = export.DATASETS["conversions"]
+    assert dataset.needs_goal
+    rows = list(dataset.rows(shop, ALL, goal=funnel.Step("tag", "done")))
+    assert [r[:6] for r in rows] == [
+        ["all", None, 6, 2, 33.3, False],
+        ["entry_page", s.SITE + "/cart", 5, 2, 40.0, False],
+        ["entry_page", s.SITE + "/home", 1, 0, 0.0, True],
+        ["referrer", conversions.DIRECT, 4, 1, 25.0, True],
+        ["referrer", "search.example", 2, 1, 50.0, True],
+        ["utm_source", "(not set)", 3, 1, 33.3, True],
+        ["utm_source", "news", 3, 1, 33.3, True],
+        ["utm_medium", "(not set)", 6, 2, 33.3, False],
+        ["utm_campaign", "(not set)", 6, 2, 33.3, False]]
+    cart, home = rows[1], rows[2]
+    assert cart[6] in ("f1", "f6") and cart[7] in ("f2", "f3", "f4")
+    assert (home[6], home[7]) == (None, "f5")
+    assert rows[0][6:] == [None, None]
+
+    csv = b"".join(export.csv_lines(dataset, iter(rows))).decode().split("\r\n")
+    assert csv[0] == ("facet,value,sessions,conversions,rate_pct,low_volume,"
+                      "converting_session_id,not_converting_session_id")
+    assert csv[1] == "all,,6,2,33.3,false,,"
+    assert csv[3] == f"entry_page,{s.SITE}/home,1,0,0,true,,f5"
+    assert csv[4] == "referrer,(direct / none),4,1,25,true," + ",".join(rows[3][6:])
+    assert len([line for line in csv if line]) == 10
+    data = orjson.loads(b"".join(export.json_chunks(dataset, iter(rows))))
+    assert data["headers"][:3] == ["facet", "value", "sessions"]
+    assert data["rows"] == [list(r) for r in rows]
+    # a URL goal: every session entered or passed /cart
+    by_url = list(dataset.rows(shop, ALL, goal=funnel.Step("url", "/cart")))
+    assert by_url[0][:5] == ["all", None, 6, 6, 100.0]

@@ -32,6 +32,7 @@ from sentiero.stores.sql_read import _escape_like
 from sentiero.stores.sql_schema import (
     CLICK_COLUMNS,
     ENGAGEMENT_COLUMNS,
+    FORM_COLUMNS,
     LATEST_VERSION,
     MIGRATIONS,
 )
@@ -54,6 +55,10 @@ def old_session(conn: Any, table: sa.Table, has_errors: bool, **values: Any) -> 
 def steps_from(version: int) -> list[int]:
     """The migration steps from ``version`` on (the numbers may skip one)."""
     return [m.version for m in MIGRATIONS if m.version >= version]
+
+
+def step(version: int) -> Any:
+    return next(m for m in MIGRATIONS if m.version == version)
 
 
 def sql_leftovers(store: SQLStore) -> list[str]:
@@ -279,7 +284,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
             conn.execute(sa.update(t.sessions).values(eng_pages=2, eng_refills=1))
         assert bare.migrate() == steps_from(11)  # step 11 (click geometry) too
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
-            MIGRATIONS[-1].upgrade(conn, t)
+            step(12).upgrade(conn, t)
         bare.setup()
         # /a again and field 5 typed once more count against the stored pages and fields
         assert bare.save_batch(batch("old-1", "w", count=2, start_ms=61_000, seq=0, facts=[
@@ -323,7 +328,7 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
                     ("dead_click", 2000, '{"x":100,"y":50,"vw":1280}', None))])
         assert bare.migrate() == steps_from(11)
         with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
-            MIGRATIONS[10].upgrade(conn, t)
+            step(11).upgrade(conn, t)
         indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.facts.name)}
         assert {ix.name for ix in t.click_indexes} <= indexes  # facts_reads replaces
         assert t.count_indexes[0].name not in indexes  # step 10's facts_counts
@@ -339,6 +344,93 @@ class SQLStoreTests(StoreContract, StoreConcurrencyContract):
         assert bare.save_batch(batch("old-1", "w", seq=0, facts=[
             Fact("click", "old-1", "w", 4000, page, {"x": 10, "y": 5, "vw": 390})]))
         assert bare.click_cells(Scope(), page, None, 24).counts["phone"] == 1
+
+    def test_form_step_fills_the_form_facts_already_stored(self, bare: SQLStore) -> None:
+        """Two page views of old-1 on /f typed in field 5 (the first page view over two
+        facts: 3 inputs from 2000 to 2500, one at 2600; the second once at 9000), and one
+        submit at 9500 on the second: as an older release stored them, page views and input
+        moments only in the JSON. After step 14 the forms analysis, grouped in SQL from the
+        new columns, reads them: 1 session, not completed (the first page view was not
+        submitted), field 5 with 4 + 1 inputs (3 refills), time to fill (600 + 0) / 2 = 300
+        ms, left once, at 2600."""
+        assert bare.migrate(to_version=13) == [v for v in steps_from(1) if v <= 13]
+        t = bare.tables
+        page = "https://a.example/f"
+        with bare.engine.begin() as conn:  # what releases before step 14 created
+            drop_columns(conn, t.facts, FORM_COLUMNS)
+            old_session(conn, t.sessions, has_errors=False)
+            conn.execute(sa.insert(t.facts), [
+                {"kind": kind, "session_id": "old-1", "window_id": "w", "ts_ms": ts,
+                 "url": page, "data_json": orjson.dumps(data).decode(), "key": key,
+                 "value": value}
+                for kind, ts, data, key, value in (
+                    ("form_field", 2000, {"first_ms": 2000, "last_ms": 2500, "pv": 1000},
+                     "5", 3.0),
+                    ("form_field", 2600, {"first_ms": 2600, "last_ms": 2600, "pv": 1000},
+                     "5", 1.0),
+                    ("form_field", 9000, {"first_ms": 9000, "last_ms": 9000, "pv": 8000},
+                     "5", 1.0),
+                    ("form_submit", 9500, {"name": "f", "pv": 8000}, "f", None),
+                    ("click", 3000, {"x": 1, "y": 2, "pv": 1000}, None, None))])
+        assert bare.migrate() == steps_from(14)
+        with bare.engine.begin() as conn:  # a re-run after a crash changes nothing
+            step(14).upgrade(conn, t)
+            stored = conn.execute(sa.select(t.facts.c.kind, *(t.facts.c[c] for c in FORM_COLUMNS))
+                                  .order_by(t.facts.c.ts_ms)).all()
+        assert [tuple(r) for r in stored] == [
+            ("form_field", 1000, 2000, 2500), ("form_field", 1000, 2600, 2600),
+            ("click", None, None, None), ("form_field", 8000, 9000, 9000),
+            ("form_submit", 8000, None, None)]
+        indexes = {ix["name"] for ix in sa.inspect(bare.engine).get_indexes(t.facts.name)}
+        assert {ix.name for ix in t.form_indexes} <= indexes
+        bare.setup()
+        groups = bare.form_groups(Scope(), page)
+        assert [(p.url, p.started, p.completed, p.submits) for p in groups.pages] == [
+            (page, 1, 0, 1)]
+        (field,) = groups.fields
+        assert (field.node, field.sessions, field.units, field.fill_ms, field.refills,
+                field.drop_offs) == ("5", 1, 2, 600.0, 3, 1)
+        assert [(m.session_id, m.ts_ms) for m in field.examples] == [("old-1", 2600)]
+        # a field typed after the upgrade has its columns filled at ingest
+        assert bare.save_batch(batch("old-1", "w", seq=0, facts=[
+            Fact("form_field", "old-1", "w", 61_000, page,
+                 {"first_ms": 61_000, "last_ms": 61_400, "pv": 60_000}, "5", 2.0)]))
+        assert bare.form_groups(Scope(), page).fields[0].fill_ms == 1000.0
+
+    def test_a_step_numbered_below_one_applied_comes_later_and_is_applied(
+            self, bare: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Step numbers are reserved by the change that brings a step, and changes land in
+        any order: a database migrated by a release with step 14 but not yet 13 gets step 13
+        from the release that brings it (``setup`` with auto_migrate, or ``sentiero
+        migrate``), and one without auto_migrate is refused until then."""
+        import sentiero.stores.sql as sql_module
+
+        without_13 = tuple(m for m in MIGRATIONS if m.version != 13)
+        monkeypatch.setattr(sql_module, "MIGRATIONS", without_13)
+        assert bare.migrate() == [m.version for m in without_13]
+        # the release that brings 13, listed after 14
+        monkeypatch.setattr(sql_module, "MIGRATIONS", (*without_13, step(13)))
+        manual = SQLStore(bare.url, auto_migrate=False, prefix=bare.tables.prefix)
+        try:
+            with pytest.raises(SchemaNotReadyError, match=r"lack schema step\(s\) 13:"):
+                manual.setup()
+        finally:
+            manual.close()
+        bare.auto_migrate = True
+        bare.setup()
+        t = bare.tables
+        with bare.engine.connect() as conn:
+            versions = list(conn.execute(sa.select(t.schema.c.version)
+                                         .order_by(t.schema.c.applied_us, t.schema.c.version))
+                            .scalars())
+        assert versions[-2:] == [14, 13] and bare.schema_version() == 14
+        # and on an empty database every step runs in version order, whatever the list's
+        fresh = self.new_store(auto_migrate=False)
+        try:
+            assert fresh.migrate() == sorted(m.version for m in MIGRATIONS)
+        finally:
+            fresh.drop_tables()
+            fresh.close()
 
     def test_save_batches_stores_many_in_one_transaction_and_skips_duplicates(
         self, store: SQLStore

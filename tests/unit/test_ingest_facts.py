@@ -234,3 +234,19 @@ def test_mouse_moves_become_one_small_grid_per_page_view_and_batch() -> None:
     assert found[0].data == {"pv": 1000, "vw": 1280, "vh": 800,
                              "cells": [[0, 0, 2], [0, 3, 1], [39, 1, 1]]}
     assert found[1].data["cells"] == [[20, 0, 1]]
+
+
+def test_touch_moves_count_as_pointer_samples_like_mouse_moves() -> None:
+    """rrweb TouchMove (source 6) has MouseMove's ``positions``: a mouse sample at x 10 and a
+    touch at x 20, y 5 share column 0, row 0 of the page view's one grid; a touch at x 1279,
+    y 40 is column 39, row 1. A drag (source 12) is not a pointer sample here."""
+    events = [
+        META,
+        ev(3, 1100, source=1, positions=[{"x": 10, "y": 5, "id": 4, "timeOffset": 0}]),
+        ev(3, 1200, source=6, positions=[{"x": 20, "y": 5, "id": 4, "timeOffset": -20},
+                                         {"x": 1279, "y": 40, "id": 4, "timeOffset": 0}]),
+        ev(3, 1300, source=12, positions=[{"x": 640, "y": 400, "id": 4, "timeOffset": 0}]),
+    ]
+    (move,) = [f for f in derive_facts("s", "w", events) if f.kind == "move"]
+    assert (move.ts_ms, move.value) == (1100, 3.0)
+    assert move.data["cells"] == [[0, 0, 2], [39, 1, 1]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import orjson
 import pytest
 
 from sentiero.stores.memory import MemoryStore
@@ -256,3 +257,44 @@ def test_mouse_move_grids_are_no_activity_items(client, filled) -> None:
     assert body.status_code == 200
     kinds = {item["kind"] for item in orjson.loads(body.data)["items"]}
     assert "move" not in kinds and "click" in kinds
+
+
+def test_conversions_export_takes_the_pages_goal(shop) -> None:
+    from tests.web.support import csrf_from
+
+    html = shop.get("/analytics/export").get_data(as_text=True)
+    form = html[html.index('/analytics/export/conversions.csv" class="export-goal"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="tag"' in form and 'name="url"' in form
+    assert '/analytics/export/conversions.json">Download JSON' in form
+    assert '<option value="done">' in form  # the range's custom event tags to pick from
+    token = csrf_from(shop, "/analytics/export")
+    csv = shop.post("/analytics/export/conversions.csv",
+                    data={"csrf_token": token, "tag": "done"})
+    assert csv.status_code == 200
+    assert csv.headers["Content-Disposition"] == 'attachment; filename="conversions.csv"'
+    lines = csv.get_data(as_text=True).split("\r\n")
+    assert lines[0].startswith("facet,value,sessions,conversions,rate_pct,low_volume")
+    assert lines[1] == "all,,6,2,33.3,false,,"
+    data = orjson.loads(shop.post("/analytics/export/conversions.json",
+                                  data={"csrf_token": token, "url": "/cart"}).get_data())
+    assert data["rows"][0][:5] == ["all", None, 6, 6, 100.0]
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({}, "Give a custom event tag or a page URL pattern."),
+    ({"tag": "   "}, "Give a custom event tag or a page URL pattern."),
+    ({"tag": "__click"}, "Sentiero&#39;s own"),
+    ({"url": "z" * 5000}, "at most 200 characters"),
+])
+def test_a_conversions_export_without_a_good_goal_is_a_message(form, message, shop) -> None:
+    from tests.web.support import csrf_from
+
+    token = csrf_from(shop, "/analytics/export")
+    response = shop.post("/analytics/export/conversions.csv",
+                         data={"csrf_token": token, **form})
+    assert response.status_code == 400
+    assert "text/html" in response.content_type and "Content-Disposition" not in response.headers
+    html = response.get_data(as_text=True)
+    assert "Conversions not exported. " in html and message in html
+    assert "z" * 300 not in html

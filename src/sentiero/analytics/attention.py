@@ -1,6 +1,6 @@
-"""Mouse-move attention map (past the original's click heatmap): where the pointer spent
-time on one page, from the ``move`` facts (sentiero.ingest.facts: each page view's mouse-move
-samples counted into a coarse grid per batch, never one fact per sample).
+"""Pointer-move attention map (past the original's click heatmap): where the pointer spent
+time on one page, from the ``move`` facts (sentiero.ingest.facts: each page view's mouse- and
+touch-move samples counted into a coarse grid per batch, never one fact per sample).
 
 Split by viewport width bucket as the click heatmap (sentiero.analytics.heatmap) and drawn
 over the same kind of representative snapshot: the bucket's page view with the most samples.

@@ -149,7 +149,8 @@ def goal_moments(store: Store, scope: Scope, goal: Step) -> dict[str, Example]:
 
 
 def conversions(store: Store, period: Period, goal: Step,
-                segment: Segment | None = None) -> Conversions:
+                segment: Segment | None = None, top: int | None = TOP_ROWS) -> Conversions:
+    """``top`` rows per facet (None: every row, as the export has them)."""
     scope = Scope(period.since, period.until, segment or Segment())
     groups = store.goal_groups(scope, goal)
     # oldest first (updated_at ascending, ties by id descending): stable examples
@@ -174,6 +175,6 @@ def conversions(store: Store, period: Period, goal: Step,
                 facet.not_converting = group.first
     return Conversions(
         goal, total, wins,
-        {name: sorted(rows.values(), key=lambda r: (-r.sessions, r.value))[:TOP_ROWS]
+        {name: sorted(rows.values(), key=lambda r: (-r.sessions, r.value))[:top]
          for name, rows in facets.items()},
         {name: len(rows) for name, rows in facets.items()})

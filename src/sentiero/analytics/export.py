@@ -25,10 +25,14 @@ SESSION_PAGE = 10_000  # rows per query: few OFFSET skips over a large range
 
 @dataclass(frozen=True)
 class Dataset:
+    """``rows(store, period)``, or ``rows(store, period, goal=<funnel.Step>)`` when
+    ``needs_goal`` (the conversions export: a goal as the conversions page takes it)."""
+
     key: str
     label: str
     headers: tuple[str, ...]
-    rows: Callable[[Store, Period], Iterator[list[Any]]]
+    rows: Callable[..., Iterator[list[Any]]]
+    needs_goal: bool = False
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,5 +1,5 @@
 """The export datasets of the part-2 analyses (frustration, scroll, forms, engagement, saved
-funnels, click heatmaps, mouse-move attention), registered with
+funnels, conversions to a goal, click heatmaps, mouse-move attention), registered with
 :func:`sentiero.analytics.export.register` when :mod:`sentiero.analytics.export` loads."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentiero.analytics import (
     attention,
+    conversions,
     engagement,
     forms,
     frustration,
@@ -59,6 +60,19 @@ def _forms(store: Store, period: Period) -> Iterator[list[Any]]:
         for f in page.fields:
             yield [page.url, f.node, f.sessions, f.rate_pct, f.avg_fill_ms, f.refills,
                    f.drop_offs]
+
+
+def _conversions(store: Store, period: Period, goal: funnel.Step) -> Iterator[list[Any]]:
+    """The goal's totals, then every row of every facet (the page shows the top 15), each with
+    its example sessions."""
+    data = conversions.conversions(store, period, goal, top=None)
+    yield ["all", None, data.sessions, data.conversions, data.rate_pct,
+           data.sessions < conversions.LOW_VOLUME, None, None]
+    for name, rows in data.facets.items():
+        for r in rows:
+            yield [name.lower().replace(" ", "_"), r.value, r.sessions, r.conversions,
+                   r.rate_pct, r.low_volume, r.converting and r.converting.session_id,
+                   r.not_converting and r.not_converting.session_id]
 
 
 def _engagement(store: Store, period: Period) -> Iterator[list[Any]]:
@@ -126,12 +140,16 @@ for dataset in (
     Dataset("funnel", "Saved funnels",
             ("funnel", "step", "kind", "value", "sessions", "from_first_pct",
              "from_previous_pct", "median_ms_from_previous", "stopped_here"), _funnels),
+    Dataset("conversions", "Conversions",
+            ("facet", "value", "sessions", "conversions", "rate_pct", "low_volume",
+             "converting_session_id", "not_converting_session_id"), _conversions,
+            needs_goal=True),
     Dataset("heatmap", "Click heatmaps (hot spots)",
             ("url", "viewport", "layout_width_px", "x_px", "y_px", "clicks", "sessions"),
             _heatmap),
     Dataset("clicked_elements", "Most clicked elements",
             ("url", "viewport", "selector", "clicks", "share_pct"), _clicked_elements),
-    Dataset("attention", "Mouse-move attention",
+    Dataset("attention", "Pointer-move attention (mouse and touch)",
             ("url", "viewport", "x_pct", "y_px", "samples", "sessions"), _attention),
 ):
     register(dataset)

@@ -13,15 +13,16 @@ Labels come from one representative full snapshot of the page (the page view wit
 fields, ties by session id): the control's ``<label for>`` or wrapping ``<label>`` text, else
 ``aria-label``, ``name``, ``placeholder``, DOM id, tag; the type is shown beside it. Never a
 value. Fields are keyed by (page, rrweb node id), which is stable across recordings of the
-same page markup."""
+same page markup. The store groups the facts (``Store.form_groups``, ``Store.form_completion``:
+sentiero.analytics.form_groups has the rules; GROUP BY on SQL stores)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sentiero.analytics import snapshots
+from sentiero.analytics.form_groups import FieldGroup, Moment, PageGroup
 from sentiero.analytics.periods import Period, pct, top_counts
 from sentiero.analytics.query import Scope, Segment
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 MAX_PAGES = 200
 MAX_FIELDS = 200
 DROP_OFFS = 50
-EXAMPLES = 5
 NO_FORM = "(outside a form)"
 CONTROLS = ("input", "select", "textarea")
 
@@ -81,32 +81,6 @@ def field_labels(node: dict[str, Any] | None) -> dict[int, FieldLabel]:
 
 
 @dataclass
-class _Unit:
-    """One page view that typed: its fields and submits."""
-
-    session_id: str
-    window_id: str
-    pv: Any
-    fields: dict[str, list[float]] = field(default_factory=dict)  # node -> [first, last, n]
-    submits: list[tuple[int, str | None]] = field(default_factory=list)
-
-    @property
-    def first_input(self) -> float:
-        return min(f[0] for f in self.fields.values())
-
-    @property
-    def submitted(self) -> bool:
-        return any(ts >= self.first_input for ts, _ in self.submits)
-
-
-@dataclass(frozen=True)
-class Moment:
-    session_id: str
-    window_id: str
-    ts_ms: int
-
-
-@dataclass
 class FieldStats:
     node: str
     label: FieldLabel | None
@@ -153,96 +127,42 @@ class PageForms:
                 if f.drop_offs][:DROP_OFFS]
 
 
-def _units(store: Store, scope: Scope, url: str | None
-           ) -> tuple[dict[str, dict[tuple[str, str, Any], _Unit]], Counter[str]]:
-    units: dict[str, dict[tuple[str, str, Any], _Unit]] = {}
-    submits: list[Any] = []
-    submit_counts: Counter[str] = Counter()
-    for f in store.scope_facts(scope, ("form_field", "form_submit"), url=url):
-        if not f.url:
-            continue
-        if f.kind == "form_submit":
-            submits.append(f)
-            submit_counts[f.url] += 1
-            continue
-        key = (f.session_id, f.window_id, f.data.get("pv"))
-        unit = units.setdefault(f.url, {}).setdefault(key, _Unit(*key))
-        first, last = f.data.get("first_ms", f.ts_ms), f.data.get("last_ms", f.ts_ms)
-        kept = unit.fields.get(f.key or "")
-        n = f.value or 1
-        if kept is None:
-            unit.fields[f.key or ""] = [first, last, n]
-        else:
-            kept[0], kept[1], kept[2] = min(kept[0], first), max(kept[1], last), kept[2] + n
-    for f in submits:
-        unit = units.get(f.url or "", {}).get((f.session_id, f.window_id, f.data.get("pv")))
-        if unit is not None:
-            unit.submits.append((f.ts_ms, f.key))
-    return units, submit_counts
-
-
-def _page(store: Store, url: str, units: dict[tuple[str, str, Any], _Unit], submits: int,
+def _page(store: Store, scope: Scope, group: PageGroup, fields: list[FieldGroup],
           with_labels: bool) -> PageForms:
-    page = PageForms(url, submits=submits)
-    by_session: dict[str, list[_Unit]] = {}
-    for unit in units.values():
-        by_session.setdefault(unit.session_id, []).append(unit)
-    page.started = len(by_session)
-    page.completed = sum(all(u.submitted for u in us) for us in by_session.values())
+    page = PageForms(group.url, group.started, group.completed, group.submits)
     labels: dict[int, FieldLabel] = {}
-    if with_labels and units:
-        best = min(units.values(), key=lambda u: (-len(u.fields), u.session_id, u.window_id))
-        if isinstance(best.pv, int):
-            events = snapshots.page_events(store, best.session_id, best.window_id, best.pv)
-            labels = field_labels(snapshots.snapshot_node(events))
-            if labels:
-                page.labelled_from = Moment(best.session_id, best.window_id, best.pv)
-    sessions: dict[str, set[str]] = {}
-    fills: dict[str, list[float]] = {}
-    refills: Counter[str] = Counter()
-    drops: Counter[str] = Counter()
-    examples: dict[str, list[Moment]] = {}
-    for unit in sorted(units.values(), key=lambda u: (u.session_id, u.window_id, str(u.pv))):
-        for node, (first, last, n) in unit.fields.items():
-            sessions.setdefault(node, set()).add(unit.session_id)
-            fills.setdefault(node, []).append(last - first)
-            refills[node] += int(n) - 1
-        if not unit.submitted:
-            node, (_, last, _) = max(unit.fields.items(), key=lambda kv: (kv[1][1], kv[0]))
-            drops[node] += 1
-            if len(examples.setdefault(node, [])) < EXAMPLES:
-                examples[node].append(Moment(unit.session_id, unit.window_id, int(last)))
-    for node, who in sessions.items():
-        label = labels.get(int(node)) if node.isdigit() else None
-        page.fields.append(FieldStats(
-            node, label, len(who), pct(len(who), page.started),
-            sum(fills[node]) / len(fills[node]), refills[node], drops[node],
-            examples.get(node, [])))
+    best = group.best
+    if with_labels and best is not None:
+        events = snapshots.page_events(store, best.session_id, best.window_id, best.ts_ms)
+        labels = field_labels(snapshots.snapshot_node(events))
+        if labels:
+            page.labelled_from = best
+    for g in fields:
+        label = labels.get(int(g.node)) if g.node.isdigit() else None
+        page.fields.append(FieldStats(g.node, label, g.sessions, pct(g.sessions, page.started),
+                                      g.fill_ms / g.units, g.refills, g.drop_offs, g.examples))
     page.fields.sort(key=lambda f: (-f.sessions, f.name))
     page.fields = page.fields[:MAX_FIELDS]
     if labels:
-        typed: dict[str, set[str]] = {}
-        done: dict[str, set[str]] = {}
-        for unit in units.values():
-            forms = {labels[int(n)].form for n in unit.fields if n.isdigit()
-                     and int(n) in labels}
-            for form in forms:
-                typed.setdefault(form, set()).add(unit.session_id)
-                if any(ts >= unit.first_input and key == form for ts, key in unit.submits):
-                    done.setdefault(form, set()).add(unit.session_id)
-        page.forms = sorted((FormStats(form, len(who), len(done.get(form, ())))
-                             for form, who in typed.items()), key=lambda f: (-f.sessions, f.form))
+        forms = {g.node: labels[int(g.node)].form for g in fields
+                 if g.node.isdigit() and int(g.node) in labels}
+        page.forms = sorted((FormStats(form, typed, done) for form, (typed, done)
+                             in store.form_completion(scope, group.url, forms).items()),
+                            key=lambda f: (-f.sessions, f.form))
     return page
 
 
 def form_pages(store: Store, period: Period, segment: Segment | None = None,
                url: str | None = None) -> list[PageForms]:
     """Pages where people typed, most sessions first; fields labelled only with ``url`` (one
-    snapshot fetch) or when there is one page."""
+    snapshot fetch)."""
     scope = Scope(period.since, period.until, segment or Segment())
-    units, submits = _units(store, scope, url)
-    pages = [_page(store, page_url, page_units, submits[page_url], url is not None)
-             for page_url, page_units in units.items()]
+    groups = store.form_groups(scope, url)
+    by_page: dict[str, list[FieldGroup]] = {}
+    for g in groups.fields:
+        by_page.setdefault(g.url, []).append(g)
+    pages = [_page(store, scope, group, by_page.get(group.url, []), url is not None)
+             for group in groups.pages]
     return sorted(pages, key=lambda p: (-p.started, p.url))
 
 

@@ -31,6 +31,7 @@ SOURCE_MOUSE_INTERACTION = 2
 SOURCE_SCROLL = 3
 SOURCE_VIEWPORT_RESIZE = 4
 SOURCE_INPUT = 5
+SOURCE_TOUCH_MOVE = 6  # same ``positions`` shape as a mouse move
 MOUSE_CLICK = 2
 ERROR_TAG = "error"
 CLICK_TAG = "__click"
@@ -388,8 +389,9 @@ class _Walk:
         self.last_dead = fact
 
     def move(self, ts: int, data: dict[str, Any]) -> None:
-        """Mouse-move samples (rrweb MouseMove ``positions``) counted into the page view's
-        coarse grid: x as a share of the viewport width, y in page pixels."""
+        """Pointer samples (rrweb MouseMove and TouchMove ``positions``, the recorder samples
+        both alike) counted into the page view's coarse grid: x as a share of the viewport
+        width, y in page pixels."""
         s = self.s
         positions = data.get("positions")
         if s.pv is None or not s.width or not isinstance(positions, list):
@@ -606,7 +608,7 @@ def derive_facts(
             source = data.get("source")
             if source == SOURCE_MOUSE_INTERACTION and data.get("type") == MOUSE_CLICK:
                 walk.click(ts, data)
-            elif source == SOURCE_MOUSE_MOVE:
+            elif source in (SOURCE_MOUSE_MOVE, SOURCE_TOUCH_MOVE):
                 walk.move(ts, data)
             elif source == SOURCE_INPUT:
                 walk.input(ts, data)

@@ -15,7 +15,7 @@ import hashlib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from sentiero.stores.tracking import TrackingStore
 if TYPE_CHECKING:
     from sentiero.analytics.conversions import GoalGroup
     from sentiero.analytics.engagement import Engagement
+    from sentiero.analytics.form_groups import FormGroups
     from sentiero.analytics.funnel import Step
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
@@ -769,6 +770,23 @@ class Store(TrackingStore, ABC):
         from sentiero.analytics.conversions import generic_goal_groups
 
         return generic_goal_groups(self, scope, goal)
+
+    def form_groups(self, scope: Scope, url: str | None = None) -> FormGroups:
+        """The form facts in scope (on ``url`` when given) per page and per field: sessions
+        that typed and completed, submits, per field its sessions, time to fill, refills and
+        drop-offs with their first moments, and with ``url`` the page view with the most
+        fields (sentiero.analytics.form_groups)."""
+        from sentiero.analytics.form_groups import generic_form_groups
+
+        return generic_form_groups(self, scope, url)
+
+    def form_completion(self, scope: Scope, url: str, forms: Mapping[str, str]
+                        ) -> dict[str, tuple[int, int]]:
+        """{form: (sessions that typed in it, sessions that then submitted it)} on one page,
+        ``forms`` mapping field node ids to their form (sentiero.analytics.form_groups)."""
+        from sentiero.analytics.form_groups import generic_form_completion
+
+        return generic_form_completion(self, scope, url, forms)
 
     def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
                     ) -> ClickCells:

@@ -48,6 +48,7 @@ from sentiero.stores.sql_day_cache import SQLDayCache
 from sentiero.stores.sql_delete import SQLDelete
 from sentiero.stores.sql_direct import Direct
 from sentiero.stores.sql_engagement import Seen, SQLEngagement
+from sentiero.stores.sql_forms import SQLForms
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
 from sentiero.stores.sql_helpers import _Retry, _to_us
 from sentiero.stores.sql_read import SQLRead
@@ -81,7 +82,7 @@ def normalize_url(url: str | URL) -> URL:
 
 
 class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnalytics,
-               SQLTracking, SQLSavedFunnels, Store):
+               SQLForms, SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 
@@ -316,7 +317,7 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnal
         target = LATEST_VERSION if to_version is None else to_version
         applied: list[int] = []
         t = self.tables
-        for step in MIGRATIONS:
+        for step in sorted(MIGRATIONS, key=lambda m: m.version):
             if step.version > target:
                 break
 

@@ -1,9 +1,9 @@
 """The SQL store's tables and the numbered migration steps that create them.
 
 A database records the steps applied in ``<prefix>schema`` (one row per version). Steps are
-applied in order, each in its own transaction (MySQL/MariaDB commit DDL implicitly, so every
+applied in version order, each in its own transaction (MySQL/MariaDB commit DDL implicitly, so every
 step is also written to be safe to re-run after a crash). Never edit a released step: add a
-new one, and bump nothing else: ``LATEST_VERSION`` follows the list.
+new one, and bump nothing else: ``LATEST_VERSION`` is the highest in the list.
 
 Times are integers: ``*_us`` epoch microseconds (UTC) for server times, ``*_ms`` epoch
 milliseconds for rrweb event times. Integers sort and index the same on every database and
@@ -42,6 +42,15 @@ def click_columns() -> list[sa.Column]:
             for name in CLICK_COLUMNS]
 
 
+# step 14: a form fact's page view and input moments (sentiero.stores.sql_forms
+# .form_values), so the forms analysis groups them in SQL instead of reading each fact's JSON
+FORM_COLUMNS = ("form_pv", "form_first_ms", "form_last_ms")
+
+
+def form_columns() -> list[sa.Column]:
+    return [sa.Column(name, sa.BigInteger, nullable=True) for name in FORM_COLUMNS]
+
+
 # step 8: a session's engagement signals (sentiero.analytics.engagement.Signals attributes
 # after the ``eng_`` prefix) and its score, kept at ingest by sentiero.stores.sql_engagement
 ENGAGEMENT_COLUMNS = ("eng_rage", "eng_dead", "eng_churn", "eng_pages", "eng_idle_ms",
@@ -78,6 +87,7 @@ class Tables:
     day_versions: sa.Table | None = None  # step 13 (always built by build_tables)
     day_cache: sa.Table | None = None  # step 13
     span_indexes: tuple[sa.Index, ...] = ()  # step 13
+    form_indexes: tuple[sa.Index, ...] = ()  # step 14
 
     @property
     def seen(self) -> sa.Table:
@@ -272,6 +282,8 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
         # step 11: a click's geometry (sentiero.analytics.clicks.geometry), NULL for other
         # facts and for clicks the heatmap cannot place
         *click_columns(),
+        # step 14: a form fact's page view and input moments, NULL for other facts
+        *form_columns(),
     )
     sa.Index(f"{p}facts_kind_ts", facts.c.kind, facts.c.ts_ms)
     sa.Index(f"{p}facts_ts", facts.c.ts_ms)
@@ -359,9 +371,21 @@ def build_tables(prefix: str = "sentiero_") -> Tables:
     span_indexes = (
         sa.Index(f"{p}sessions_multi_day", shadow.c.multi_day, shadow.c.session_id),
     )
+    # step 14: the forms analysis groups a page's form facts per page view and field from the
+    # index alone, in its order (every column sentiero.stores.sql_forms reads); only form
+    # facts with a page view where partial indexes exist
+    in_a_view = facts_shadow.c.form_pv.is_not(None)
+    form_indexes = (
+        sa.Index(f"{p}facts_forms", facts_shadow.c.kind, facts_shadow.c.url,
+                 facts_shadow.c.session_id, facts_shadow.c.window_id, facts_shadow.c.form_pv,
+                 facts_shadow.c.key, facts_shadow.c.ts_ms, facts_shadow.c.form_first_ms,
+                 facts_shadow.c.form_last_ms, facts_shadow.c.value, mysql_length={"url": 255},
+                 sqlite_where=in_a_view, postgresql_where=in_a_view),
+    )
     return Tables(prefix, md, schema, sessions, windows, chunks, batches, facts, sort_indexes,
                   build_tracking_tables(md, p), analytics_indexes, read_indexes, count_indexes,
-                  engagement_seen, click_indexes, day_versions, day_cache, span_indexes)
+                  engagement_seen, click_indexes, day_versions, day_cache, span_indexes,
+                  form_indexes)
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -517,6 +541,31 @@ def _step13_day_cache(conn: Connection, t: Tables) -> None:
     _create_table(conn, t.day_cache)
 
 
+def _step14_form_columns(conn: Connection, t: Tables, page: int = 5000) -> None:
+    from sentiero.stores.sql_forms import form_values
+
+    for column in form_columns():
+        _add_column(conn, t.facts, t.facts.c[column.name])
+    f = t.facts
+    after = 0
+    while True:  # the form facts already stored, by id (re-running redoes the same values)
+        rows = conn.execute(sa.select(f.c.id, f.c.kind, f.c.data_json)
+                            .where(f.c.kind.in_(("form_field", "form_submit")), f.c.id > after)
+                            .order_by(f.c.id).limit(page)).all()
+        if not rows:
+            break
+        updates = [{"fid": fid, **form_values(kind, orjson.loads(data))}
+                   for fid, kind, data in rows]
+        conn.execute(sa.update(f).where(f.c.id == sa.bindparam("fid"))
+                     .values({name: sa.bindparam(name) for name in FORM_COLUMNS}), updates)
+        after = rows[-1][0]
+    for index in t.form_indexes:
+        _create_index(conn, index)
+
+
+# Steps may be numbered out of order (a number is reserved by the change that brings it, and
+# changes land in any order): ``migrate`` applies them by version, and ``setup`` also applies
+# a step numbered below one already applied.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, windows, chunks and dedup records", _step1_replay),
     Migration(2, "facts for analytics", _step2_facts),
@@ -539,5 +588,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "the day cache: closed days' analytics answers, versioned by every write "
                   "that touches the day; sessions spanning several days marked",
               _step13_day_cache),
+    Migration(14, "form facts' page view and input moments as columns and an index, for the "
+                  "forms analysis in SQL", _step14_form_columns),
 )
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)

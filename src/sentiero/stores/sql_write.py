@@ -36,6 +36,7 @@ from sentiero.stores.group_commit import Pending
 from sentiero.stores.sql_analytics import click_values
 from sentiero.stores.sql_day_cache import spans_days
 from sentiero.stores.sql_engagement import engagement_changes, new_session_engagement, seen_items
+from sentiero.stores.sql_forms import form_values
 from sentiero.stores.sql_helpers import _Duplicate, _max, _min, _Retry, _to_us
 
 
@@ -77,6 +78,7 @@ class SQLWrite:
                 "key": f.key[:200] if f.key is not None else None,
                 "value": f.value,
                 **click_values(f.kind, f.data),
+                **form_values(f.kind, f.data),
             }
             for f in batch.facts
         ]

@@ -9,13 +9,15 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from sentiero.analytics import export, overview, pages, vitals
+from sentiero.analytics import export, funnel, overview, pages, vitals
 from sentiero.analytics.query import DURATION_BUCKETS_MS, DURATION_LABELS, Scope, Segment
 from sentiero.analytics.traits import BROWSERS, DEVICES, OPERATING_SYSTEMS
 from sentiero.stores.base import Fact
 from sentiero.web import charts, security
 from sentiero.web.analytics_params import (
+    MAX_URL_PARAM,
     RangeParams,
+    parse_goal,
     parse_range,
     parse_segment,
     segment_params,
@@ -25,7 +27,6 @@ from sentiero.web.routing import Route, Web, text_response
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
-MAX_URL_PARAM = 2_048
 TABS = (("overview", "Overview", "/analytics"),
         ("heatmap", "Heatmap", "/analytics/heatmap"), ("scroll", "Scroll", "/analytics/scroll"),
         ("forms", "Forms", "/analytics/forms"),
@@ -171,10 +172,17 @@ def vitals_page(web: Web, request: Request) -> Response:
                    rating_colours=charts.RATING_COLOURS)
 
 
-def export_page(web: Web, request: Request) -> Response:
-    rng = parse_range(request.args, default_preset=None)
+def _export_form(web: Web, request: Request, rng: RangeParams, status: int = 200,
+                 error: str | None = None, goal: tuple[str, str] = ("tag", "")) -> Response:
+    kind, value = goal
     return _render(web, request, "analytics_export.html", "export", rng, title="Export",
-                   datasets=list(export.DATASETS.values()))
+                   datasets=list(export.DATASETS.values()), error=error, goal_kind=kind,
+                   goal_value=value if len(value) <= funnel.MAX_STEP_TEXT else "",
+                   tags=funnel.tag_vocabulary(web.store, rng.period), status=status)
+
+
+def export_page(web: Web, request: Request) -> Response:
+    return _export_form(web, request, parse_range(request.args, default_preset=None))
 
 
 def export_download(web: Web, request: Request, name: str) -> Response:
@@ -188,7 +196,15 @@ def export_download(web: Web, request: Request, name: str) -> Response:
         return security.csrf_refusal()
     fmt = match.group(2)
     rng = parse_range(request.form, default_preset=None)
-    rows = dataset.rows(web.store, rng.period)
+    options: dict[str, Any] = {}
+    if dataset.needs_goal:  # the conversions page's goal parameters, checked the same way
+        asked = parse_goal(request.form)
+        try:
+            options["goal"] = funnel.make_step(*asked)
+        except funnel.FunnelError as exc:
+            return _export_form(web, request, rng, 400, goal=asked,
+                                error=f"{dataset.label} not exported. {exc}")
+    rows = dataset.rows(web.store, rng.period, **options)
     web.audit(request, "export", dataset=dataset.key, detail={"format": fmt})
     if fmt == "csv":
         body, mimetype = export.csv_lines(dataset, rows), "text/csv; charset=utf-8"

@@ -29,8 +29,8 @@ from sentiero.stores import saved_funnels
 from sentiero.stores.base import StoreError
 from sentiero.stores.saved_funnels import SavedFunnel
 from sentiero.web import security
-from sentiero.web.analytics import MAX_URL_PARAM, _render
-from sentiero.web.analytics_params import parse_range
+from sentiero.web.analytics import _render
+from sentiero.web.analytics_params import MAX_URL_PARAM, parse_goal, parse_range
 from sentiero.web.routing import Route, Web, json_response, text_response
 
 
@@ -308,14 +308,6 @@ def delete_funnel(web: Web, request: Request, funnel_id: str) -> Response:
         return text_response("Not Found", 404)
     web.audit(request, "delete_funnel", detail={"funnel_id": funnel_id, "deleted": deleted})
     return redirect(f"{web.root(request)}/analytics/funnel?done=deleted", 303)
-
-
-def parse_goal(args: Mapping[str, str]) -> tuple[str, str]:
-    """``tag`` (the original's) or ``url`` (a page URL pattern)."""
-    url = (args.get("url") or "").strip()[:MAX_URL_PARAM]
-    if url:
-        return "url", url
-    return "tag", (args.get("tag") or "").strip()[:1000]
 
 
 def conversions_page(web: Web, request: Request) -> Response:

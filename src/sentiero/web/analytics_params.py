@@ -1,6 +1,7 @@
 """Query parameters of the analytics pages (inventory §3.4, §3.7): the date range (a 14/30/90
 day preset or explicit since/until), segment filters checked against closed lists or trimmed
-and capped, and paging. Invalid values are dropped, never echoed back, never a 500."""
+and capped, paging, and a conversion goal. Invalid values are dropped, never echoed back, never
+a 500."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sentiero.web.dashboard import _date_value, parse_bound, parse_int
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_DURATION_S = 10 * 365 * 86_400
+MAX_URL_PARAM = 2_048
 SEGMENT_PARAMS = ("browser", "device", "os", "country", "url_pattern", "event_tag",
                   "metadata_key",
                   "metadata_value", "metadata_match", "has_errors", "min_duration",
@@ -123,3 +125,13 @@ def parse_range(args: Mapping[str, str], default_preset: int | None = DEFAULT_PR
                             default_preset=default_preset)
     preset = period.preset or (asked if asked in PRESETS else DEFAULT_PRESET)
     return RangeParams(period, since_raw if since else "", until_raw if until else "", preset)
+
+
+def parse_goal(args: Mapping[str, str]) -> tuple[str, str]:
+    """A conversion goal as asked (the conversions page and the conversions export):
+    ``tag`` (the original's) or ``url`` (a page URL pattern), which wins when both are given.
+    The value is checked by :func:`sentiero.analytics.funnel.make_step`."""
+    url = (args.get("url") or "").strip()[:MAX_URL_PARAM]
+    if url:
+        return "url", url
+    return "tag", (args.get("tag") or "").strip()[:1000]
