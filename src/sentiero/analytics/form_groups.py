@@ -18,18 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sentiero.analytics.query import Moment
+
 if TYPE_CHECKING:
     from sentiero.analytics.query import Scope
     from sentiero.stores.base import Fact, Store
 
 EXAMPLES = 5  # drop-off moments kept per field
-
-
-@dataclass(frozen=True)
-class Moment:
-    session_id: str
-    window_id: str
-    ts_ms: int
 
 
 @dataclass

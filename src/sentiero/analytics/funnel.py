@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sentiero.analytics.periods import Period, median, pct
-from sentiero.analytics.query import Scope, Segment, url_pattern_matches
+from sentiero.analytics.query import Moment, Scope, Segment, url_pattern_matches
 from sentiero.ingest.facts import is_internal_tag
 
 if TYPE_CHECKING:
@@ -74,13 +74,6 @@ def make_steps(pairs: list[tuple[str, str]]) -> list[Step]:
     if len(steps) < MIN_STEPS:
         raise FunnelError(f"A funnel needs at least {MIN_STEPS} steps.")
     return steps
-
-
-@dataclass(frozen=True)
-class Moment:
-    session_id: str
-    window_id: str
-    ts_ms: int
 
 
 @dataclass

@@ -118,6 +118,16 @@ def span_ms(first_ms: int | None, last_ms: int | None) -> int | None:
 
 
 @dataclass(frozen=True)
+class Moment:
+    """A replay moment: a window of a session at an event time (funnel drop-offs, form
+    drop-offs)."""
+
+    session_id: str
+    window_id: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
 class FactCount:
     kind: str
     url: str | None
