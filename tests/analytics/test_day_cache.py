@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiero.analytics import client_errors, overview, pages
+from sentiero.analytics import client_errors, conversions, forms, funnel, overview, pages
 from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
 from sentiero.analytics.query import Scope, Segment
 from sentiero.compaction import compact_window
@@ -41,6 +41,10 @@ PLACED = [
     ("todo-a", 3, None, CHROME, "free"),  # across midnight (see place)
     ("dashboard-a", 4, 7_200, CHROME, "team"),
 ]
+
+
+PAGES_FUNNEL = [("url", "/landing"), ("url", "/pricing"), ("url", "/signup")]
+TODO_FUNNEL = [("url", "/todo"), ("url", "/pricing")]
 
 
 def first_ts(recording: dict[str, Any]) -> int:
@@ -101,6 +105,18 @@ def answers(store: Store) -> dict[str, Any]:
             out[key + " page times"] = store.fact_maxima(scope, "page_time")
             out[key + " error traits"] = store.fact_trait_counts(scope, "error",
                                                                  ("browser", "device"))
+    for label, period in (("week", WEEK), ("30d", LAST_30_DAYS)):
+        for steps in (PAGES_FUNNEL, TODO_FUNNEL):
+            for within in (None, 3_000):
+                out[f"{label} funnel {steps} {within}"] = funnel.funnel(
+                    store, period, funnel.make_steps(steps), within)
+        for goal in ("/signup", "/pricing", "/todo"):
+            out[f"{label} conversions {goal}"] = conversions.conversions(
+                store, period, funnel.make_step("url", goal))
+        out[f"{label} forms"] = forms.form_pages(store, period)
+        for page in ("signup.html", "todo.html"):
+            out[f"{label} forms {page}"] = forms.form_pages(
+                store, period, url=f"http://127.0.0.1:39711/{page}")
     o = overview.overview(store, LAST_30_DAYS)
     out["overview"] = (o.kpis, o.prior, o.browsers, o.entry_pages, o.series)
     out["pages"] = sorted((r.url, r.views, r.sessions, r.entries, r.exits)
@@ -229,3 +245,33 @@ def test_a_range_splits_into_cached_closed_days_and_live_edges() -> None:
     assert DayPlan.of(Scope(TODAY, WEEK.until), now=now) is None
     assert DayPlan.of(Scope(None, WEEK.until), now=now) is None
     assert DAY_MS == 86_400_000
+
+
+def test_a_session_received_after_midnight_converts_where_its_events_are(pair: Any) -> None:
+    """Its last batch arrives 30 s into the next day: its last activity (which puts it in a
+    range) is on one day, its goal page view on the one before. From the next day on it is in
+    range but did not convert there; over the week it converted."""
+    store, reference = pair
+    recording = load_recording("landing-a")
+    span = max(e["timestamp"] for w in recording["windows"] for e in w["events"]) \
+        - first_ts(recording)
+    midnight = TODAY - timedelta(days=1)
+    shift = int(midnight.timestamp() * 1000) - 5_000 - span - first_ts(recording)
+    for target in (store, reference):
+        ingest_recording(target, "landing-a", "dc-late", settings=SETTINGS,
+                         user_agent=FIREFOX, metadata={"plan": "free"},
+                         received_at=midnight + timedelta(seconds=30), shift_ms=shift,
+                         recording=recording)
+    goal = funnel.make_step("url", "/pricing")
+    after = Period(midnight, WEEK.until, None)
+    for period in (WEEK, after, WEEK, after):  # computed, then from the cache
+        expected = conversions.conversions(reference, period, goal)
+        assert normalized({"c": conversions.conversions(store, period, goal)}) == \
+            normalized({"c": expected})
+    week = conversions.conversions(reference, WEEK, goal)
+    late = conversions.conversions(reference, after, goal)
+    firefox = "http://127.0.0.1:39711/landing.html"
+    assert [(r.sessions, r.conversions) for r in week.facets["Entry page"]
+            if r.value == firefox] == [(3, 3)]  # dc-landing-a, dc-today, dc-late
+    assert [(r.sessions, r.conversions) for r in late.facets["Entry page"]
+            if r.value == firefox] == [(2, 1)]  # dc-late is in range, its goal is not

@@ -9,7 +9,8 @@ Sessions without an entry URL are left out. Rows with fewer than ``LOW_VOLUME`` 
 flagged: their rate says little. Each row has a converting and a non-converting example: the
 first such session oldest first (updated_at ascending, ties by id descending). The store
 counts the sessions per raw traits and goal reached (``Store.goal_groups``: GROUP BY on SQL
-stores); the URL rules above apply per group."""
+stores, which keep each closed UTC day's groups in their day cache and merge them with
+:func:`merge_goal_groups`); the URL rules above apply per group."""
 
 from __future__ import annotations
 
@@ -134,6 +135,24 @@ def generic_goal_groups(store: Store, scope: Scope, goal: Step) -> list[GoalGrou
             *key, 1, int(row.updated_at.timestamp() * 1_000_000),
             example or Example(row.session_id, row.first_window_id, None))
     return list(groups.values())
+
+
+def merge_goal_groups(parts: list[list[GoalGroup]]) -> list[GoalGroup]:
+    """The groups of the sessions of every part (no session in two parts): equal raw traits
+    and outcome add up, the first session being the oldest of theirs."""
+    out: dict[tuple[Any, ...], GoalGroup] = {}
+    for part in parts:
+        for g in part:
+            key = (g.entry_url, g.referrer, g.utm_source, g.utm_medium, g.utm_campaign,
+                   g.converted)
+            kept = out.get(key)
+            if kept is None:
+                out[key] = g
+                continue
+            older = g if (g.first_updated_us, kept.first.session_id) < \
+                (kept.first_updated_us, g.first.session_id) else kept
+            out[key] = replace(older, sessions=kept.sessions + g.sessions)
+    return list(out.values())
 
 
 def goal_moments(store: Store, scope: Scope, goal: Step) -> dict[str, Example]:

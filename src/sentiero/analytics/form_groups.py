@@ -15,7 +15,7 @@ the page's submits."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sentiero.analytics.query import Moment
@@ -48,12 +48,55 @@ class PageGroup:
     completed: int  # sessions whose every unit was submitted
     submits: int  # form_submit facts on the page
     best: Moment | None = None  # the unit with the most fields (ts_ms = its page view)
+    best_fields: int = 0  # how many
 
 
 @dataclass
 class FormGroups:
     pages: list[PageGroup]
     fields: list[FieldGroup]
+    submits: dict[str, int] = field(default_factory=dict)  # every page's, typed in or not
+
+
+def merge_form_groups(parts: list[FormGroups]) -> FormGroups:
+    """The groups of the units of every part (no session in two parts: the SQL store keeps
+    each closed UTC day's groups in its day cache)."""
+    submits: dict[str, int] = {}
+    pages: dict[str, PageGroup] = {}
+    fields: dict[tuple[str, str], FieldGroup] = {}
+    for part in parts:
+        for u, n in part.submits.items():
+            submits[u] = submits.get(u, 0) + n
+        for p in part.pages:
+            kept = pages.setdefault(p.url, PageGroup(p.url, 0, 0, 0))
+            kept.started += p.started
+            kept.completed += p.completed
+            if p.best is not None and (kept.best is None or (-p.best_fields, astuple(p.best))
+                                       < (-kept.best_fields, astuple(kept.best))):
+                kept.best, kept.best_fields = p.best, p.best_fields
+        for g in part.fields:
+            f = fields.setdefault((g.url, g.node), FieldGroup(g.url, g.node, 0, 0, 0.0, 0))
+            f.sessions += g.sessions
+            f.units += g.units
+            f.fill_ms += g.fill_ms
+            f.refills += g.refills
+            f.drop_offs += g.drop_offs
+            f.examples.extend(g.examples)
+    for f in fields.values():  # each part's in unit order; stable, so the units' order
+        f.examples = sorted(f.examples, key=lambda m: (m.session_id, m.window_id))[:EXAMPLES]
+    for p in pages.values():
+        p.submits = submits.get(p.url, 0)
+    return FormGroups(list(pages.values()), list(fields.values()), submits)
+
+
+def merge_completion(parts: list[dict[str, tuple[int, int]]]) -> dict[str, tuple[int, int]]:
+    """``form_completion`` answers of disjoint sets of sessions, added up."""
+    out: dict[str, tuple[int, int]] = {}
+    for part in parts:
+        for form, (typed, done) in part.items():
+            had = out.get(form, (0, 0))
+            out[form] = (had[0] + typed, had[1] + done)
+    return out
 
 
 def whole(data: Mapping[str, Any], name: str) -> int | None:
@@ -128,9 +171,9 @@ def generic_form_groups(store: Store, scope: Scope, url: str | None) -> FormGrou
         page = PageGroup(page_url, len(by_session), sum(by_session.values()),
                          submits.get(page_url, 0))
         if url is not None:
-            (sid, wid, pv), _ = min(page_units.items(),
-                                    key=lambda kv: (-len(kv[1].fields), kv[0]))
-            page.best = Moment(sid, wid, pv)
+            (sid, wid, pv), unit = min(page_units.items(),
+                                       key=lambda kv: (-len(kv[1].fields), kv[0]))
+            page.best, page.best_fields = Moment(sid, wid, pv), len(unit.fields)
         pages.append(page)
         groups: dict[str, FieldGroup] = {}
         who: dict[str, set[str]] = {}
@@ -151,7 +194,7 @@ def generic_form_groups(store: Store, scope: Scope, url: str | None) -> FormGrou
         for node, g in groups.items():
             g.sessions = len(who[node])
             fields.append(g)
-    return FormGroups(pages, fields)
+    return FormGroups(pages, fields, submits)
 
 
 def generic_form_completion(store: Store, scope: Scope, url: str, forms: Mapping[str, str]

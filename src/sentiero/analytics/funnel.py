@@ -9,14 +9,16 @@ matches do not count. Per step: sessions that reached it, conversion from the fi
 from the previous one, the median time from the previous step, and drop-off examples (sessions
 whose last step reached is this one) with the moment of that step for the replay. The store
 reads the events that match some step (``Store.step_events``: on SQL stores only the columns
-needed, pre-filtered in SQL; every store matches them with the rules here)."""
+needed, pre-filtered in SQL; every store matches them with the rules here) and adds the chains
+up (``Store.funnel_tally``, :class:`FunnelTally`: the SQL store keeps the tally of each closed
+UTC day's sessions in its day cache)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sentiero.analytics.periods import Period, median, pct
+from sentiero.analytics.periods import Period, pct
 from sentiero.analytics.query import Moment, Scope, Segment, url_pattern_matches
 from sentiero.ingest.facts import is_internal_tag
 
@@ -156,37 +158,94 @@ def chain(events: list[tuple[int, str, frozenset[int]]], count: int, within_ms: 
     return reached
 
 
-def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | None = None,
-           segment: Segment | None = None) -> Funnel:
-    scope = Scope(period.since, period.until, segment or Segment())
-    per_session = store.step_events(scope, steps)
-    seen: set[int] = set()
-    results = [StepResult(s) for s in steps]
-    gaps: list[list[int]] = [[] for _ in steps]
+@dataclass
+class FunnelTally:
+    """What the chains of some sessions add up to, for each step: sessions that reached it,
+    sessions whose last step reached it was (drop-offs), the first ``EXAMPLES`` of those by
+    session id, and {ms from the previous step: sessions}; and the steps some event matched.
+    Tallies of disjoint sets of sessions merge (:func:`merge_tallies`) into the tally of all
+    of them: the SQL store keeps one per closed day (sql_day_cache)."""
+
+    reached: list[int]
+    drop_offs: list[int]
+    examples: list[list[Moment]]
+    gaps: list[dict[int, int]]
+    seen: set[int]
+
+    @staticmethod
+    def empty(count: int) -> FunnelTally:
+        return FunnelTally([0] * count, [0] * count, [[] for _ in range(count)],
+                           [{} for _ in range(count)], set())
+
+
+def tally_sessions(per_session: StepEvents, count: int, within_ms: int | None) -> FunnelTally:
+    """Chain each session's step events (``Store.step_events``) and add the chains up."""
+    out = FunnelTally.empty(count)
     for session_id in sorted(per_session):
         # by time and window; events equal in both give the same chain in any order (a step
         # needs a strictly later event than the previous one's)
         events = sorted(per_session[session_id], key=lambda e: (e[0], e[1]))
         for _, _, hit in events:
-            seen |= hit
-        reached = chain(events, len(steps), within_ms)
+            out.seen |= hit
+        reached = chain(events, count, within_ms)
         for i, (ts, _) in enumerate(reached):
-            results[i].sessions += 1
+            out.reached[i] += 1
             if i:
-                gaps[i].append(ts - reached[i - 1][0])
-        if reached and len(reached) < len(steps):
-            last = results[len(reached) - 1]
-            last.drop_offs += 1
-            if len(last.examples) < EXAMPLES:
+                gap = ts - reached[i - 1][0]
+                out.gaps[i][gap] = out.gaps[i].get(gap, 0) + 1
+        if reached and len(reached) < count:
+            last = len(reached) - 1
+            out.drop_offs[last] += 1
+            if len(out.examples[last]) < EXAMPLES:
                 ts, window_id = reached[-1]
-                last.examples.append(Moment(session_id, window_id, ts))
+                out.examples[last].append(Moment(session_id, window_id, ts))
+    return out
+
+
+def merge_tallies(parts: list[FunnelTally], count: int) -> FunnelTally:
+    """The tally of the sessions of every part (no session in two parts)."""
+    out = FunnelTally.empty(count)
+    for part in parts:
+        for i in range(count):
+            out.reached[i] += part.reached[i]
+            out.drop_offs[i] += part.drop_offs[i]
+            out.examples[i].extend(part.examples[i])
+            for gap, n in part.gaps[i].items():
+                out.gaps[i][gap] = out.gaps[i].get(gap, 0) + n
+        out.seen |= part.seen
+    out.examples = [sorted(e, key=lambda m: m.session_id)[:EXAMPLES] for e in out.examples]
+    return out
+
+
+def counted_median(counts: dict[int, int]) -> float | None:
+    """``periods.median`` of values given as {value: how many times}."""
+    rank = (sum(counts.values()) + 1) // 2  # nearest rank: ceil(n / 2)
+    for value in sorted(counts):
+        rank -= counts[value]
+        if rank <= 0:
+            return value
+    return None
+
+
+def generic_funnel_tally(store: Store, scope: Scope, steps: list[Step],
+                         within_ms: int | None) -> FunnelTally:
+    return tally_sessions(store.step_events(scope, steps), len(steps), within_ms)
+
+
+def funnel(store: Store, period: Period, steps: list[Step], within_ms: int | None = None,
+           segment: Segment | None = None) -> Funnel:
+    scope = Scope(period.since, period.until, segment or Segment())
+    tally = store.funnel_tally(scope, steps, within_ms)
+    results = [StepResult(s, n, drop_offs=d, examples=list(e))
+               for s, n, d, e in zip(steps, tally.reached, tally.drop_offs, tally.examples,
+                                     strict=True)]
     first = results[0].sessions
     for i, r in enumerate(results):
         r.from_first_pct = pct(r.sessions, first)
         r.from_previous_pct = pct(r.sessions, results[i - 1].sessions) if i else \
             (100.0 if first else None)
-        r.median_ms_from_previous = median(gaps[i]) if gaps[i] else None
-    never = [s for i, s in enumerate(steps) if i not in seen]
+        r.median_ms_from_previous = counted_median(tally.gaps[i]) if i else None
+    never = [s for i, s in enumerate(steps) if i not in tally.seen]
     return Funnel(results, within_ms, never)
 
 

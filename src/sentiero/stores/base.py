@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sentiero.analytics.conversions import GoalGroup
     from sentiero.analytics.engagement import Engagement
     from sentiero.analytics.form_groups import FormGroups
-    from sentiero.analytics.funnel import Step
+    from sentiero.analytics.funnel import FunnelTally, Step
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -761,6 +761,14 @@ class Store(TrackingStore, ABC):
         from sentiero.analytics.funnel import generic_step_events
 
         return generic_step_events(self, scope, steps)
+
+    def funnel_tally(self, scope: Scope, steps: list[Step], within_ms: int | None = None
+                     ) -> FunnelTally:
+        """Each session's chain through ``steps`` (its step events in scope, every step within
+        ``within_ms`` of the first when given), added up (sentiero.analytics.funnel)."""
+        from sentiero.analytics.funnel import generic_funnel_tally
+
+        return generic_funnel_tally(self, scope, steps, within_ms)
 
     def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
         """The sessions in scope with an entry URL, grouped by entry URL, referrer, UTM

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -60,6 +60,16 @@ def url_like(pattern: str) -> str:
         return "".join("%" if c == "*" else "_" if c == "?" else like_escape(c)
                        for c in pattern.lower())
     return f"%{like_escape(pattern.lower())}%"
+
+
+SHORT_RANGE = timedelta(days=2)
+
+
+def long_range(scope: Scope) -> bool:
+    """Whether the scope's range is unbounded or longer than ``SHORT_RANGE``: short ones (the
+    day cache's live edges: today, a range's partial first day) are read by time."""
+    return scope.since is None or scope.until is None or \
+        scope.until - scope.since > SHORT_RANGE
 
 
 def _plain(number: float) -> float:
@@ -156,12 +166,15 @@ class SQLAnalytics:
         to test its page (4-8x slower at 100,000 sessions); written as ``ts_ms + 0`` the range
         is no index's, so it seeks the kind (and page) in facts_reads. (SQLAlchemy renders no
         ``INDEXED BY`` for SQLite: ``with_hint`` is dropped.) ``span``: "single" / "multi"
-        keeps the facts of sessions within one UTC day / spanning several (sql_day_cache)."""
+        keeps the facts of sessions within one UTC day / spanning several (sql_day_cache).
+        A range of at most ``SHORT_RANGE`` is read by time whatever ``by_page`` says."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         where: list[Any] = [] if not kinds else \
             [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
-        ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" else f.c.ts_ms
+        # a day or two (the day cache's live edges): the time index finds the few rows
+        ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" and long_range(scope) \
+            else f.c.ts_ms
         if scope.since is not None:
             where.append(ts >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
@@ -171,11 +184,28 @@ class SQLAnalytics:
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
-        if span is not None:
+        if span == "multi":
+            where.append(f.c.session_id.in_(self._spanning_ids(scope)))
+        elif span is not None:
             spanning = sa.select(s.c.session_id).where(s.c.multi_day.is_(True))
-            where.append(f.c.session_id.in_(spanning) if span == "multi"
-                         else f.c.session_id.not_in(spanning))
+            where.append(f.c.session_id.not_in(spanning))
         return where
+
+    MAX_LISTED_SPANNING = 2000
+
+    def _spanning_ids(self, scope: Scope) -> Any:
+        """The sessions spanning several days whose events overlap the scope's range: their
+        ids listed (few: those active across midnight), so their facts are read by session
+        (facts_session), not by testing every fact of the range; a subquery when many."""
+        s = self.tables.sessions
+        where = [s.c.multi_day.is_(True)]
+        if scope.since is not None:
+            where.append(s.c.last_ms >= to_ms(scope.since, round_up=True))
+        if scope.until is not None:
+            where.append(s.c.first_ms <= to_ms(scope.until))
+        stmt = sa.select(s.c.session_id).where(*where)
+        ids = [r[0] for r in self._read(stmt.limit(self.MAX_LISTED_SPANNING + 1))]
+        return stmt if len(ids) > self.MAX_LISTED_SPANNING else ids
 
     def _read(self, stmt: Any) -> list[Any]:
         self._ensure_ready()
@@ -413,18 +443,19 @@ class SQLAnalytics:
         return [f.c.kind == "page_view",
                 sa.func.lower(f.c.url).like(url_like(step.value), escape="\\")]
 
-    def step_events(self, scope: Scope, steps: list[Step]
+    def step_events(self, scope: Scope, steps: list[Step], span: str | None = None
                     ) -> dict[str, list[tuple[int, str, frozenset[int]]]]:
+        """``span``: as ``_fact_where``'s (the day cache's funnel tallies)."""
         from sentiero.analytics.funnel import step_hits, step_kinds
 
         f = self.tables.facts
         rows: list[Any] = []
         for kind in step_kinds(steps):  # one query per kind, each on its own index
             if kind == "custom":  # by the (kind, key) index
-                where = self._fact_where(scope, (kind,), None)
+                where = self._fact_where(scope, (kind,), None, span=span)
                 where.append(f.c.key.in_(sorted({s.value for s in steps if s.kind == "tag"})))
             else:  # from facts_reads alone
-                where = self._fact_where(scope, (kind,), None, by_page=True)
+                where = self._fact_where(scope, (kind,), None, by_page=True, span=span)
                 where.append(f.c.url > "")  # a page (as every URL step needs): a url range
                 matches = [self._step_where(s) for s in steps if s.kind == "url"]
                 if all(m is not None for m in matches):  # a pre-filter: matched below
@@ -441,7 +472,24 @@ class SQLAnalytics:
                 found.setdefault(sid, []).append((int(ts), wid, hit))
         return found
 
-    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+    def _settled(self, span: str | None) -> list[Any]:
+        """``span`` "single": sessions whose events and last activity are on one UTC day (the
+        day cache's conversions per day); "multi": the others; None: every session."""
+        if span is None:
+            return []
+        s = self.tables.sessions
+        first_us = s.c.first_ms * 1000
+        same_day = s.c.updated_us - s.c.updated_us % DAY_US == first_us - first_us % DAY_US
+        if span == "single":
+            # not multi_day's index: these are most sessions (the range's index finds them)
+            return [s.c.first_ms.is_not(None), sa.func.coalesce(s.c.multi_day, False).is_(False),
+                    same_day]
+        return [sa.or_(s.c.first_ms.is_(None), s.c.multi_day.is_(True), sa.not_(same_day))]
+
+    def goal_groups(self, scope: Scope, goal: Step, span: str | None = None,
+                    per_day: bool = False) -> Any:
+        """``span``: see ``_settled``; ``per_day``: {day of the sessions' last activity (epoch
+        ms): their groups}."""
         from sentiero.analytics.conversions import Example, GoalGroup, generic_goal_groups
 
         match = self._step_where(goal)
@@ -449,13 +497,23 @@ class SQLAnalytics:
             return generic_goal_groups(cast("Store", self), scope, goal)
         f, s = self.tables.facts, self.tables.sessions
         hits = [*self._fact_where(scope, (), None, by_page=goal.kind == "url"), *match]
-        reached = sa.select(f.c.session_id).where(*hits)
-        converted = sa.case((s.c.session_id.in_(reached), 1), else_=0).label("converted")
+        chosen = [*self._session_where(scope), *self._settled(span), s.c.entry_url.is_not(None),
+                  s.c.entry_url != ""]
+        reached = s.c.session_id.in_(sa.select(f.c.session_id).where(*hits))
+        if span == "multi":  # few sessions: listed, their facts read by session
+            ids = [r[0] for r in self._read(sa.select(s.c.session_id).where(*chosen)
+                                            .limit(self.MAX_LISTED_SPANNING + 1))]
+            if not ids:
+                return []
+            if len(ids) <= self.MAX_LISTED_SPANNING:
+                chosen = [s.c.session_id.in_(ids)]
+                reached = s.c.session_id.in_(list(self._first_matches(scope, goal, ids)))
+        converted = sa.case((reached, 1), else_=0).label("converted")
         names = ("entry_url", "referrer", "utm_source", "utm_medium", "utm_campaign")
-        base = sa.select(*(s.c[n] for n in names), converted, s.c.session_id, s.c.updated_us
-                         ).where(*self._session_where(scope), s.c.entry_url.is_not(None),
-                                 s.c.entry_url != "").subquery()
-        group = [*(base.c[n] for n in names), base.c.converted]
+        day = self._session_day() if per_day else sa.literal(0).label("day_us")
+        base = sa.select(*(s.c[n] for n in names), converted, s.c.session_id, s.c.updated_us,
+                         day).where(*chosen).subquery()
+        group = [*(base.c[n] for n in names), base.c.converted, base.c.day_us]
         ranked = sa.select(
             *group, base.c.session_id, base.c.updated_us,
             sa.func.row_number().over(partition_by=group, order_by=(
@@ -463,17 +521,20 @@ class SQLAnalytics:
             sa.func.count().over(partition_by=group).label("n"),
         ).subquery()
         rows = self._read(sa.select(ranked).where(ranked.c.rank == 1))
-        firsts = [r[6] for r in rows]
+        firsts = [r[7] for r in rows]
         # the example moments of the first sessions: the goal moment (earliest matching fact,
         # ties in fact order) of the converting ones, the start of the others
         moments = {sid: Example(sid, fact.window_id, fact.ts_ms)
                    for sid, fact in self._first_matches(scope, goal, firsts).items()}
         starts = {r.session_id: Example(r.session_id, r.first_window_id, None)
                   for r in self._rows_with_windows(
-                      [r[6] for r in rows if not r[5]])}
-        return [GoalGroup(entry, referrer, source, medium, campaign, bool(conv), int(n),
-                          int(updated), moments[sid] if conv else starts[sid])
-                for entry, referrer, source, medium, campaign, conv, sid, updated, _, n in rows]
+                      [r[7] for r in rows if not r[5]])}
+        days: dict[int, list[GoalGroup]] = {}
+        for entry, referrer, source, medium, campaign, conv, d, sid, updated, _, n in rows:
+            days.setdefault(int(d or 0) // 1000, []).append(GoalGroup(
+                entry, referrer, source, medium, campaign, bool(conv), int(n), int(updated),
+                moments[sid] if conv else starts[sid]))
+        return days if per_day else days.get(0, [])
 
     def _first_matches(self, scope: Scope, step: Step, session_ids: list[str]
                        ) -> dict[str, Fact]:

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -50,8 +50,14 @@ from sentiero.analytics.query import (
     Durations,
     Facets,
     FactCount,
+    Moment,
     Scope,
 )
+
+if TYPE_CHECKING:
+    from sentiero.analytics.conversions import GoalGroup
+    from sentiero.analytics.form_groups import FormGroups
+    from sentiero.analytics.funnel import FunnelTally, Step
 
 T = TypeVar("T")
 
@@ -319,6 +325,85 @@ def _merge_sorted(parts: list[list[float]]) -> list[float]:
 SORTED_VALUES = Cached(list, list, _merge_sorted, list)
 
 
+def _encode_tally(t: FunnelTally) -> Any:
+    return [t.reached, t.drop_offs, [[astuple(m) for m in e] for e in t.examples],
+            [list(g.items()) for g in t.gaps], sorted(t.seen)]
+
+
+def _decode_tally(p: Any) -> FunnelTally:
+    from sentiero.analytics.funnel import FunnelTally
+
+    reached, drop_offs, examples, gaps, seen = p
+    return FunnelTally(reached, drop_offs, [[Moment(*m) for m in e] for e in examples],
+                       [{int(k): n for k, n in g} for g in gaps], set(seen))
+
+
+def funnel_tallies(count: int) -> Cached:
+    from sentiero.analytics.funnel import FunnelTally, merge_tallies
+
+    return Cached(_encode_tally, _decode_tally, lambda parts: merge_tallies(parts, count),
+                  lambda: FunnelTally.empty(count))
+
+
+def _decode_goal_groups(rows: Any) -> list[GoalGroup]:
+    from sentiero.analytics.conversions import Example, GoalGroup
+
+    return [GoalGroup(*r[:8], Example(*r[8])) for r in rows]
+
+
+def _merge_goal_groups(parts: list[list[GoalGroup]]) -> list[GoalGroup]:
+    from sentiero.analytics.conversions import merge_goal_groups
+
+    return merge_goal_groups(parts)
+
+
+GOAL_GROUPS = Cached(lambda groups: [[*astuple(g)[:8], astuple(g.first)] for g in groups],
+                     _decode_goal_groups, _merge_goal_groups, list)
+
+
+def _encode_forms(g: FormGroups) -> Any:
+    return [[[p.url, p.started, p.completed, p.submits, p.best_fields,
+              None if p.best is None else astuple(p.best)] for p in g.pages],
+            [[f.url, f.node, f.sessions, f.units, f.fill_ms, f.refills, f.drop_offs,
+              [astuple(m) for m in f.examples]] for f in g.fields],
+            list(g.submits.items())]
+
+
+def _decode_forms(p: Any) -> FormGroups:
+    from sentiero.analytics.form_groups import FieldGroup, FormGroups, PageGroup
+
+    pages, fields, submits = p
+    return FormGroups(
+        [PageGroup(u, a, b, c, None if m is None else Moment(*m), n)
+         for u, a, b, c, n, m in pages],
+        [FieldGroup(u, node, a, b, float(fill), c, d, [Moment(*m) for m in e])
+         for u, node, a, b, fill, c, d, e in fields],
+        dict(submits))
+
+
+def _merge_forms(parts: list[FormGroups]) -> FormGroups:
+    from sentiero.analytics.form_groups import merge_form_groups
+
+    return merge_form_groups(parts)
+
+
+def _empty_forms() -> FormGroups:
+    from sentiero.analytics.form_groups import FormGroups
+
+    return FormGroups([], [])
+
+
+def _merge_completion(parts: list[dict[str, tuple[int, int]]]) -> dict[str, tuple[int, int]]:
+    from sentiero.analytics.form_groups import merge_completion
+
+    return merge_completion(parts)
+
+
+FORM_GROUPS = Cached(_encode_forms, _decode_forms, _merge_forms, _empty_forms)
+COMPLETION = Cached(lambda d: [[k, a, b] for k, (a, b) in d.items()],
+                    lambda rows: {k: (a, b) for k, a, b in rows}, _merge_completion, dict)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -333,6 +418,8 @@ class SQLDayCache:
     _read: Any
     _ensure_ready: Any
     _statement: Any
+    _step_where: Any
+    step_events: Any
     _day_versions: DayVersions | None = None
 
     @property
@@ -482,3 +569,54 @@ class SQLDayCache:
 
         return self._by_day("fact_trait_counts", (kind, traits), scope, TUPLE_COUNTS, compute,
                             split=True)
+
+    # --- the funnel, conversions and forms (sentiero.analytics.funnel, .conversions,
+    # .form_groups): each closed day's sessions summed up in a form that merges
+
+    def funnel_tally(self, scope: Scope, steps: list[Step], within_ms: int | None = None
+                     ) -> FunnelTally:
+        from sentiero.analytics.funnel import tally_sessions
+
+        count = len(steps)
+
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            events = self.step_events(s, steps, span=span)
+            if not per_day:
+                return tally_sessions(events, count, within_ms)
+            # a session within one day has its events on that day
+            days: dict[int, dict[str, Any]] = {}
+            for sid, found in events.items():
+                days.setdefault(day_of(min(e[0] for e in found)), {})[sid] = found
+            return {d: tally_sessions(e, count, within_ms) for d, e in days.items()}
+
+        return self._by_day("funnel_tally", (tuple(steps), within_ms), scope,
+                            funnel_tallies(count), compute, split=True)
+
+    def goal_groups(self, scope: Scope, goal: Step) -> list[GoalGroup]:
+        # a session whose events and last activity are on one closed day has its goal facts
+        # on that day: cached with it; the others ("multi") live over the whole range
+        if self._step_where(goal) is None:  # matched in Python only
+            return super().goal_groups(scope, goal)  # type: ignore[misc, no-any-return]
+
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).goal_groups(  # type: ignore[misc]
+                s, goal, span=span, per_day=per_day)
+
+        return self._by_day("goal_groups", (goal,), scope, GOAL_GROUPS, compute, split=True)
+
+    def form_groups(self, scope: Scope, url: str | None = None) -> FormGroups:
+        # a page view's form facts are its session's: on one day unless it spans several
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).form_groups(  # type: ignore[misc]
+                s, url, span=span, per_day=per_day)
+
+        return self._by_day("form_groups", (url,), scope, FORM_GROUPS, compute, split=True)
+
+    def form_completion(self, scope: Scope, url: str, forms: Mapping[str, str]
+                        ) -> dict[str, tuple[int, int]]:
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).form_completion(  # type: ignore[misc]
+                s, url, forms, span=span, per_day=per_day)
+
+        return self._by_day("form_completion", (url, tuple(sorted(forms.items()))), scope,
+                            COMPLETION, compute, split=True)
