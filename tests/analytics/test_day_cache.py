@@ -4,8 +4,8 @@ nothing) through every write that changes a past day: a late batch, a session ru
 midnight, metadata, erasure, compaction.
 
 The dataset: fixture recordings placed on the last four closed UTC days (each session's
-events and its last activity on its day), one of them running across midnight, and one
-session today (never cached: today is open).
+events and its last activity on its day), one of them running across midnight, and two
+sessions today (never cached: today is open; one of them typed in a form).
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ def place(store: Store, name: str, days_ago: int, seconds: int | None, ua: str, 
 def fill(store: Store) -> None:
     for row in PLACED:
         place(store, *row)
-    ingest_recording(store, "landing-a", "dc-today", settings=SETTINGS, user_agent=CHROME,
-                     metadata={"plan": "pro"}, received_at=NOW,
-                     shift_ms=int(NOW.timestamp() * 1000) - 60_000
-                     - first_ts(load_recording("landing-a")))
+    for name, ua in (("landing-a", CHROME), ("signup-b", IPHONE)):
+        ingest_recording(store, name, f"dc-today-{name}", settings=SETTINGS, user_agent=ua,
+                         metadata={"plan": "pro"}, received_at=NOW,
+                         shift_ms=int(NOW.timestamp() * 1000) - 60_000
+                         - first_ts(load_recording(name)))
 
 
 def answers(store: Store) -> dict[str, Any]:
@@ -105,7 +106,9 @@ def answers(store: Store) -> dict[str, Any]:
             out[key + " page times"] = store.fact_maxima(scope, "page_time")
             out[key + " error traits"] = store.fact_trait_counts(scope, "error",
                                                                  ("browser", "device"))
-    for label, period in (("week", WEEK), ("30d", LAST_30_DAYS)):
+    # a range from mid-day to mid-day: its first and last days partly, live
+    partial = Period(TODAY - timedelta(days=3, hours=5), TODAY - timedelta(hours=1), None)
+    for label, period in (("week", WEEK), ("30d", LAST_30_DAYS), ("partial", partial)):
         for steps in (PAGES_FUNNEL, TODO_FUNNEL):
             for within in (None, 3_000):
                 out[f"{label} funnel {steps} {within}"] = funnel.funnel(
@@ -163,7 +166,7 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 def test_closed_days_are_answered_from_the_cache_with_the_generic_answers(pair: Any) -> None:
     store, reference = pair
     expected = normalized(answers(reference))
-    assert expected["week/all sessions"] == 6
+    assert expected["week/all sessions"] == 7
     assert expected["week/url sessions"] == 1
     assert expected["30d/chrome sessions"] == 4
     assert normalized(answers(store)) == expected  # computed, and cached
@@ -203,7 +206,7 @@ def test_writes_to_past_days_change_the_cached_answers(pair: Any) -> None:
         target.save_metadata("dc-landing-a", {"plan": "enterprise"})
         target.erase_sessions(["dc-dashboard-a"])
     after = normalized(answers(reference))
-    assert after["week/all sessions"] == 5
+    assert after["week/all sessions"] == 6
     assert after["week/all metadata"][("plan", "enterprise")] == 1
     assert normalized(answers(store)) == after
     assert cached_rows(store) >= filled
@@ -272,6 +275,6 @@ def test_a_session_received_after_midnight_converts_where_its_events_are(pair: A
     late = conversions.conversions(reference, after, goal)
     firefox = "http://127.0.0.1:39711/landing.html"
     assert [(r.sessions, r.conversions) for r in week.facets["Entry page"]
-            if r.value == firefox] == [(3, 3)]  # dc-landing-a, dc-today, dc-late
+            if r.value == firefox] == [(3, 3)]  # dc-landing-a, dc-today-landing-a, dc-late
     assert [(r.sessions, r.conversions) for r in late.facets["Entry page"]
             if r.value == firefox] == [(2, 1)]  # dc-late is in range, its goal is not

@@ -170,8 +170,12 @@ class SQLAnalytics:
         A range of at most ``SHORT_RANGE`` is read by time whatever ``by_page`` says."""
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
+        spanning = self._spanning_ids(scope) if span == "multi" else None
+        kind = f.c.kind
+        if isinstance(spanning, list) and self.backend == "sqlite":
+            kind = kind.concat("")  # by session (facts_session), not every fact of the kind
         where: list[Any] = [] if not kinds else \
-            [f.c.kind == kinds[0] if len(kinds) == 1 else f.c.kind.in_(kinds)]
+            [kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds)]
         # a day or two (the day cache's live edges): the time index finds the few rows
         ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" and long_range(scope) \
             else f.c.ts_ms
@@ -184,11 +188,11 @@ class SQLAnalytics:
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
-        if span == "multi":
-            where.append(f.c.session_id.in_(self._spanning_ids(scope)))
+        if spanning is not None:
+            where.append(f.c.session_id.in_(spanning))
         elif span is not None:
-            spanning = sa.select(s.c.session_id).where(s.c.multi_day.is_(True))
-            where.append(f.c.session_id.not_in(spanning))
+            where.append(f.c.session_id.not_in(
+                sa.select(s.c.session_id).where(s.c.multi_day.is_(True))))
         return where
 
     MAX_LISTED_SPANNING = 2000

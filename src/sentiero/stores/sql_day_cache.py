@@ -29,6 +29,13 @@ fall on two days. Sessions whose events span several days are marked at ingest
 (``sessions.multi_day``, few: those active across midnight); cached days count only the
 other sessions, and the multi-day ones are counted live over the whole range, so the sum is
 exact.
+
+Per session. The funnel (``funnel_tally``) and the forms (``form_groups``,
+``form_completion``) sum up sessions, so each day holds its single-day sessions' summary
+(merging is the analysis' own: ``funnel.merge_tallies``, ``form_groups.merge_form_groups``),
+multi-day sessions live. Conversions (``goal_groups``) put a session in range by its last
+activity and count its goal events, so a day holds the sessions whose events and last activity
+are both on it; the rest ("multi" in ``SQLAnalytics._settled``) are grouped live.
 """
 
 from __future__ import annotations

@@ -56,14 +56,17 @@ class SQLForms:
         time range as ``ts_ms + 0``, so SQLite does not prefer the (kind, ts_ms) index).
         ``span``: as ``_fact_where``'s (the day cache)."""
         f = self.tables.facts
-        where = [*self._fact_where(scope, (kind,), url, by_page=True, span=span),
-                 f.c.url > ""]
-        if not units:
-            return where
-        # a short range (a live edge of the day cache) by the time index: facts_forms holds
-        # the page's facts of every day; "+ 0" keeps PostgreSQL from the partial index
-        pv = f.c.form_pv if long_range(scope) else f.c.form_pv + 0
-        return [*where, pv.is_not(None)]
+        if long_range(scope):
+            where = [*self._fact_where(scope, (kind,), url, by_page=True, span=span),
+                     f.c.url > ""]
+            return [*where, f.c.form_pv.is_not(None)] if units else where
+        # a short range (a live edge of the day cache) by the (kind, ts_ms) index: facts_forms
+        # and facts_reads hold the page's facts of every day, and PostgreSQL would scan them
+        # all for the day's few; the url and page view written so no index serves them
+        page = f.c.url.concat("")
+        return [*self._fact_where(scope, (kind,), None, span=span), page > "",
+                *((page == url,) if url is not None else ()),
+                *(((f.c.form_pv + 0).is_not(None),) if units else ())]
 
     def _day(self, per_day: bool) -> Any:
         """A fact's UTC day (epoch ms) with ``per_day``, else 0: the facts of a unit of a
