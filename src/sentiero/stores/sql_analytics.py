@@ -172,8 +172,8 @@ class SQLAnalytics:
         kinds = list(kinds)
         spanning = self._spanning_ids(scope) if span == "multi" else None
         kind = f.c.kind
-        if isinstance(spanning, list) and self.backend == "sqlite":
-            kind = kind.concat("")  # by session (facts_session), not every fact of the kind
+        if isinstance(spanning, list):  # by session (facts_session), not every fact of the kind
+            kind = kind.concat("")
         where: list[Any] = [] if not kinds else \
             [kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds)]
         # a day or two (the day cache's live edges): the time index finds the few rows

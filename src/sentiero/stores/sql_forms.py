@@ -63,9 +63,7 @@ class SQLForms:
         # a short range (a live edge of the day cache) by the (kind, ts_ms) index: facts_forms
         # and facts_reads hold the page's facts of every day, and PostgreSQL would scan them
         # all for the day's few; the url and page view written so no index serves them
-        page = f.c.url.concat("")
-        return [*self._fact_where(scope, (kind,), None, span=span), page > "",
-                *((page == url,) if url is not None else ()),
+        return [*self._fact_where(scope, (kind,), url, span=span), f.c.url > "",
                 *(((f.c.form_pv + 0).is_not(None),) if units else ())]
 
     def _day(self, per_day: bool) -> Any:
