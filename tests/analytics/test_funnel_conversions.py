@@ -238,3 +238,28 @@ def test_conversions_export_has_every_row_of_every_facet(shop: Store) -> None:
     # a URL goal: every session entered or passed /cart
     by_url = list(dataset.rows(shop, ALL, goal=funnel.Step("url", "/cart")))
     assert by_url[0][:5] == ["all", None, 6, 6, 100.0]
+
+
+def test_funnel_tallies_of_separate_days_add_up_to_the_tally_of_all_sessions() -> None:
+    """The SQL day cache tallies each day's sessions apart and merges them: the same counts,
+    the same median (gaps 10 s x3 on one day, 20 s and 40 s on the other: the 3rd of 5 is
+    10 s) and the first ten drop-offs by session id whichever day they fell on. Two steps:
+    events hit step 0 (a /cart page) or step 1 (the checkout tag)."""
+
+    def sessions(prefix: str, gaps: list[int], stopped: int) -> funnel.StepEvents:
+        out: funnel.StepEvents = {}
+        for i, gap in enumerate(gaps):
+            out[f"{prefix}{i}"] = [(0, "w", frozenset({0})), (gap, "w", frozenset({1}))]
+        for i in range(stopped):
+            out[f"{prefix}x{i:02d}"] = [(5, "w", frozenset({0}))]
+        return out
+
+    day1, day2 = sessions("a", [10 * SEC] * 3, 8), sessions("b", [20 * SEC, 40 * SEC], 8)
+    merged = funnel.merge_tallies([funnel.tally_sessions(day1, 2, None),
+                                   funnel.tally_sessions(day2, 2, None)], 2)
+    whole = funnel.tally_sessions({**day1, **day2}, 2, None)
+    assert merged == whole
+    assert merged.reached == [21, 5] and merged.drop_offs == [16, 0]
+    assert funnel.counted_median(merged.gaps[1]) == 10 * SEC
+    assert [m.session_id for m in merged.examples[0]] == \
+        [f"ax{i:02d}" for i in range(8)] + ["bx00", "bx01"]
