@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiero.analytics import client_errors, overview, pages
+from sentiero.analytics import client_errors, frustration, heatmap, overview, pages
 from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
 from sentiero.analytics.query import Scope, Segment
 from sentiero.compaction import compact_window
@@ -110,6 +110,23 @@ def answers(store: Store) -> dict[str, Any]:
     return out
 
 
+def part_two_answers(store: Store) -> dict[str, Any]:
+    """The part-2 pages whose groups the SQL stores cache per day: heatmaps (todo-a clicks
+    on two days) and frustration, over the week."""
+    out: dict[str, Any] = {}
+    for page in ("frustration", "todo", "landing", "signup", "pricing", "dashboard"):
+        url = f"http://127.0.0.1:39711/{page}.html"
+        h = heatmap.heatmap(store, WEEK, url)
+        out[f"heatmap {page}"] = (h.bucket, h.counts, h.total, h.representative,
+                                  h.page_height, h.top_elements,
+                                  [(s.key, s.count, s.sessions, s.centre) for s in h.spots])
+    out["frustration"] = [(p.url, p.rage, p.dead, p.dead_with_error, p.sessions_affected,
+                           p.top_selectors, [(i.fact.session_id, i.fact.ts_ms)
+                                             for i in p.incidents])
+                          for p in frustration.frustration(store, WEEK, shown=2)]
+    return out
+
+
 def normalized(values: dict[str, Any]) -> dict[str, Any]:
     """Float sums may differ in the last bits between stores: rounded."""
     def norm(v: Any) -> Any:
@@ -195,6 +212,24 @@ def test_writes_to_past_days_change_the_cached_answers(pair: Any) -> None:
         payloads = conn.execute(sa.select(store.tables.day_cache.c.payload)).scalars().all()
     assert payloads and not any('"team"' in p for p in payloads)
     assert any('"enterprise"' in p for p in payloads)
+
+
+def test_part_two_pages_from_the_cache_equal_the_generic_answers(pair: Any) -> None:
+    store, reference = pair
+    expected = normalized(part_two_answers(reference))
+    assert expected["heatmap frustration"][2] == 12
+    assert expected["heatmap todo"][2] > 0
+    assert normalized(part_two_answers(store)) == expected  # computed, and cached
+    filled = cached_rows(store)
+    assert filled > 0
+    assert normalized(part_two_answers(store)) == expected  # from the cache
+    assert cached_rows(store) == filled
+    for target in (store, reference):  # late batches on a closed day, an erasure
+        place(target, "frustration-a", 1, 7_200, CHROME, "pro", sid="dc-frustration-b")
+        target.erase_sessions(["dc-todo-a"])
+    after = normalized(part_two_answers(reference))
+    assert after["heatmap frustration"][2] == 24 and after["heatmap todo"][2] == 0
+    assert normalized(part_two_answers(store)) == after
 
 
 def test_compaction_moves_events_between_days_and_the_cache_follows(pair: Any) -> None:

@@ -68,6 +68,11 @@ def _plain(number: float) -> float:
     return int(number) if float(number).is_integer() else float(number)
 
 
+def _view(row: Any) -> tuple[int, int, str, str]:
+    n, pv, sid, wid = row
+    return int(n), int(pv), sid, wid
+
+
 def click_values(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """A fact's click geometry columns (schema step 11): all None unless it is a click the
     heatmap can place."""
@@ -160,8 +165,9 @@ class SQLAnalytics:
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         # the facts of the few sessions spanning days: SQLite reads them by session (written
-        # as ``kind || ''`` and ``ts_ms + 0``, no other index applies), not by testing every
-        # fact of the kind in the range against the list (30 days at 100,000 sessions: 0.3 s)
+        # as ``kind || ''``, ``url || ''``, ``ts_ms + 0``: no other index applies), not by
+        # testing every fact of the kind in the range against the list (30 days at 100,000
+        # sessions: 0.3 s)
         by_session = span == "multi" and self.backend == "sqlite"
         kind = f.c.kind + "" if by_session else f.c.kind
         where: list[Any] = [] if not kinds else \
@@ -172,7 +178,7 @@ class SQLAnalytics:
         if scope.until is not None:
             where.append(ts <= to_ms(scope.until))
         if url is not None:
-            where.append(f.c.url == url)
+            where.append((f.c.url + "" if by_session else f.c.url) == url)
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
@@ -525,11 +531,12 @@ class SQLAnalytics:
                 return sa.case((value < whole, whole - 1), else_=whole)
         return sa.func.floor(value)
 
-    def _click_where(self, scope: Scope, url: str, bucket: str | None) -> list[Any]:
+    def _click_where(self, scope: Scope, url: str, bucket: str | None,
+                     span: str | None = None) -> list[Any]:
         f = self.tables.facts
         # only clicks have a viewport width (no kind condition: it would lead the planner to
         # the kind index, which does not hold the geometry)
-        where = [*self._fact_where(scope, (), url), f.c.click_vw.is_not(None)]
+        where = [*self._fact_where(scope, (), url, span=span), f.c.click_vw.is_not(None)]
         if bucket is not None:
             _, _, lo, hi = next(b for b in clicks.BUCKETS if b[0] == bucket)
             where += [f.c.click_vw >= lo, f.c.click_vw < hi]
@@ -540,55 +547,105 @@ class SQLAnalytics:
         x = f.c.click_x * float(width) / f.c.click_vw
         return (self._floor(x / float(cell_px)), self._floor(f.c.click_y / float(cell_px)), x)
 
-    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
-                    ) -> clicks.ClickCells:
+    # click_cells in three groupable parts, each answerable per UTC day (``per_day``; the
+    # day cache, sql_day_cache.py, keeps closed days' answers): clicks and the deepest click
+    # per bucket and selector, the busiest page view, the cells of the layout
+
+    def _click_day(self) -> Any:
+        f = self.tables.facts
+        return (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
+
+    def click_groups(self, scope: Scope, url: str, span: str | None = None,
+                     per_day: bool = False) -> Any:
+        """{(bucket, selector): (clicks, deepest page y)} of one page's clicks in scope."""
         f = self.tables.facts
         vw = f.c.click_vw
         # every stored click_vw is in some bucket (clicks.geometry): the upper bounds suffice
         which = sa.case(*((vw < hi, key) for key, _, _, hi in clicks.BUCKETS[:-1]),
                         else_=clicks.BUCKETS[-1][0]).label("bucket")
+        day = self._click_day() if per_day else sa.null()
+        days: dict[int, dict[tuple[str, str | None], tuple[int, float]]] = {}
+        for d, key, selector, n, y in self._read(
+                sa.select(day, which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
+                .where(*self._click_where(scope, url, None, span))
+                .group_by(which, f.c.key, *((day,) if per_day else ()))):
+            days.setdefault(int(d or 0), {})[(key, selector)] = (int(n), _plain(y))
+        return days if per_day else days.get(0, {})
+
+    def click_view(self, scope: Scope, url: str, bucket: str, span: str | None = None,
+                   per_day: bool = False) -> Any:
+        """The page view with the most clicks of ``bucket`` (ties: earliest page view, then
+        session and window id) as (clicks, pv, session id, window id), None when no click
+        knows its page view. A page view lies on one day unless its session spans days."""
+        f = self.tables.facts
+        n = sa.func.count()
+        where = [*self._click_where(scope, url, bucket, span), f.c.click_pv.is_not(None)]
+        views = [f.c.session_id, f.c.window_id, f.c.click_pv]
+        order = (n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id)
+        if not per_day:
+            found = self._read(sa.select(n, f.c.click_pv, f.c.session_id, f.c.window_id)
+                               .where(*where).group_by(*views).order_by(*order).limit(1))
+            return tuple(_view(r) for r in found[:1])[0] if found else None
+        day = self._click_day()
+        ranked = sa.select(day, n.label("n"), *views, sa.func.row_number().over(
+            partition_by=day, order_by=order).label("rank")
+        ).where(*where).group_by(day, *views).subquery()
+        return {int(r[0]): _view(r[1:]) for r in self._read(
+            sa.select(ranked.c.day, ranked.c.n, ranked.c.click_pv, ranked.c.session_id,
+                      ranked.c.window_id).where(ranked.c.rank == 1))}
+
+    def click_grid(self, scope: Scope, url: str, bucket: str, width: float, cell_px: int,
+                   span: str | None = None, per_day: bool = False) -> Any:
+        """{(column, row): (clicks, distinct sessions, scaled x summed, page y summed)} of
+        ``bucket``'s clicks in a layout ``width`` px wide."""
+        f = self.tables.facts
+        gx, gy, x = self._click_cell(width, cell_px)
+        gx, gy = gx.label("gx"), gy.label("gy")
+        day = self._click_day() if per_day else sa.null()
+        days: dict[int, dict[tuple[int, int], tuple[int, int, float, float]]] = {}
+        for d, cx, cy, count, who, sx, sy in self._read(
+                sa.select(day, gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
+                          sa.func.sum(x), sa.func.sum(f.c.click_y))
+                .where(*self._click_where(scope, url, bucket, span))
+                .group_by(gx, gy, *((day,) if per_day else ()))):
+            days.setdefault(int(d or 0), {})[(int(cx), int(cy))] = (
+                int(count), int(who), float(sx), float(sy))
+        return days if per_day else days.get(0, {})
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> clicks.ClickCells:
+        f = self.tables.facts
+        groups = self.click_groups(scope, url)
         counts = dict.fromkeys(clicks.BUCKET_KEYS, 0)
-        # one pass: clicks and the deepest click per bucket and selector
-        groups = self._read(sa.select(which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
-                            .where(*self._click_where(scope, url, None))
-                            .group_by(which, f.c.key))
-        for key, _, n, _ in groups:
-            counts[key] += int(n)
+        for (key, _), (n, _) in groups.items():
+            counts[key] += n
         bucket = clicks.pick_bucket(counts, bucket)
         if not counts[bucket]:
             return clicks.ClickCells(counts, bucket, None, None, [], {}, None)
-        elements = {selector: int(n) for key, selector, n, _ in groups
+        elements = {selector: n for (key, selector), (n, _) in groups.items()
                     if key == bucket and selector}
-        max_y = max(float(y) for key, _, _, y in groups if key == bucket)
+        max_y = max(y for (key, _), (_, y) in groups.items() if key == bucket)
         where = self._click_where(scope, url, bucket)
-        n = sa.func.count()
-        view = self._read(
-            sa.select(f.c.session_id, f.c.window_id, f.c.click_pv)
-            .where(*where, f.c.click_pv.is_not(None))
-            .group_by(f.c.session_id, f.c.window_id, f.c.click_pv)
-            .order_by(n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id).limit(1))
+        view = self.click_view(scope, url, bucket)
         representative = None
-        if view:
-            sid, wid, pv = view[0]
+        if view is not None:
+            _, pv, sid, wid = view
+            # its size: that of its latest click (by the session's index)
             width, height = self._read(
                 sa.select(f.c.click_vw, f.c.click_vh)
-                .where(*where, f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv)
+                .where(f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv,
+                       *where)
                 .order_by(f.c.ts_ms.desc(), f.c.id.desc()).limit(1))[0]
-            representative = clicks.PageView(sid, wid, int(pv), _plain(width),
+            representative = clicks.PageView(sid, wid, pv, _plain(width),
                                              None if height is None else _plain(height))
             width = representative.width
         else:  # no click knows its page view: the earliest click's layout
-            width = _plain(self._read(sa.select(vw).where(*where)
+            width = _plain(self._read(sa.select(f.c.click_vw).where(*where)
                                       .order_by(f.c.ts_ms, f.c.id).limit(1))[0][0])
-        gx, gy, x = self._click_cell(width, cell_px)
-        gx, gy = gx.label("gx"), gy.label("gy")
-        cells = [clicks.Cell(int(cx), int(cy), int(count), int(who), float(sx), float(sy))
-                 for cx, cy, count, who, sx, sy in self._read(
-                     sa.select(gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
-                               sa.func.sum(x), sa.func.sum(f.c.click_y))
-                     .where(*where).group_by(gx, gy))]
+        cells = [clicks.Cell(cx, cy, count, who, sx, sy) for (cx, cy), (count, who, sx, sy)
+                 in self.click_grid(scope, url, bucket, width, cell_px).items()]
         return clicks.ClickCells(counts, bucket, representative, width, cells, elements,
-                                 _plain(max_y))
+                                 max_y)
 
     def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
                    cell: tuple[int, int], cell_px: int, limit: int) -> list[clicks.Click]:

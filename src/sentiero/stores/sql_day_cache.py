@@ -319,6 +319,43 @@ def _merge_sorted(parts: list[list[float]]) -> list[float]:
 SORTED_VALUES = Cached(list, list, _merge_sorted, list)
 
 
+def _merge_click_groups(parts: list[dict[Any, tuple[int, Any]]]) -> dict[Any, tuple[int, Any]]:
+    out: dict[Any, tuple[int, Any]] = {}
+    for part in parts:
+        for key, (n, y) in part.items():
+            had = out.get(key)
+            out[key] = (n, y) if had is None else (had[0] + n, max(had[1], y))
+    return out
+
+
+CLICK_GROUPS = Cached(lambda d: [[*k, n, y] for k, (n, y) in d.items()],
+                      lambda rows: {(b, k): (n, y) for b, k, n, y in rows},
+                      _merge_click_groups, dict)
+
+
+def _busiest_view(parts: list[Any]) -> Any:
+    return min((v for v in parts if v is not None), default=None,
+               key=lambda v: (-v[0], v[1], v[2], v[3]))
+
+
+CLICK_VIEW = Cached(lambda v: None if v is None else list(v),
+                    lambda p: None if p is None else tuple(p), _busiest_view, lambda: None)
+
+
+def _merge_sums(parts: list[dict[Any, tuple[Any, ...]]]) -> dict[Any, tuple[Any, ...]]:
+    out: dict[Any, tuple[Any, ...]] = {}
+    for part in parts:
+        for key, values in part.items():
+            had = out.get(key)
+            out[key] = values if had is None else tuple(a + b for a, b in
+                                                        zip(had, values, strict=True))
+    return out
+
+
+CLICK_GRID = Cached(lambda d: [[*k, *v] for k, v in d.items()],
+                    lambda rows: {(r[0], r[1]): tuple(r[2:]) for r in rows}, _merge_sums, dict)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -481,4 +518,25 @@ class SQLDayCache:
                                                                per_day=per_day)
 
         return self._by_day("fact_trait_counts", (kind, traits), scope, TUPLE_COUNTS, compute,
+                            split=True)
+
+    # the heatmap's parts (sentiero.stores.sql_analytics.click_cells): a page view's clicks
+    # (one window) can fall on two days, and distinct sessions do not add up: sessions
+    # across days live
+
+    def click_groups(self, scope: Scope, url: str) -> dict[tuple[str, str | None],
+                                                          tuple[int, Any]]:
+        return self._by_day("click_groups", (url,), scope, CLICK_GROUPS, lambda s, span, d: super(
+            SQLDayCache, self).click_groups(s, url, span=span, per_day=d))
+
+    def click_view(self, scope: Scope, url: str, bucket: str) -> tuple[int, int, str, str] | None:
+        return self._by_day("click_view", (url, bucket), scope, CLICK_VIEW,
+                            lambda s, span, d: super(SQLDayCache, self).click_view(
+                                s, url, bucket, span=span, per_day=d), split=True)
+
+    def click_grid(self, scope: Scope, url: str, bucket: str, width: float, cell_px: int
+                   ) -> dict[tuple[int, int], tuple[int, int, float, float]]:
+        return self._by_day("click_grid", (url, bucket, width, cell_px), scope, CLICK_GRID,
+                            lambda s, span, d: super(SQLDayCache, self).click_grid(
+                                s, url, bucket, width, cell_px, span=span, per_day=d),
                             split=True)
