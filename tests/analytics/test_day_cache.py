@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiero.analytics import client_errors, frustration, heatmap, overview, pages
+from sentiero.analytics import client_errors, frustration, heatmap, overview, pages, scroll
 from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
 from sentiero.analytics.query import Scope, Segment
 from sentiero.compaction import compact_window
@@ -112,7 +112,7 @@ def answers(store: Store) -> dict[str, Any]:
 
 def part_two_answers(store: Store) -> dict[str, Any]:
     """The part-2 pages whose groups the SQL stores cache per day: heatmaps (todo-a clicks
-    on two days) and frustration, over the week."""
+    on two days), frustration and scroll depth, over the week."""
     out: dict[str, Any] = {}
     for page in ("frustration", "todo", "landing", "signup", "pricing", "dashboard"):
         url = f"http://127.0.0.1:39711/{page}.html"
@@ -124,6 +124,8 @@ def part_two_answers(store: Store) -> dict[str, Any]:
                            p.top_selectors, [(i.fact.session_id, i.fact.ts_ms)
                                              for i in p.incidents])
                           for p in frustration.frustration(store, WEEK, shown=2)]
+    out["scroll"] = [(p.url, p.views, p.sessions, p.depths_pct, p.page_height_px,
+                      p.avg_depth_px, p.deepest) for p in scroll.scroll_depth(store, WEEK)]
     return out
 
 
@@ -219,6 +221,8 @@ def test_part_two_pages_from_the_cache_equal_the_generic_answers(pair: Any) -> N
     expected = normalized(part_two_answers(reference))
     assert expected["heatmap frustration"][2] == 12
     assert expected["heatmap todo"][2] > 0
+    assert [row[:2] for row in expected["scroll"]] == [  # landing-a today too
+        ["http://127.0.0.1:39711/landing.html", 2], ["http://127.0.0.1:39711/dashboard.html", 1]]
     assert normalized(part_two_answers(store)) == expected  # computed, and cached
     filled = cached_rows(store)
     assert filled > 0

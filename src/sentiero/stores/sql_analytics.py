@@ -658,6 +658,30 @@ class SQLAnalytics:
         return [clicks.Click(sid, wid, int(ts), float(cx), float(cy), key)
                 for sid, wid, ts, cx, cy, key in rows]
 
+    # --- scroll depth (rules in sentiero.analytics.scroll) --------------------------------
+
+    def scroll_groups(self, scope: Scope, url: str | None = None, span: str | None = None,
+                      per_day: bool = False) -> Any:
+        """The scroll facts' few columns, grouped by the one rule of
+        ``scroll.generic_scroll_groups`` (per UTC day with ``per_day``: the day cache keeps
+        closed days' groups, so a request reads only the open part of its range)."""
+        from sentiero.analytics.scroll import generic_scroll_groups
+
+        f = self.tables.facts
+        where = self._fact_where(scope, ("scroll",), url, by_page=url is not None, span=span)
+        loads = orjson.loads
+        days: dict[int, list[Fact]] = {}
+        # sorted here: ORDER BY leads the planners to walk the time index over every kind
+        rows = sorted(self._read(sa.select(f.c.ts_ms, f.c.id, f.c.session_id, f.c.window_id,
+                                           f.c.url, f.c.data_json, f.c.value)
+                                 .where(*where, f.c.value > 0, f.c.url > "")))
+        for ts, _, sid, wid, page, data, value in rows:
+            day = int(ts) - int(ts) % DAY_MS if per_day else 0
+            days.setdefault(day, []).append(Fact("scroll", sid, wid, int(ts), page, loads(data),
+                                                 None, value))
+        groups = {d: generic_scroll_groups(facts) for d, facts in days.items()}
+        return groups if per_day else groups.get(0, [])
+
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
         kinds = tuple(kinds)

@@ -52,6 +52,7 @@ from sentiero.analytics.query import (
     FactCount,
     Scope,
 )
+from sentiero.analytics.scroll import Sample, ScrollGroup, deeper
 
 T = TypeVar("T")
 
@@ -356,6 +357,30 @@ CLICK_GRID = Cached(lambda d: [[*k, *v] for k, v in d.items()],
                     lambda rows: {(r[0], r[1]): tuple(r[2:]) for r in rows}, _merge_sums, dict)
 
 
+def _encode_scroll(groups: list[ScrollGroup]) -> Any:
+    return [[g.url, [list(d) for d in g.depths], g.sessions, list(astuple(g.deepest))]
+            for g in groups]
+
+
+def _decode_scroll(rows: Any) -> list[ScrollGroup]:
+    return [ScrollGroup(url, [(y, vh) for y, vh in depths], sessions, Sample(*deepest))
+            for url, depths, sessions, deepest in rows]
+
+
+def _merge_scroll(parts: list[list[ScrollGroup]]) -> list[ScrollGroup]:
+    out: dict[str, ScrollGroup] = {}
+    for part in parts:
+        for g in part:
+            had = out.get(g.url)
+            out[g.url] = g if had is None else ScrollGroup(
+                g.url, had.depths + g.depths, had.sessions + g.sessions,
+                deeper(had.deepest, g.deepest))
+    return list(out.values())
+
+
+SCROLL_GROUPS = Cached(_encode_scroll, _decode_scroll, _merge_scroll, list)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -540,3 +565,9 @@ class SQLDayCache:
                             lambda s, span, d: super(SQLDayCache, self).click_grid(
                                 s, url, bucket, width, cell_px, span=span, per_day=d),
                             split=True)
+
+    def scroll_groups(self, scope: Scope, url: str | None = None) -> list[ScrollGroup]:
+        # a page view (one window) can fall on two days: sessions across days live
+        return self._by_day("scroll_groups", (url,), scope, SCROLL_GROUPS,
+                            lambda s, span, d: super(SQLDayCache, self).scroll_groups(
+                                s, url, span=span, per_day=d), split=True)
