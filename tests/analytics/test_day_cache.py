@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiero.analytics import client_errors, frustration, heatmap, overview, pages, scroll
+from sentiero.analytics import (
+    client_errors,
+    engagement,
+    frustration,
+    heatmap,
+    overview,
+    pages,
+    scroll,
+)
 from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
 from sentiero.analytics.query import Scope, Segment
 from sentiero.compaction import compact_window
@@ -112,7 +120,7 @@ def answers(store: Store) -> dict[str, Any]:
 
 def part_two_answers(store: Store) -> dict[str, Any]:
     """The part-2 pages whose groups the SQL stores cache per day: heatmaps (todo-a clicks
-    on two days), frustration and scroll depth, over the week."""
+    on two days), frustration, scroll depth and engagement, over the week."""
     out: dict[str, Any] = {}
     for page in ("frustration", "todo", "landing", "signup", "pricing", "dashboard"):
         url = f"http://127.0.0.1:39711/{page}.html"
@@ -126,6 +134,11 @@ def part_two_answers(store: Store) -> dict[str, Any]:
                           for p in frustration.frustration(store, WEEK, shown=2)]
     out["scroll"] = [(p.url, p.views, p.sessions, p.depths_pct, p.page_height_px,
                       p.avg_depth_px, p.deepest) for p in scroll.scroll_depth(store, WEEK)]
+    for sort in ("score", "duration"):
+        e = engagement.engagement(store, WEEK, sort=sort)
+        out[f"engagement {sort}"] = (e.total, e.distribution, e.average,
+                                     [(x.row.session_id, x.score, x.signals.chips())
+                                      for x in e.rows])
     return out
 
 
@@ -233,6 +246,7 @@ def test_part_two_pages_from_the_cache_equal_the_generic_answers(pair: Any) -> N
         target.erase_sessions(["dc-todo-a"])
     after = normalized(part_two_answers(reference))
     assert after["heatmap frustration"][2] == 24 and after["heatmap todo"][2] == 0
+    assert after["engagement score"][0] == expected["engagement score"][0]  # +1 -1
     assert normalized(part_two_answers(store)) == after
 
 

@@ -44,6 +44,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sentiero.analytics.engagement import BINS as ENGAGEMENT_BINS
 from sentiero.analytics.query import (
     DURATION_LABELS,
     FACET_TRAITS,
@@ -381,6 +382,17 @@ def _merge_scroll(parts: list[list[ScrollGroup]]) -> list[ScrollGroup]:
 SCROLL_GROUPS = Cached(_encode_scroll, _decode_scroll, _merge_scroll, list)
 
 
+def _add_lists(parts: list[list[int]]) -> list[int]:
+    return [sum(column) for column in zip(*parts, strict=True)] if parts else []
+
+
+def _first_sessions(limit: int) -> Cached:
+    """(value, session id) lists: the first ``limit`` of all days, value descending."""
+    return Cached(lambda rows: [list(r) for r in rows], lambda rows: [tuple(r) for r in rows],
+                  lambda parts: sorted((r for part in parts for r in part),
+                                       key=lambda r: (-r[0], r[1]))[:limit], list)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -571,3 +583,16 @@ class SQLDayCache:
         return self._by_day("scroll_groups", (url,), scope, SCROLL_GROUPS,
                             lambda s, span, d: super(SQLDayCache, self).scroll_groups(
                                 s, url, span=span, per_day=d), split=True)
+
+    # the engagement page (sql_engagement.py): each session lies on the day of its last
+    # activity, as in count_sessions
+
+    def engagement_bins(self, scope: Scope) -> list[int]:
+        bins = Cached(list, list, _add_lists, lambda: [0] * (len(ENGAGEMENT_BINS) + 1))
+        return self._by_day("engagement_bins", (), scope, bins, lambda s, _, d: super(
+            SQLDayCache, self).engagement_bins(s, per_day=d))
+
+    def engagement_top(self, scope: Scope, sort: str, limit: int) -> list[tuple[int, str]]:
+        return self._by_day("engagement_top", (sort, limit), scope, _first_sessions(limit),
+                            lambda s, _, d: super(SQLDayCache, self).engagement_top(
+                                s, sort, limit, per_day=d))
