@@ -585,7 +585,7 @@ class SQLAnalytics:
         if not per_day:
             found = self._read(sa.select(n, f.c.click_pv, f.c.session_id, f.c.window_id)
                                .where(*where).group_by(*views).order_by(*order).limit(1))
-            return tuple(_view(r) for r in found[:1])[0] if found else None
+            return _view(found[0]) if found else None
         day = self._click_day()
         ranked = sa.select(day, n.label("n"), *views, sa.func.row_number().over(
             partition_by=day, order_by=order).label("rank")

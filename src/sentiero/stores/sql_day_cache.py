@@ -6,7 +6,9 @@ days groups all of them on every request. Most of those days are over: their ans
 only when a late batch, an erasure, a purge, a compaction or an import touches them. So the
 grouped queries of the facts-query interface (``count_sessions``, ``session_counts``,
 ``session_facets``, ``metadata_counts``, ``daily_activity``, ``fact_counts``,
-``fact_maxima``, ``fact_trait_counts``) are answered per UTC day, each closed day's answer stored in
+``fact_maxima``, ``fact_trait_counts``; the part-2 pages' ``click_groups``, ``click_view``,
+``click_grid``, ``scroll_groups``, ``engagement_bins``, ``engagement_top``) are answered per UTC
+day, each closed day's answer stored in
 ``day_cache`` under a digest of the call, and only the open edges of the range (today, a
 range that starts or ends mid-day) are queried live. The analyses themselves do not change:
 they call the same methods and get the same answers (tests/analytics runs every analysis on
