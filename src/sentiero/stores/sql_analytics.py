@@ -703,15 +703,16 @@ class SQLAnalytics:
         """The first ``limit`` facts of one page (the frustration page's incidents). Sorting
         all of a page's facts in the range for the first few read every one (at 1,000,000
         sessions, a page's rage and dead clicks over 30 days: seconds). facts_reads is in
-        time order within each (kind, url, key), so each key present in the range (from
-        ``fact_counts``, cached per day) gives its first ``limit`` by an ordered index range
-        that stops there; the earliest of those are the page's first."""
+        time order within each (kind, url, key), so each key the page has (found by skipping
+        from key to key in that index: one seek each) gives its first ``limit`` in the range
+        by an ordered index range that stops there; the earliest of those are the page's
+        first. The cost follows the page's keys (selectors), not its facts."""
         f = self.tables.facts
         ranges = []
         for kind in kinds:
-            for c in self.fact_counts(scope, kind, by_key=True, url=url, sessions=False):
+            for key in self._page_keys(kind, url):
                 where = self._fact_where(scope, (kind,), url, by_page=True)
-                where.append(f.c.key.is_(None) if c.key is None else f.c.key == c.key)
+                where.append(f.c.key.is_(None) if key is None else f.c.key == key)
                 ranges.append(
                     sa.select(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url,
                               f.c.data_json, f.c.key, f.c.value, f.c.id).where(*where)
@@ -725,6 +726,22 @@ class SQLAnalytics:
         rows.sort(key=lambda r: (r[3], r[1], r[8]))
         return [Fact(kind, sid, wid, int(ts), page, orjson.loads(data), key, value)
                 for kind, sid, wid, ts, page, data, key, value, _ in rows[:limit]]
+
+    def _page_keys(self, kind: str, url: str) -> list[str | None]:
+        """Every key the facts of ``kind`` on ``url`` have (at any time), None included."""
+        f = self.tables.facts
+        where = [f.c.kind == kind, f.c.url == url]
+        keys: list[str | None] = []
+        if self._read(sa.select(f.c.kind).where(*where, f.c.key.is_(None)).limit(1)):
+            keys.append(None)
+        after = f.c.key.is_not(None)
+        while True:
+            found = self._read(sa.select(f.c.key).where(*where, after)
+                               .order_by(f.c.key).limit(1))
+            if not found:
+                return keys
+            keys.append(found[0][0])
+            after = f.c.key > found[0][0]
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
         s, c = self.tables.sessions, self.tables.chunks
