@@ -672,9 +672,9 @@ class SQLAnalytics:
         loads = orjson.loads
         days: dict[int, list[Fact]] = {}
         # sorted here: ORDER BY leads the planners to walk the time index over every kind
-        rows = sorted(self._read(sa.select(f.c.ts_ms, f.c.id, f.c.session_id, f.c.window_id,
-                                           f.c.url, f.c.data_json, f.c.value)
-                                 .where(*where, f.c.value > 0, f.c.url > "")))
+        rows = sorted(tuple(r) for r in self._read(
+            sa.select(f.c.ts_ms, f.c.id, f.c.session_id, f.c.window_id, f.c.url, f.c.data_json,
+                      f.c.value).where(*where, f.c.value > 0, f.c.url > "")))
         for ts, _, sid, wid, page, data, value in rows:
             day = int(ts) - int(ts) % DAY_MS if per_day else 0
             days.setdefault(day, []).append(Fact("scroll", sid, wid, int(ts), page, loads(data),
