@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from sentiero.analytics import export, frustration, scroll
 from sentiero.analytics.periods import resolve_period
 from sentiero.stores.base import Store
@@ -129,3 +131,16 @@ def test_a_pages_first_incidents_across_its_selectors(empty_store: Store) -> Non
         assert [(i.fact.ts_ms, i.fact.key) for i in page.incidents] == clicked[:3]
         (only,) = frustration.frustration(empty_store, period, url=s.SITE + "/cart", shown=500)
         assert [(i.fact.ts_ms, i.fact.key) for i in only.incidents] == clicked
+
+
+def test_a_page_with_more_selectors_than_read_one_by_one(empty_store: Store,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Past ``MAX_PAGE_KEYS`` selectors the SQL stores sort the page's incidents instead of
+    reading each selector's first: the same first three."""
+    from sentiero.stores import sql_analytics
+
+    monkeypatch.setattr(sql_analytics, "MAX_PAGE_KEYS", 2)
+    clicked = _dead_clicks_on_selectors(empty_store)
+    (page,) = frustration.frustration(empty_store, ALL, shown=3)
+    assert [(i.fact.ts_ms, i.fact.key) for i in page.incidents] == clicked[:3]

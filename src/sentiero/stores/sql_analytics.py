@@ -62,6 +62,9 @@ def url_like(pattern: str) -> str:
     return f"%{like_escape(pattern.lower())}%"
 
 
+MAX_PAGE_KEYS = 300  # a page's first facts read per key up to this many keys (selectors)
+
+
 def _plain(number: float) -> float:
     """A stored double as ingest had it: whole numbers as ints (so pages print 1280, not
     1280.0, on every store)."""
@@ -689,7 +692,9 @@ class SQLAnalytics:
             return iter(())
         self._ensure_ready()
         if url is not None and limit is not None:
-            return iter(self._first_page_facts(scope, kinds, url, limit))
+            first = self._first_page_facts(scope, kinds, url, limit)
+            if first is not None:
+                return iter(first)
         f = self.tables.facts
         by_page = url is not None
         stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=by_page))
@@ -699,18 +704,22 @@ class SQLAnalytics:
         return iter(sorted(facts, key=lambda x: (x.ts_ms, x.session_id)))
 
     def _first_page_facts(self, scope: Scope, kinds: tuple[str, ...], url: str, limit: int
-                          ) -> list[Fact]:
+                          ) -> list[Fact] | None:
         """The first ``limit`` facts of one page (the frustration page's incidents). Sorting
         all of a page's facts in the range for the first few read every one (at 1,000,000
         sessions, a page's rage and dead clicks over 30 days: seconds). facts_reads is in
         time order within each (kind, url, key), so each key the page has (found by skipping
         from key to key in that index: one seek each) gives its first ``limit`` in the range
         by an ordered index range that stops there; the earliest of those are the page's
-        first. The cost follows the page's keys (selectors), not its facts."""
+        first. The cost follows the page's keys (selectors), not its facts; None when the
+        page has more than ``MAX_PAGE_KEYS`` (selectors with generated ids): read them all."""
         f = self.tables.facts
         ranges = []
         for kind in kinds:
-            for key in self._page_keys(kind, url):
+            keys = self._page_keys(kind, url)
+            if keys is None:
+                return None
+            for key in keys:
                 where = self._fact_where(scope, (kind,), url, by_page=True)
                 where.append(f.c.key.is_(None) if key is None else f.c.key == key)
                 ranges.append(
@@ -727,8 +736,9 @@ class SQLAnalytics:
         return [Fact(kind, sid, wid, int(ts), page, orjson.loads(data), key, value)
                 for kind, sid, wid, ts, page, data, key, value, _ in rows[:limit]]
 
-    def _page_keys(self, kind: str, url: str) -> list[str | None]:
-        """Every key the facts of ``kind`` on ``url`` have (at any time), None included."""
+    def _page_keys(self, kind: str, url: str) -> list[str | None] | None:
+        """Every key the facts of ``kind`` on ``url`` have (at any time), None included;
+        None when there are more than ``MAX_PAGE_KEYS``."""
         f = self.tables.facts
         where = [f.c.kind == kind, f.c.url == url]
         keys: list[str | None] = []
@@ -740,6 +750,8 @@ class SQLAnalytics:
                                .order_by(f.c.key).limit(1))
             if not found:
                 return keys
+            if len(keys) >= MAX_PAGE_KEYS:
+                return None
             keys.append(found[0][0])
             after = f.c.key > found[0][0]
 
