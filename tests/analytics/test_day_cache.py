@@ -17,7 +17,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiero.analytics import client_errors, conversions, forms, funnel, overview, pages
+from sentiero.analytics import (
+    client_errors,
+    conversions,
+    engagement,
+    forms,
+    frustration,
+    funnel,
+    heatmap,
+    overview,
+    pages,
+    scroll,
+)
 from sentiero.analytics.periods import Period, end_of_day, resolve_period, start_of_day
 from sentiero.analytics.query import Scope, Segment
 from sentiero.compaction import compact_window
@@ -129,6 +140,30 @@ def answers(store: Store) -> dict[str, Any]:
     return out
 
 
+def part_two_answers(store: Store) -> dict[str, Any]:
+    """The part-2 pages whose groups the SQL stores cache per day: heatmaps (todo-a clicks
+    on two days), frustration, scroll depth and engagement, over the week."""
+    out: dict[str, Any] = {}
+    for page in ("frustration", "todo", "landing", "signup", "pricing", "dashboard"):
+        url = f"http://127.0.0.1:39711/{page}.html"
+        h = heatmap.heatmap(store, WEEK, url)
+        out[f"heatmap {page}"] = (h.bucket, h.counts, h.total, h.representative,
+                                  h.page_height, h.top_elements,
+                                  [(s.key, s.count, s.sessions, s.centre) for s in h.spots])
+    out["frustration"] = [(p.url, p.rage, p.dead, p.dead_with_error, p.sessions_affected,
+                           p.top_selectors, [(i.fact.session_id, i.fact.ts_ms)
+                                             for i in p.incidents])
+                          for p in frustration.frustration(store, WEEK, shown=2)]
+    out["scroll"] = [(p.url, p.views, p.sessions, p.depths_pct, p.page_height_px,
+                      p.avg_depth_px, p.deepest) for p in scroll.scroll_depth(store, WEEK)]
+    for sort in ("score", "duration"):
+        e = engagement.engagement(store, WEEK, sort=sort)
+        out[f"engagement {sort}"] = (e.total, e.distribution, e.average,
+                                     [(x.row.session_id, x.score, x.signals.chips())
+                                      for x in e.rows])
+    return out
+
+
 def normalized(values: dict[str, Any]) -> dict[str, Any]:
     """Float sums may differ in the last bits between stores: rounded."""
     def norm(v: Any) -> Any:
@@ -214,6 +249,27 @@ def test_writes_to_past_days_change_the_cached_answers(pair: Any) -> None:
         payloads = conn.execute(sa.select(store.tables.day_cache.c.payload)).scalars().all()
     assert payloads and not any('"team"' in p for p in payloads)
     assert any('"enterprise"' in p for p in payloads)
+
+
+def test_part_two_pages_from_the_cache_equal_the_generic_answers(pair: Any) -> None:
+    store, reference = pair
+    expected = normalized(part_two_answers(reference))
+    assert expected["heatmap frustration"][2] == 12
+    assert expected["heatmap todo"][2] > 0
+    assert [row[:2] for row in expected["scroll"]] == [  # landing-a today too
+        ["http://127.0.0.1:39711/landing.html", 2], ["http://127.0.0.1:39711/dashboard.html", 1]]
+    assert normalized(part_two_answers(store)) == expected  # computed, and cached
+    filled = cached_rows(store)
+    assert filled > 0
+    assert normalized(part_two_answers(store)) == expected  # from the cache
+    assert cached_rows(store) == filled
+    for target in (store, reference):  # late batches on a closed day, an erasure
+        place(target, "frustration-a", 1, 7_200, CHROME, "pro", sid="dc-frustration-b")
+        target.erase_sessions(["dc-todo-a"])
+    after = normalized(part_two_answers(reference))
+    assert after["heatmap frustration"][2] == 24 and after["heatmap todo"][2] == 0
+    assert after["engagement score"][0] == expected["engagement score"][0]  # +1 -1
+    assert normalized(part_two_answers(store)) == after
 
 
 def test_compaction_moves_events_between_days_and_the_cache_follows(pair: Any) -> None:

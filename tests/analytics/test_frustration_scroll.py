@@ -17,6 +17,10 @@ p90 = ceil(3.6) = 4th = 100; one sample in each quarter bin.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
 from sentiero.analytics import export, frustration, scroll
 from sentiero.analytics.periods import resolve_period
 from sentiero.stores.base import Store
@@ -94,3 +98,49 @@ def test_erased_sessions_leave_frustration(empty_store: Store) -> None:
     ids = fill(empty_store, ["frustration-a", "todo-a"])
     empty_store.erase_sessions([ids["frustration-a"]])
     assert [p.url for p in frustration.frustration(empty_store, ALL)] == [HOST + "/todo.html"]
+
+
+def _dead_clicks_on_selectors(store: Store) -> list[tuple[int, str]]:
+    """Five dead clicks (nothing answers them) on one page, far apart, labelled by the
+    recorder's ``__click`` event: #b, #a, #c, #a, #b, two seconds apart."""
+    t0 = START + 3_600_000
+    events = [s.meta(t0, "/cart"), s.snapshot(t0 + 1)]
+    clicked = []
+    for n, selector in enumerate(("#b", "#a", "#c", "#a", "#b")):
+        at = t0 + 1_000 + n * 2_000
+        events.append({"type": 3, "timestamp": at,
+                       "data": {"source": 2, "type": 2, "id": 7, "x": 100 + 50 * n, "y": 50}})
+        events.append(s.custom(at + 5, "__click", {"selector": selector}))
+        clicked.append((at, selector))
+    events.append(s.custom(t0 + 20_000, "tick"))
+    ingest_recording(store, "", "cart", settings=SETTINGS,
+                     recording=s.recording("cart", events))
+    return clicked
+
+
+def test_a_pages_first_incidents_across_its_selectors(empty_store: Store) -> None:
+    """The first 3 in time order whatever their selector (#b, #a, #c), over every time and
+    over a range of closed days (where the SQL stores read them per selector)."""
+    clicked = _dead_clicks_on_selectors(empty_store)
+    day = datetime.fromtimestamp(START / 1000, tz=timezone.utc)
+    closed = resolve_period(day - timedelta(days=1), day + timedelta(days=2), None)
+    for period in (ALL, closed):
+        (page,) = frustration.frustration(empty_store, period, shown=3)
+        assert (page.url, page.dead, page.sessions_affected) == (s.SITE + "/cart", 5, 1)
+        assert dict(page.top_selectors) == {"#b": 2, "#a": 2, "#c": 1}
+        assert [(i.fact.ts_ms, i.fact.key) for i in page.incidents] == clicked[:3]
+        (only,) = frustration.frustration(empty_store, period, url=s.SITE + "/cart", shown=500)
+        assert [(i.fact.ts_ms, i.fact.key) for i in only.incidents] == clicked
+
+
+def test_a_page_with_more_selectors_than_read_one_by_one(empty_store: Store,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Past ``MAX_PAGE_KEYS`` selectors the SQL stores sort the page's incidents instead of
+    reading each selector's first: the same first three."""
+    from sentiero.stores import sql_analytics
+
+    monkeypatch.setattr(sql_analytics, "MAX_PAGE_KEYS", 2)
+    clicked = _dead_clicks_on_selectors(empty_store)
+    (page,) = frustration.frustration(empty_store, ALL, shown=3)
+    assert [(i.fact.ts_ms, i.fact.key) for i in page.incidents] == clicked[:3]

@@ -8,7 +8,9 @@ a sample without a viewport height uses ``max_y / deepest max_y × 100``."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ from sentiero.analytics.periods import Period, percentile
 from sentiero.analytics.query import Scope, Segment
 
 if TYPE_CHECKING:
-    from sentiero.stores.base import Store
+    from sentiero.stores.base import Fact, Store
 
 MAX_PAGES = 200
 BINS = ("0-25%", "25-50%", "50-75%", "75-100%")
@@ -32,21 +34,38 @@ class Sample:
     vh: float | None
 
 
+@dataclass(frozen=True)
+class ScrollGroup:
+    """One page's samples as the store groups them (``Store.scroll_groups``): each page
+    view's deepest point and viewport height, the distinct sessions, and the deepest sample
+    (greatest y, then earliest, then smallest session and window id)."""
+
+    url: str
+    depths: list[tuple[float, float | None]]  # (max_y, vh) per page view, in no order
+    sessions: int
+    deepest: Sample
+
+
+def deeper(a: Sample, b: Sample) -> Sample:
+    return min(a, b, key=lambda x: (-x.max_y, x.ts_ms, x.session_id, x.window_id))
+
+
 @dataclass
 class PageScroll:
     url: str
-    samples: list[Sample] = field(default_factory=list)
+    depths: list[tuple[float, float | None]] = field(default_factory=list)
     depths_pct: list[float] = field(default_factory=list)  # sorted
     page_height_px: float = 0.0
     sessions: int = 0
+    deepest: Sample | None = None
 
     @property
     def views(self) -> int:
-        return len(self.samples)
+        return len(self.depths)
 
     @property
     def avg_depth_px(self) -> float | None:
-        return sum(s.max_y for s in self.samples) / len(self.samples) if self.samples else None
+        return sum(y for y, _ in self.depths) / len(self.depths) if self.depths else None
 
     @property
     def avg_depth_pct(self) -> float | None:
@@ -65,22 +84,19 @@ class PageScroll:
             counts[min(len(BINS), max(1, math.ceil(depth / 25))) - 1] += 1
         return list(zip(BINS, counts, strict=True))
 
-    @property
-    def deepest(self) -> Sample | None:
-        return max(self.samples, key=lambda s: (s.max_y, -s.ts_ms), default=None)
 
-
-def _finish(page: PageScroll) -> PageScroll:
-    page.page_height_px = max((s.max_y + (s.vh or 0) for s in page.samples), default=0.0)
-    deepest_y = max((s.max_y for s in page.samples), default=0.0)
+def _page(group: ScrollGroup) -> PageScroll:
+    page = PageScroll(group.url, sorted(group.depths, key=lambda d: (d[0], d[1] or 0)),
+                      sessions=group.sessions, deepest=group.deepest)
+    page.page_height_px = max((y + (vh or 0) for y, vh in page.depths), default=0.0)
+    deepest_y = max((y for y, _ in page.depths), default=0.0)
     depths = []
-    for s in page.samples:
-        if s.vh:
-            depths.append(min(100.0, (s.max_y + s.vh) / page.page_height_px * 100))
+    for y, vh in page.depths:
+        if vh:
+            depths.append(min(100.0, (y + vh) / page.page_height_px * 100))
         else:
-            depths.append(min(100.0, s.max_y / deepest_y * 100) if deepest_y else 0.0)
+            depths.append(min(100.0, y / deepest_y * 100) if deepest_y else 0.0)
     page.depths_pct = sorted(depths)
-    page.sessions = len({s.session_id for s in page.samples})
     return page
 
 
@@ -88,8 +104,15 @@ def scroll_depth(store: Store, period: Period, segment: Segment | None = None,
                  url: str | None = None) -> list[PageScroll]:
     """Pages with scrolling, most sampled first."""
     scope = Scope(period.since, period.until, segment or Segment())
+    return sorted((_page(g) for g in store.scroll_groups(scope, url)),
+                  key=lambda p: (-p.views, p.url))
+
+
+def generic_scroll_groups(facts: Iterable[Fact]) -> list[ScrollGroup]:
+    """``facts``: scroll facts in ts_ms order. A page view's sample is its deepest scroll
+    (the first fact reaching it); facts without a page or a positive depth are no sample."""
     deepest: dict[tuple[str, str, str, Any], Sample] = {}
-    for f in store.scope_facts(scope, ("scroll",), url=url):
+    for f in facts:
         if f.value is None or f.value <= 0 or not f.url:
             continue
         vh = f.data.get("vh")
@@ -99,7 +122,10 @@ def scroll_depth(store: Store, period: Period, segment: Segment | None = None,
             deepest[group] = Sample(f.session_id, f.window_id, f.data.get("pv"), f.ts_ms,
                                     f.value, vh if isinstance(vh, (int, float)) and vh > 0
                                     else None)
-    pages: dict[str, PageScroll] = {}
+    pages: dict[str, list[Sample]] = {}
     for (page_url, *_), sample in deepest.items():
-        pages.setdefault(page_url, PageScroll(page_url)).samples.append(sample)
-    return sorted((_finish(p) for p in pages.values()), key=lambda p: (-p.views, p.url))
+        pages.setdefault(page_url, []).append(sample)
+    return [ScrollGroup(page_url, [(x.max_y, x.vh) for x in samples],
+                        len({x.session_id for x in samples}),
+                        functools.reduce(deeper, samples))
+            for page_url, samples in pages.items()]

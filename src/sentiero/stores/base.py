@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sentiero.analytics.engagement import Engagement
     from sentiero.analytics.form_groups import FormGroups
     from sentiero.analytics.funnel import FunnelTally, Step
+    from sentiero.analytics.scroll import ScrollGroup
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SORT_KEYS = ("updated_at", "created_at", "event_count")
@@ -795,6 +796,14 @@ class Store(TrackingStore, ABC):
         from sentiero.analytics.form_groups import generic_form_completion
 
         return generic_form_completion(self, scope, url, forms)
+
+    def scroll_groups(self, scope: Scope, url: str | None = None) -> list[ScrollGroup]:
+        """Per page (only ``url`` when given), the scroll facts in scope as scroll depth
+        samples: each page view's deepest point, distinct sessions, the deepest sample
+        (sentiero.analytics.scroll)."""
+        from sentiero.analytics.scroll import generic_scroll_groups
+
+        return generic_scroll_groups(query.generic_facts(self, scope, ("scroll",), url))
 
     def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
                     ) -> ClickCells:

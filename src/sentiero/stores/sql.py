@@ -81,7 +81,7 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLEngagement, SQLDayCache, SQLAnalytics,
+class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnalytics,
                SQLForms, SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.

@@ -72,10 +72,18 @@ def long_range(scope: Scope) -> bool:
         scope.until - scope.since > SHORT_RANGE
 
 
+MAX_PAGE_KEYS = 300  # a page's first facts read per key up to this many keys (selectors)
+
+
 def _plain(number: float) -> float:
     """A stored double as ingest had it: whole numbers as ints (so pages print 1280, not
     1280.0, on every store)."""
     return int(number) if float(number).is_integer() else float(number)
+
+
+def _view(row: Any) -> tuple[int, int, str, str]:
+    n, pv, sid, wid = row
+    return int(n), int(pv), sid, wid
 
 
 def click_values(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -171,20 +179,23 @@ class SQLAnalytics:
         f, s = self.tables.facts, self.tables.sessions
         kinds = list(kinds)
         spanning = self._spanning_ids(scope) if span == "multi" else None
-        kind = f.c.kind
-        if isinstance(spanning, list):  # by session (facts_session), not every fact of the kind
-            kind = kind.concat("")
+        # the facts of the few sessions spanning days, listed: read by session (facts_session;
+        # written as ``kind || ''``, ``url || ''`` and on SQLite ``ts_ms + 0`` so that no other
+        # index applies), not by testing every fact of the kind in the range against the list
+        # (30 days at 100,000 sessions: 0.3 s)
+        by_session = isinstance(spanning, list)
+        kind = f.c.kind.concat("") if by_session else f.c.kind
         where: list[Any] = [] if not kinds else \
             [kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds)]
         # a day or two (the day cache's live edges): the time index finds the few rows
-        ts = f.c.ts_ms + 0 if by_page and self.backend == "sqlite" and long_range(scope) \
-            else f.c.ts_ms
+        ts = f.c.ts_ms + 0 if self.backend == "sqlite" and (
+            by_session or (by_page and long_range(scope))) else f.c.ts_ms
         if scope.since is not None:
             where.append(ts >= to_ms(scope.since, round_up=True))
         if scope.until is not None:
             where.append(ts <= to_ms(scope.until))
         if url is not None:
-            where.append(f.c.url == url)
+            where.append((f.c.url + "" if by_session else f.c.url) == url)
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
@@ -585,11 +596,12 @@ class SQLAnalytics:
                 return sa.case((value < whole, whole - 1), else_=whole)
         return sa.func.floor(value)
 
-    def _click_where(self, scope: Scope, url: str, bucket: str | None) -> list[Any]:
+    def _click_where(self, scope: Scope, url: str, bucket: str | None,
+                     span: str | None = None) -> list[Any]:
         f = self.tables.facts
         # only clicks have a viewport width (no kind condition: it would lead the planner to
         # the kind index, which does not hold the geometry)
-        where = [*self._fact_where(scope, (), url), f.c.click_vw.is_not(None)]
+        where = [*self._fact_where(scope, (), url, span=span), f.c.click_vw.is_not(None)]
         if bucket is not None:
             _, _, lo, hi = next(b for b in clicks.BUCKETS if b[0] == bucket)
             where += [f.c.click_vw >= lo, f.c.click_vw < hi]
@@ -600,55 +612,105 @@ class SQLAnalytics:
         x = f.c.click_x * float(width) / f.c.click_vw
         return (self._floor(x / float(cell_px)), self._floor(f.c.click_y / float(cell_px)), x)
 
-    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
-                    ) -> clicks.ClickCells:
+    # click_cells in three groupable parts, each answerable per UTC day (``per_day``; the
+    # day cache, sql_day_cache.py, keeps closed days' answers): clicks and the deepest click
+    # per bucket and selector, the busiest page view, the cells of the layout
+
+    def _click_day(self) -> Any:
+        f = self.tables.facts
+        return (f.c.ts_ms - f.c.ts_ms % DAY_MS).label("day")
+
+    def click_groups(self, scope: Scope, url: str, span: str | None = None,
+                     per_day: bool = False) -> Any:
+        """{(bucket, selector): (clicks, deepest page y)} of one page's clicks in scope."""
         f = self.tables.facts
         vw = f.c.click_vw
         # every stored click_vw is in some bucket (clicks.geometry): the upper bounds suffice
         which = sa.case(*((vw < hi, key) for key, _, _, hi in clicks.BUCKETS[:-1]),
                         else_=clicks.BUCKETS[-1][0]).label("bucket")
+        day = self._click_day() if per_day else sa.null()
+        days: dict[int, dict[tuple[str, str | None], tuple[int, float]]] = {}
+        for d, key, selector, n, y in self._read(
+                sa.select(day, which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
+                .where(*self._click_where(scope, url, None, span))
+                .group_by(which, f.c.key, *((day,) if per_day else ()))):
+            days.setdefault(int(d or 0), {})[(key, selector)] = (int(n), _plain(y))
+        return days if per_day else days.get(0, {})
+
+    def click_view(self, scope: Scope, url: str, bucket: str, span: str | None = None,
+                   per_day: bool = False) -> Any:
+        """The page view with the most clicks of ``bucket`` (ties: earliest page view, then
+        session and window id) as (clicks, pv, session id, window id), None when no click
+        knows its page view. A page view lies on one day unless its session spans days."""
+        f = self.tables.facts
+        n = sa.func.count()
+        where = [*self._click_where(scope, url, bucket, span), f.c.click_pv.is_not(None)]
+        views = [f.c.session_id, f.c.window_id, f.c.click_pv]
+        order = (n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id)
+        if not per_day:
+            found = self._read(sa.select(n, f.c.click_pv, f.c.session_id, f.c.window_id)
+                               .where(*where).group_by(*views).order_by(*order).limit(1))
+            return _view(found[0]) if found else None
+        day = self._click_day()
+        ranked = sa.select(day, n.label("n"), *views, sa.func.row_number().over(
+            partition_by=day, order_by=order).label("rank")
+        ).where(*where).group_by(day, *views).subquery()
+        return {int(r[0]): _view(r[1:]) for r in self._read(
+            sa.select(ranked.c.day, ranked.c.n, ranked.c.click_pv, ranked.c.session_id,
+                      ranked.c.window_id).where(ranked.c.rank == 1))}
+
+    def click_grid(self, scope: Scope, url: str, bucket: str, width: float, cell_px: int,
+                   span: str | None = None, per_day: bool = False) -> Any:
+        """{(column, row): (clicks, distinct sessions, scaled x summed, page y summed)} of
+        ``bucket``'s clicks in a layout ``width`` px wide."""
+        f = self.tables.facts
+        gx, gy, x = self._click_cell(width, cell_px)
+        gx, gy = gx.label("gx"), gy.label("gy")
+        day = self._click_day() if per_day else sa.null()
+        days: dict[int, dict[tuple[int, int], tuple[int, int, float, float]]] = {}
+        for d, cx, cy, count, who, sx, sy in self._read(
+                sa.select(day, gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
+                          sa.func.sum(x), sa.func.sum(f.c.click_y))
+                .where(*self._click_where(scope, url, bucket, span))
+                .group_by(gx, gy, *((day,) if per_day else ()))):
+            days.setdefault(int(d or 0), {})[(int(cx), int(cy))] = (
+                int(count), int(who), float(sx), float(sy))
+        return days if per_day else days.get(0, {})
+
+    def click_cells(self, scope: Scope, url: str, bucket: str | None, cell_px: int
+                    ) -> clicks.ClickCells:
+        f = self.tables.facts
+        groups = self.click_groups(scope, url)
         counts = dict.fromkeys(clicks.BUCKET_KEYS, 0)
-        # one pass: clicks and the deepest click per bucket and selector
-        groups = self._read(sa.select(which, f.c.key, sa.func.count(), sa.func.max(f.c.click_y))
-                            .where(*self._click_where(scope, url, None))
-                            .group_by(which, f.c.key))
-        for key, _, n, _ in groups:
-            counts[key] += int(n)
+        for (key, _), (n, _) in groups.items():
+            counts[key] += n
         bucket = clicks.pick_bucket(counts, bucket)
         if not counts[bucket]:
             return clicks.ClickCells(counts, bucket, None, None, [], {}, None)
-        elements = {selector: int(n) for key, selector, n, _ in groups
+        elements = {selector: n for (key, selector), (n, _) in groups.items()
                     if key == bucket and selector}
-        max_y = max(float(y) for key, _, _, y in groups if key == bucket)
+        max_y = max(y for (key, _), (_, y) in groups.items() if key == bucket)
         where = self._click_where(scope, url, bucket)
-        n = sa.func.count()
-        view = self._read(
-            sa.select(f.c.session_id, f.c.window_id, f.c.click_pv)
-            .where(*where, f.c.click_pv.is_not(None))
-            .group_by(f.c.session_id, f.c.window_id, f.c.click_pv)
-            .order_by(n.desc(), f.c.click_pv, f.c.session_id, f.c.window_id).limit(1))
+        view = self.click_view(scope, url, bucket)
         representative = None
-        if view:
-            sid, wid, pv = view[0]
+        if view is not None:
+            _, pv, sid, wid = view
+            # its size: that of its latest click (by the session's index)
             width, height = self._read(
                 sa.select(f.c.click_vw, f.c.click_vh)
-                .where(*where, f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv)
+                .where(f.c.session_id == sid, f.c.window_id == wid, f.c.click_pv == pv,
+                       *where)
                 .order_by(f.c.ts_ms.desc(), f.c.id.desc()).limit(1))[0]
-            representative = clicks.PageView(sid, wid, int(pv), _plain(width),
+            representative = clicks.PageView(sid, wid, pv, _plain(width),
                                              None if height is None else _plain(height))
             width = representative.width
         else:  # no click knows its page view: the earliest click's layout
-            width = _plain(self._read(sa.select(vw).where(*where)
+            width = _plain(self._read(sa.select(f.c.click_vw).where(*where)
                                       .order_by(f.c.ts_ms, f.c.id).limit(1))[0][0])
-        gx, gy, x = self._click_cell(width, cell_px)
-        gx, gy = gx.label("gx"), gy.label("gy")
-        cells = [clicks.Cell(int(cx), int(cy), int(count), int(who), float(sx), float(sy))
-                 for cx, cy, count, who, sx, sy in self._read(
-                     sa.select(gx, gy, sa.func.count(), sa.func.count(sa.distinct(f.c.session_id)),
-                               sa.func.sum(x), sa.func.sum(f.c.click_y))
-                     .where(*where).group_by(gx, gy))]
+        cells = [clicks.Cell(cx, cy, count, who, sx, sy) for (cx, cy), (count, who, sx, sy)
+                 in self.click_grid(scope, url, bucket, width, cell_px).items()]
         return clicks.ClickCells(counts, bucket, representative, width, cells, elements,
-                                 _plain(max_y))
+                                 max_y)
 
     def click_spot(self, scope: Scope, url: str, bucket: str, width: float,
                    cell: tuple[int, int], cell_px: int, limit: int) -> list[clicks.Click]:
@@ -661,12 +723,40 @@ class SQLAnalytics:
         return [clicks.Click(sid, wid, int(ts), float(cx), float(cy), key)
                 for sid, wid, ts, cx, cy, key in rows]
 
+    # --- scroll depth (rules in sentiero.analytics.scroll) --------------------------------
+
+    def scroll_groups(self, scope: Scope, url: str | None = None, span: str | None = None,
+                      per_day: bool = False) -> Any:
+        """The scroll facts' few columns, grouped by the one rule of
+        ``scroll.generic_scroll_groups`` (per UTC day with ``per_day``: the day cache keeps
+        closed days' groups, so a request reads only the open part of its range)."""
+        from sentiero.analytics.scroll import generic_scroll_groups
+
+        f = self.tables.facts
+        where = self._fact_where(scope, ("scroll",), url, by_page=url is not None, span=span)
+        loads = orjson.loads
+        days: dict[int, list[Fact]] = {}
+        # sorted here: ORDER BY leads the planners to walk the time index over every kind
+        rows = sorted(tuple(r) for r in self._read(
+            sa.select(f.c.ts_ms, f.c.id, f.c.session_id, f.c.window_id, f.c.url, f.c.data_json,
+                      f.c.value).where(*where, f.c.value > 0, f.c.url > "")))
+        for ts, _, sid, wid, page, data, value in rows:
+            day = int(ts) - int(ts) % DAY_MS if per_day else 0
+            days.setdefault(day, []).append(Fact("scroll", sid, wid, int(ts), page, loads(data),
+                                                 None, value))
+        groups = {d: generic_scroll_groups(facts) for d, facts in days.items()}
+        return groups if per_day else groups.get(0, [])
+
     def scope_facts(self, scope: Scope, kinds: Iterable[str], url: str | None = None,
                     limit: int | None = None) -> Iterator[Fact]:
         kinds = tuple(kinds)
         if not kinds or limit == 0:
             return iter(())
         self._ensure_ready()
+        if url is not None and limit is not None:
+            first = self._first_page_facts(scope, kinds, url, limit)
+            if first is not None:
+                return iter(first)
         f = self.tables.facts
         by_page = url is not None
         stmt = sa.select(f).where(*self._fact_where(scope, kinds, url, by_page=by_page))
@@ -674,6 +764,58 @@ class SQLAnalytics:
         if limit is None:
             return facts
         return iter(sorted(facts, key=lambda x: (x.ts_ms, x.session_id)))
+
+    def _first_page_facts(self, scope: Scope, kinds: tuple[str, ...], url: str, limit: int
+                          ) -> list[Fact] | None:
+        """The first ``limit`` facts of one page (the frustration page's incidents). Sorting
+        all of a page's facts in the range for the first few read every one (at 1,000,000
+        sessions, a page's rage and dead clicks over 30 days: seconds). facts_reads is in
+        time order within each (kind, url, key), so each key the page has (found by skipping
+        from key to key in that index: one seek each) gives its first ``limit`` in the range
+        by an ordered index range that stops there; the earliest of those are the page's
+        first. The cost follows the page's keys (selectors), not its facts; None when the
+        page has more than ``MAX_PAGE_KEYS`` (selectors with generated ids): read them all."""
+        f = self.tables.facts
+        ranges = []
+        for kind in kinds:
+            keys = self._page_keys(kind, url)
+            if keys is None:
+                return None
+            for key in keys:
+                where = self._fact_where(scope, (kind,), url, by_page=True)
+                where.append(f.c.key.is_(None) if key is None else f.c.key == key)
+                ranges.append(
+                    sa.select(f.c.kind, f.c.session_id, f.c.window_id, f.c.ts_ms, f.c.url,
+                              f.c.data_json, f.c.key, f.c.value, f.c.id).where(*where)
+                    .order_by(f.c.ts_ms, f.c.session_id, f.c.id).limit(limit))
+        rows: list[Any] = []
+        for start in range(0, len(ranges), 100):  # (SQLite: at most 500 in a compound)
+            part = ranges[start:start + 100]
+            union = part[0] if len(part) == 1 else sa.union_all(
+                *(sa.select(r.subquery()) for r in part))
+            rows.extend(self._read(union))
+        rows.sort(key=lambda r: (r[3], r[1], r[8]))
+        return [Fact(kind, sid, wid, int(ts), page, orjson.loads(data), key, value)
+                for kind, sid, wid, ts, page, data, key, value, _ in rows[:limit]]
+
+    def _page_keys(self, kind: str, url: str) -> list[str | None] | None:
+        """Every key the facts of ``kind`` on ``url`` have (at any time), None included;
+        None when there are more than ``MAX_PAGE_KEYS``."""
+        f = self.tables.facts
+        where = [f.c.kind == kind, f.c.url == url]
+        keys: list[str | None] = []
+        if self._read(sa.select(f.c.kind).where(*where, f.c.key.is_(None)).limit(1)):
+            keys.append(None)
+        after = f.c.key.is_not(None)
+        while True:
+            found = self._read(sa.select(f.c.key).where(*where, after)
+                               .order_by(f.c.key).limit(1))
+            if not found:
+                return keys
+            if len(keys) >= MAX_PAGE_KEYS:
+                return None
+            keys.append(found[0][0])
+            after = f.c.key > found[0][0]
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
         s, c = self.tables.sessions, self.tables.chunks

@@ -6,7 +6,9 @@ days groups all of them on every request. Most of those days are over: their ans
 only when a late batch, an erasure, a purge, a compaction or an import touches them. So the
 grouped queries of the facts-query interface (``count_sessions``, ``session_counts``,
 ``session_facets``, ``metadata_counts``, ``daily_activity``, ``fact_counts``,
-``fact_maxima``, ``fact_trait_counts``) are answered per UTC day, each closed day's answer stored in
+``fact_maxima``, ``fact_trait_counts``; the part-2 pages' ``click_groups``, ``click_view``,
+``click_grid``, ``scroll_groups``, ``engagement_bins``, ``engagement_top``) are answered per UTC
+day, each closed day's answer stored in
 ``day_cache`` under a digest of the call, and only the open edges of the range (today, a
 range that starts or ends mid-day) are queried live. The analyses themselves do not change:
 they call the same methods and get the same answers (tests/analytics runs every analysis on
@@ -51,6 +53,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sentiero.analytics.engagement import BINS as ENGAGEMENT_BINS
 from sentiero.analytics.query import (
     DURATION_LABELS,
     FACET_TRAITS,
@@ -60,6 +63,7 @@ from sentiero.analytics.query import (
     Moment,
     Scope,
 )
+from sentiero.analytics.scroll import Sample, ScrollGroup, deeper
 
 if TYPE_CHECKING:
     from sentiero.analytics.conversions import GoalGroup
@@ -411,6 +415,78 @@ COMPLETION = Cached(lambda d: [[k, a, b] for k, (a, b) in d.items()],
                     lambda rows: {k: (a, b) for k, a, b in rows}, _merge_completion, dict)
 
 
+def _merge_click_groups(parts: list[dict[Any, tuple[int, Any]]]) -> dict[Any, tuple[int, Any]]:
+    out: dict[Any, tuple[int, Any]] = {}
+    for part in parts:
+        for key, (n, y) in part.items():
+            had = out.get(key)
+            out[key] = (n, y) if had is None else (had[0] + n, max(had[1], y))
+    return out
+
+
+CLICK_GROUPS = Cached(lambda d: [[*k, n, y] for k, (n, y) in d.items()],
+                      lambda rows: {(b, k): (n, y) for b, k, n, y in rows},
+                      _merge_click_groups, dict)
+
+
+def _busiest_view(parts: list[Any]) -> Any:
+    return min((v for v in parts if v is not None), default=None,
+               key=lambda v: (-v[0], v[1], v[2], v[3]))
+
+
+CLICK_VIEW = Cached(lambda v: None if v is None else list(v),
+                    lambda p: None if p is None else tuple(p), _busiest_view, lambda: None)
+
+
+def _merge_sums(parts: list[dict[Any, tuple[Any, ...]]]) -> dict[Any, tuple[Any, ...]]:
+    out: dict[Any, tuple[Any, ...]] = {}
+    for part in parts:
+        for key, values in part.items():
+            had = out.get(key)
+            out[key] = values if had is None else tuple(a + b for a, b in
+                                                        zip(had, values, strict=True))
+    return out
+
+
+CLICK_GRID = Cached(lambda d: [[*k, *v] for k, v in d.items()],
+                    lambda rows: {(r[0], r[1]): tuple(r[2:]) for r in rows}, _merge_sums, dict)
+
+
+def _encode_scroll(groups: list[ScrollGroup]) -> Any:
+    return [[g.url, [list(d) for d in g.depths], g.sessions, list(astuple(g.deepest))]
+            for g in groups]
+
+
+def _decode_scroll(rows: Any) -> list[ScrollGroup]:
+    return [ScrollGroup(url, [(y, vh) for y, vh in depths], sessions, Sample(*deepest))
+            for url, depths, sessions, deepest in rows]
+
+
+def _merge_scroll(parts: list[list[ScrollGroup]]) -> list[ScrollGroup]:
+    out: dict[str, ScrollGroup] = {}
+    for part in parts:
+        for g in part:
+            had = out.get(g.url)
+            out[g.url] = g if had is None else ScrollGroup(
+                g.url, had.depths + g.depths, had.sessions + g.sessions,
+                deeper(had.deepest, g.deepest))
+    return list(out.values())
+
+
+SCROLL_GROUPS = Cached(_encode_scroll, _decode_scroll, _merge_scroll, list)
+
+
+def _add_lists(parts: list[list[int]]) -> list[int]:
+    return [sum(column) for column in zip(*parts, strict=True)] if parts else []
+
+
+def _first_sessions(limit: int) -> Cached:
+    """(value, session id) lists: the first ``limit`` of all days, value descending."""
+    return Cached(lambda rows: [list(r) for r in rows], lambda rows: [tuple(r) for r in rows],
+                  lambda parts: sorted((r for part in parts for r in part),
+                                       key=lambda r: (-r[0], r[1]))[:limit], list)
+
+
 def _digest(name: str, params: Iterable[Any], scope: Scope) -> str:
     text = repr((name, tuple(params), astuple(scope.segment)))
     return hashlib.sha1(text.encode()).hexdigest()
@@ -627,3 +703,44 @@ class SQLDayCache:
 
         return self._by_day("form_completion", (url, tuple(sorted(forms.items()))), scope,
                             COMPLETION, compute, split=True)
+
+
+    # the heatmap's parts (sentiero.stores.sql_analytics.click_cells): a page view's clicks
+    # (one window) can fall on two days, and distinct sessions do not add up: sessions
+    # across days live
+
+    def click_groups(self, scope: Scope, url: str) -> dict[tuple[str, str | None],
+                                                          tuple[int, Any]]:
+        return self._by_day("click_groups", (url,), scope, CLICK_GROUPS, lambda s, span, d: super(
+            SQLDayCache, self).click_groups(s, url, span=span, per_day=d))
+
+    def click_view(self, scope: Scope, url: str, bucket: str) -> tuple[int, int, str, str] | None:
+        return self._by_day("click_view", (url, bucket), scope, CLICK_VIEW,
+                            lambda s, span, d: super(SQLDayCache, self).click_view(
+                                s, url, bucket, span=span, per_day=d), split=True)
+
+    def click_grid(self, scope: Scope, url: str, bucket: str, width: float, cell_px: int
+                   ) -> dict[tuple[int, int], tuple[int, int, float, float]]:
+        return self._by_day("click_grid", (url, bucket, width, cell_px), scope, CLICK_GRID,
+                            lambda s, span, d: super(SQLDayCache, self).click_grid(
+                                s, url, bucket, width, cell_px, span=span, per_day=d),
+                            split=True)
+
+    def scroll_groups(self, scope: Scope, url: str | None = None) -> list[ScrollGroup]:
+        # a page view (one window) can fall on two days: sessions across days live
+        return self._by_day("scroll_groups", (url,), scope, SCROLL_GROUPS,
+                            lambda s, span, d: super(SQLDayCache, self).scroll_groups(
+                                s, url, span=span, per_day=d), split=True)
+
+    # the engagement page (sql_engagement.py): each session lies on the day of its last
+    # activity, as in count_sessions
+
+    def engagement_bins(self, scope: Scope) -> list[int]:
+        bins = Cached(list, list, _add_lists, lambda: [0] * (len(ENGAGEMENT_BINS) + 1))
+        return self._by_day("engagement_bins", (), scope, bins, lambda s, _, d: super(
+            SQLDayCache, self).engagement_bins(s, per_day=d))
+
+    def engagement_top(self, scope: Scope, sort: str, limit: int) -> list[tuple[int, str]]:
+        return self._by_day("engagement_top", (sort, limit), scope, _first_sessions(limit),
+                            lambda s, _, d: super(SQLDayCache, self).engagement_top(
+                                s, sort, limit, per_day=d))

@@ -247,34 +247,69 @@ def backfill(conn: Connection, tables: Any, page: int = 1000) -> None:
 
 
 class SQLEngagement:
-    """The engagement page's query (sentiero.analytics.engagement) in SQL."""
+    """The engagement page's query (sentiero.analytics.engagement) in SQL. Its two groupings,
+    the score distribution and the first sessions by score or duration, are answered per
+    UTC day of last activity (``per_day``), so the day cache (sql_day_cache.py) keeps closed
+    days' answers: each session lies on one day, and the first ``limit`` of the range are
+    among the first ``limit`` of each day."""
 
     tables: Any
     _read: Any
     _rows: Any
     _session_where: Any
+    _session_day: Any
+
+    def _score(self) -> Any:
+        return sa.func.coalesce(self.tables.sessions.c.eng_score, 0)
+
+    def engagement_bins(self, scope: Scope, per_day: bool = False) -> Any:
+        """[sessions per score bin..., scores summed] of the sessions in scope."""
+        score = self._score()
+        bin_ = sa.case(*((score >= 20 * i, i) for i in range(len(eng.BINS) - 1, 0, -1)),
+                       else_=0).label("bin")
+        day = self._session_day() if per_day else sa.null()
+        days: dict[int, list[int]] = {}
+        for d, b, n, points in self._read(
+                sa.select(day, bin_, sa.func.count(), sa.func.sum(score))
+                .where(*self._session_where(scope)).group_by(bin_, *((day,) if per_day else ()))):
+            slot = days.setdefault(int(d or 0) // 1000, [0] * (len(eng.BINS) + 1))
+            slot[int(b)] += int(n)
+            slot[-1] += int(points or 0)
+        return days if per_day else days.get(0, [0] * (len(eng.BINS) + 1))
+
+    def engagement_top(self, scope: Scope, sort: str, limit: int, per_day: bool = False
+                       ) -> Any:
+        """The first ``limit`` sessions in scope by score (or duration) descending, ties by
+        id: [(score or duration, session id)]."""
+        s = self.tables.sessions
+        value = self._score() if sort == "score" else \
+            sa.func.coalesce(s.c.last_ms - s.c.first_ms, 0)
+        order = (value.desc(), s.c.session_id)
+        where = self._session_where(scope)
+        if not per_day:
+            return [(int(v), sid) for v, sid in self._read(
+                sa.select(value, s.c.session_id).where(*where).order_by(*order).limit(limit))]
+        day = self._session_day()
+        ranked = sa.select(day, value.label("value"), s.c.session_id, sa.func.row_number().over(
+            partition_by=day, order_by=order).label("rank")).where(*where).subquery()
+        days: dict[int, list[tuple[int, str]]] = {}
+        for d, v, sid in self._read(sa.select(ranked.c.day_us, ranked.c.value,
+                                              ranked.c.session_id)
+                                    .where(ranked.c.rank <= limit)):
+            days.setdefault(int(d) // 1000, []).append((int(v), sid))
+        return days
 
     def engagement_scores(self, scope: Scope, sort: str, limit: int) -> eng.Engagement:
         s = self.tables.sessions
-        where = self._session_where(scope)
-        score = sa.func.coalesce(s.c.eng_score, 0)
-        bin_ = sa.case(*((score >= 20 * i, i) for i in range(len(eng.BINS) - 1, 0, -1)),
-                       else_=0).label("bin")
-        counts = [0] * len(eng.BINS)
-        total = score_sum = 0
-        for b, n, points in self._read(sa.select(bin_, sa.func.count(), sa.func.sum(score))
-                                       .where(*where).group_by(bin_)):
-            counts[int(b)] = int(n)
-            total += int(n)
-            score_sum += int(points or 0)
-        if sort == "duration":
-            order = [sa.func.coalesce(s.c.last_ms - s.c.first_ms, 0).desc(), s.c.session_id]
-        else:
-            order = [score.desc(), s.c.session_id]
-        rows = self._rows(where, limit, 0, order) if total else []
+        *counts, score_sum = self.engagement_bins(scope)
+        total = sum(counts)
+        first = self.engagement_top(scope, sort, limit) if total else []
+        rank = {sid: i for i, (_, sid) in enumerate(first)}
+        rows = sorted(self._rows([s.c.session_id.in_(list(rank))], None, 0),
+                      key=lambda r: rank[r.session_id]) if rank else []
         stored = {r.session_id: r for r in self._read(
             sa.select(s.c.session_id, *(s.c[n] for n, _ in SIGNAL_COLUMNS))
-            .where(s.c.session_id.in_([r.session_id for r in rows])))} if rows else {}
+            .where(s.c.session_id.in_(list(rank))))} if rows else {}
         items = []
         for row in rows:
             signals = _stored_signals(stored[row.session_id])
