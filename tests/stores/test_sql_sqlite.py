@@ -66,6 +66,36 @@ class TestSQLiteFile(SQLStoreTests):
         writer.join(30)
         assert saved == [True] and store.get_session("s1").event_count > 0
 
+    def test_batches_waiting_for_the_writer_lock_share_one_transaction(
+            self, store: SQLStore) -> None:
+        # while another process writes, this process's batches gather: once the lock is free
+        # they are committed together (one commit), not the first alone and then the rest
+        import fcntl
+        import os
+
+        from sqlalchemy import event
+
+        commits: list[int] = []
+        event.listen(store.engine, "commit", lambda conn: commits.append(1))
+        fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        saved: list[bool] = []
+        threads = [threading.Thread(target=lambda i=i: saved.append(
+            store.save_batch(batch(f"g{i}", seq=0)))) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(store._group._queue) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(store._group._queue) == 4, "the four wait for the lock"
+        os.close(fd)
+        for thread in threads:
+            thread.join(30)
+        assert saved == [True] * 4
+        assert len(commits) == 1
+        for i in range(4):
+            assert store.get_session(f"g{i}").event_count > 0
+
     def test_heatmap_cells_without_sqlite_math_functions(self, store: SQLStore) -> None:
         # SQLite builds without floor(): cells come from a CAST that truncates, corrected
         # below zero; a click left of the page (x -30) is in column -2, as with floor()

@@ -8,6 +8,11 @@ in one transaction, each batch inside its own savepoint; threads that arrive mea
 and the next of them leads the next group as soon as the leader has committed. There is no
 background thread (nothing to restart after a fork, nothing to stop at exit).
 
+With a ``gate`` (SQLite: the writer lock that the processes of a server share), the leader
+takes the gate first and forms its group only then: batches that arrive while it waits for
+another process's transaction join this group instead of waiting for the next one. Under
+load that is what makes groups: the wait for the other process is the time they gather in.
+
 Each caller gets its own batch's outcome, and only after the transaction holding it has
 committed: an acknowledged batch is on disk (as durable as the ``synchronous`` setting makes
 a commit, see docs/storage.md). A batch that fails inside its savepoint (a duplicate seq, a
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -54,9 +60,11 @@ class GroupCommit(Generic[T]):
     group is committed."""
 
     def __init__(self, commit_group: Callable[[Sequence[Pending[T]]], None],
-                 max_group: int = MAX_GROUP) -> None:
+                 max_group: int = MAX_GROUP,
+                 gate: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self._commit_group = commit_group
         self._max_group = max_group
+        self._gate = gate or nullcontext
         self._lock = threading.Lock()
         self._queue: list[Pending[T]] = []
         self._busy = False
@@ -81,12 +89,18 @@ class GroupCommit(Generic[T]):
         return item.outcome()
 
     def _lead_one_group(self) -> None:
-        with self._lock:
-            group = self._queue[: self._max_group]
-            del self._queue[: self._max_group]
+        group: list[Pending[T]] = []
         try:
-            self._commit_group(group)
+            with self._gate():
+                with self._lock:  # formed once the gate is held: latecomers join it
+                    group = self._queue[: self._max_group]
+                    del self._queue[: self._max_group]
+                self._commit_group(group)
         except BaseException as error:  # noqa: BLE001 - handed to every caller of the group
+            if not group:  # the gate failed: the leader's batch is the first waiting
+                with self._lock:
+                    group = self._queue[:1]
+                    del self._queue[:1]
             for item in group:
                 item.result, item.error = None, error
         finally:

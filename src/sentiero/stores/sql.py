@@ -120,7 +120,7 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnal
         self._exec = Direct(self.engine.dialect, self._statement, self.is_sqlite).run
         # SQLite has one writer at a time: concurrent batches share a transaction
         self._group: GroupCommit[bool] | None = (
-            GroupCommit(self._commit_group) if self.is_sqlite else None)
+            GroupCommit(self._commit_group, gate=self._writer_lock) if self.is_sqlite else None)
         if not self._memory:
             _forget_connections_after_fork(self.engine, self._group)
 
@@ -194,20 +194,23 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnal
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[Connection]:
-        with self._serial or (self._writer_lock() if write else nullcontext()):
+    def _tx(self, write: bool = False, locked: bool = False) -> Iterator[Connection]:
+        """A transaction; ``write`` takes the writer lock first (``locked``: the caller holds
+        it already, the group commit's leader)."""
+        with self._serial or (self._writer_lock() if write and not locked else nullcontext()):
             with self.engine.connect() as conn:
                 if write and self.is_sqlite:
                     conn.execution_options(sentiero_write=True)
                 with conn.begin():
                     yield conn
 
-    def _run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+    def _run(self, work: Callable[[Connection], T], write: bool = True, *,
+             locked: bool = False) -> T:
         """Run ``work`` in one transaction, retrying deadlocks and serialization failures;
-        backend failures become StoreError."""
+        backend failures become StoreError. ``locked``: see ``_tx``."""
         for attempt in range(_RETRIES):
             try:
-                with self._tx(write) as conn:
+                with self._tx(write, locked) as conn:
                     return work(conn)
             except _Retry:
                 if attempt < _RETRIES - 1:

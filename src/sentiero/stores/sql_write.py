@@ -125,11 +125,12 @@ class SQLWrite:
         """Write a group of batches in one transaction, each in its own savepoint: a batch
         that fails is rolled back alone and the others are committed (group_commit.py). A
         group of one needs no savepoint: its failure rolls back the transaction, and
-        GroupCommit hands the error to its caller."""
+        GroupCommit hands the error to its caller. GroupCommit holds the writer lock (its
+        gate) around this call."""
         if len(group) == 1:
             only = group[0]
             only.result, only.error = None, None
-            only.result = self._run(only.work)
+            only.result = self._run(only.work, locked=True)
             return
 
         def write(conn: Connection) -> None:
@@ -149,7 +150,7 @@ class SQLWrite:
                                   else error)  # a duplicate (_Duplicate) included
                 conn.exec_driver_sql("RELEASE SAVEPOINT sentiero_batch")
 
-        self._run(write)
+        self._run(write, locked=True)
 
     def _save(
         self,
