@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, os.environ.get("SENTIERO_BENCH_SRC") or str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
+import http_ingest  # noqa: E402
 from http_ingest import build_sessions  # noqa: E402
 
 from sentiero.ingest.pipeline import build_batch  # noqa: E402
@@ -92,7 +93,10 @@ def main() -> None:
     parser.add_argument("--fixtures", default="todo-a,dashboard-b")
     parser.add_argument("--profile", metavar="FIXTURE")
     parser.add_argument("--stores", default="", help="also time save_batch: sqlite,memory")
+    parser.add_argument("--live-times", action="store_true",
+                        help="event times shifted to now (http_ingest.py --live-times)")
     args = parser.parse_args()
+    http_ingest.LIVE_TIMES = http_ingest.LIVE_TIMES or args.live_times
     settings = Settings(allow_open_dashboard=True)
 
     def parse(body: bytes) -> object:
