@@ -7,7 +7,7 @@ one frame (``stores/chunk_codec``). Chunks stay chunks, with their time ranges, 
 player still seeks by chunk and fetches the first one alone. A small chunk left on its own (a
 window of one batch, the tail of a run) is recompressed once with the rrweb dictionary (always
 kept, so a pass never compresses it again: level 19 with the dictionary is at worst a few
-header bytes larger than ingest's level 3).
+header bytes larger than what ingest stored at its fast level).
 
 Safe by construction, in every store, through one primitive (``Store.replace_chunks``):
 

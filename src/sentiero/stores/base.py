@@ -218,7 +218,11 @@ def fact_from_stored(
 
 # --- chunk encoding -------------------------------------------------------------------------
 
-_COMPRESSOR_LEVEL = 3
+_COMPRESSOR_LEVEL = 1
+"""Ingest compresses every batch at once and fast; compaction recompresses idle windows
+(docs/storage.md). On the fixtures' recorder-size batches level 1 stored 0.6-9% fewer bytes
+than level 3 on four of seven and up to 1.5% more on three, at 10-35% less CPU on large
+batches (benchmarks/RESULTS.md, 2026-12-04)."""
 
 
 def encode_events(events: list[dict[str, Any]]) -> bytes:
