@@ -86,6 +86,39 @@ def test_segments_combine(store: Store) -> None:
     assert len(page) == 2
 
 
+@pytest.mark.parametrize("strategy", ["default", "probe each session", "match in SQL"])
+def test_url_segments_find_the_same_sessions_however_the_store_looks(
+        store: Store, strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL stores match the pattern against the distinct page URLs, then collect the
+    sessions that saw them or, for a page of a list when they are common, probe each session;
+    past MAX_PAGE_URLS distinct URLs they match in SQL (LIKE: no ``[...]`` classes)."""
+    from sentiero.stores import sql_analytics
+    from sentiero.stores.base import SessionQuery
+
+    if strategy == "probe each session":
+        monkeypatch.setattr(sql_analytics, "COMMON_PAGE_VIEWS", 1)
+    elif strategy == "match in SQL":
+        monkeypatch.setattr(sql_analytics, "MAX_PAGE_URLS", 0)
+
+    def ids(pattern: str, **filters: object) -> set[str]:
+        segment = Segment(url_pattern=pattern, **filters)  # type: ignore[arg-type]
+        listed = {r.session_id for r in store.analytics_sessions(Scope(segment=segment),
+                                                                 limit=20)}
+        sessions = {s.session_id for s in store.list_segment_sessions(
+            SessionQuery(limit=20), segment)}
+        assert store.count_sessions(Scope(segment=segment)) == len(listed) == len(sessions)
+        assert listed == sessions
+        return listed
+
+    assert ids("*PRICING*") == {"sess-landing-a", "sess-signup-b"}
+    assert ids("pricing", browser="Firefox") == {"sess-landing-a"}
+    assert ids("/signup.h?ml") == set()  # a glob matches the whole URL
+    assert ids("*/signup.h?ml") == {"sess-signup-b", "sess-frustration-a"}
+    assert ids("nowhere") == set()
+    if strategy != "match in SQL":
+        assert ids("*/[ps]ricing.html") == {"sess-landing-a", "sess-signup-b"}
+
+
 def test_pages_and_the_page_report(store: Store) -> None:
     rows = {r.url: r for r in pages.page_rows(store, ALL)}
     pricing = rows[HOST + "/pricing.html"]
@@ -187,6 +220,17 @@ def test_exports_are_complete_and_formula_safe(store: Store) -> None:
     for dataset in export.DATASETS.values():  # every dataset exports on every store
         goal = {"goal": Step("tag", "added")} if dataset.needs_goal else {}
         list(dataset.rows(store, ALL, **goal))
+
+
+@pytest.mark.parametrize("page", [1, 2, 4])
+def test_the_session_export_pages_through_every_session_once(
+        store: Store, page: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page ends the range at its last session's moment (the dataset's sessions share
+    moments: ties) and skips those of that moment already written."""
+    whole = [r[0] for r in export.DATASETS["sessions"].rows(store, ALL)]
+    assert len(whole) == len(set(whole)) == 6
+    monkeypatch.setattr(export, "SESSION_PAGE", page)
+    assert [r[0] for r in export.DATASETS["sessions"].rows(store, ALL)] == whole
 
 
 def test_erasing_a_session_removes_its_facts_from_every_analysis(empty_store: Store) -> None:

@@ -10,6 +10,7 @@ sessions today (never cached: today is open; one of them typed in a form).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ from sentiero.compaction import compact_window
 from sentiero.stores.base import Store, WindowRef
 from sentiero.stores.memory import MemoryStore
 from sentiero.stores.sql import SQLStore
-from sentiero.stores.sql_day_cache import DAY_MS, GRACE_MS, DayPlan, day_of
+from sentiero.stores.sql_day_cache import (
+    DAY_MS,
+    GRACE_MS,
+    MAX_CACHED_DAYS,
+    DayPlan,
+    day_of,
+)
 from tests.analytics.conftest import make_store
 from tests.analytics.dataset import CHROME, FIREFOX, IPHONE, SETTINGS
 from tests.analytics.support import BATCH_SIZE, ingest_recording, load_recording
@@ -44,6 +51,7 @@ NOW = datetime.now(timezone.utc)
 TODAY = start_of_day(NOW.date())
 LAST_30_DAYS = resolve_period(None, None, 30)
 WEEK = Period(TODAY - timedelta(days=6), end_of_day(NOW.date()), None)
+EVER = Period(None, None, None)  # cached from the earliest day on
 # recording, days ago, seconds after midnight, user agent, plan
 PLACED = [
     ("frustration-a", 1, 3_600, CHROME, "pro"),
@@ -92,13 +100,22 @@ def fill(store: Store) -> None:
                          - first_ts(load_recording(name)))
 
 
+@functools.cache
+def report_urls() -> tuple[str, ...]:
+    """The dataset's pages (the same list whatever a test erased)."""
+    reference = MemoryStore()
+    fill(reference)
+    return tuple(pages.page_urls(reference, WEEK))
+
+
 def answers(store: Store) -> dict[str, Any]:
     """What the cached interface methods answer, in a comparable form, over a week, the
     30-day preset (the overview adds its prior period), and segments."""
     out: dict[str, Any] = {}
     for label, period, segments in (
             ("week", WEEK, (("all", Segment()), ("url", Segment(url_pattern="*todo*")))),
-            ("30d", LAST_30_DAYS, (("chrome", Segment(browser="Chrome")),))):
+            ("30d", LAST_30_DAYS, (("chrome", Segment(browser="Chrome")),)),
+            ("ever", EVER, (("all", Segment()),))):
         for seg_label, segment in segments:
             scope = Scope(period.since, period.until, segment)
             key = f"{label}/{seg_label}"
@@ -135,8 +152,16 @@ def answers(store: Store) -> dict[str, Any]:
     out["overview"] = (o.kpis, o.prior, o.browsers, o.entry_pages, o.series)
     out["pages"] = sorted((r.url, r.views, r.sessions, r.entries, r.exits)
                           for r in pages.page_rows(store, WEEK))
-    out["errors"] = [(g.key, g.count, g.session_count, dict(g.browsers)) for g in
-                     client_errors.error_groups(store, WEEK)]
+    for label, period in (("week", WEEK), ("ever", EVER)):
+        out[f"errors {label}"] = [(g.key, g.message, g.count, g.session_count, g.last_ms,
+                                   dict(g.browsers), dict(g.pages)) for g in
+                                  client_errors.error_groups(store, period)]
+    for url in report_urls():  # one page report each (the todo page's session runs across
+        report = pages.page_report(store, WEEK, url)  # midnight)
+        out[f"report {url}"] = (report.sessions, report.views, report.scroll_samples,
+                                report.scroll_avg_px, report.scroll_avg_pct, report.form_fields,
+                                report.form_sessions, report.form_submits,
+                                report.form_submit_sessions, report.errors)
     return out
 
 
@@ -303,6 +328,16 @@ def test_a_range_splits_into_cached_closed_days_and_live_edges() -> None:
     assert plan is not None and len(plan.days) == 5
     assert DayPlan.of(Scope(TODAY, WEEK.until), now=now) is None
     assert DayPlan.of(Scope(None, WEEK.until), now=now) is None
+    # no start: from the day of the earliest row; no end: today live, and after it
+    earliest = day_of(now) - 3 * DAY_MS + 5_000
+    plan = DayPlan.of(Scope(), now=now, earliest_ms=earliest)
+    assert plan is not None and plan.days == [day_of(earliest) + i * DAY_MS for i in range(3)]
+    assert [(s.since, s.until) for s in plan.live] == [(TODAY, None)]
+    # at most MAX_CACHED_DAYS days, the newest; the older ones live
+    plan = DayPlan.of(Scope(), now=now, earliest_ms=day_of(now) - 1000 * DAY_MS)
+    assert plan is not None and len(plan.days) == MAX_CACHED_DAYS
+    assert plan.days[-1] == day_of(now) - DAY_MS
+    assert plan.live[0].since is None
     assert DAY_MS == 86_400_000
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sentiero.analytics import export, frustration, scroll
+from sentiero.analytics import export, frustration, pages, scroll
 from sentiero.analytics.periods import resolve_period
 from sentiero.stores.base import Store
 from tests.analytics import synthetic as s
@@ -83,6 +83,9 @@ def test_scroll_depth_fold_lines_and_histogram(empty_store: Store) -> None:
     assert page.deepest is not None and page.deepest.session_id == "scroll-3"
     (row,) = export.DATASETS["scroll"].rows(empty_store, ALL)
     assert row == [s.SITE + "/long", 4, 1700.0, 62.5, 4000, 50.0, 75.0, 100.0, 4, 1, 1, 1, 1]
+    # the page report's scroll summary is the scroll depth page's of that URL
+    report = pages.page_report(empty_store, ALL, s.SITE + "/long")
+    assert (report.scroll_samples, report.scroll_avg_px, report.scroll_avg_pct) == (4, 1700, 62.5)
 
 
 def test_scroll_depth_of_the_fixtures(filled_store: Store) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -48,16 +48,24 @@ def _scope(period: Period) -> Scope:
 
 
 def _sessions(store: Store, period: Period) -> Iterator[list[Any]]:
-    offset = 0
+    """Page after page, newest first: each page ends the range at its last session's
+    activity, and skips the sessions of that moment already written (an offset into the
+    whole list would make the database skip ever more rows: quadratic)."""
+    scope, offset = _scope(period), 0
     while True:
-        rows = store.analytics_sessions(_scope(period), limit=SESSION_PAGE, offset=offset)
+        rows = store.analytics_sessions(scope, limit=SESSION_PAGE, offset=offset)
         for r in rows:
             yield [r.session_id, _iso(r.created_at), _iso_ms(r.first_ms), _iso_ms(r.last_ms),
                    r.duration_ms, r.event_count, r.traits.entry_url, r.traits.referrer,
                    r.traits.browser, r.traits.device, r.has_errors]
         if len(rows) < SESSION_PAGE:
             return
-        offset += len(rows)
+        last = rows[-1].updated_at
+        same = sum(1 for r in rows if r.updated_at == last)
+        if scope.until == last:  # the whole page at the moment the range ends at
+            offset += same
+        else:
+            scope, offset = replace(scope, until=last), same
 
 
 def _errors(store: Store, period: Period) -> Iterator[list[Any]]:

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sentiero.analytics import scroll as scroll_mod
 from sentiero.analytics import vitals as vitals_mod
 from sentiero.analytics.periods import Period, median, pct, top_counts
 from sentiero.analytics.query import Scope, Segment
@@ -20,6 +21,9 @@ MAX_PAGES = 200
 """Pages shown on one screen; the page says how many more there are, export has all."""
 TOP_ELEMENTS = 20
 TOP_TAGS = 200
+COUNTED = ("page_view", "page_leave", "click", "rage_click", "dead_click", "custom", "form_field",
+           "form_submit")
+"""The kinds the page report counts by key."""
 
 
 @dataclass
@@ -109,31 +113,35 @@ class PageReport:
 
 def page_report(store: Store, period: Period, url: str,
                 segment: Segment | None = None) -> PageReport:
-    """Counts come grouped from the store (``fact_counts``), time on page as each page view's
-    longest ``page_time`` (``fact_maxima``); only the kinds whose values are needed one by one
-    (scroll depth, form sessions, error messages) are read."""
+    """Everything comes grouped from the store: counts (``fact_counts``), time on page as each
+    page view's longest ``page_time`` (``fact_maxima``), the scroll depth page's summary of
+    that URL (``scroll_groups``), sessions that typed and submitted
+    (``sessions_with_each``), each error group's latest message (``latest_facts``); only the
+    vitals' percentiles read their facts."""
     scope = _scope(period, segment)
     report = PageReport(url)
 
-    def counted(kind: str, sessions: bool = False) -> list[Any]:
-        return store.fact_counts(scope, kind, by_key=True, url=url, sessions=sessions)
-
-    def sessions_of(kind: str) -> int:
-        return sum(c.sessions for c in store.fact_counts(scope, kind, url=url))
-
-    view_counts = counted("page_view")
+    # every count of the page in three grouped calls (by kind and key; sessions per kind;
+    # error groups with their sessions)
+    counted: dict[str, list[Any]] = {kind: [] for kind in COUNTED}
+    for c in store.fact_counts(scope, COUNTED, by_key=True, url=url, sessions=False,
+                               by_kind=True):
+        counted[c.kind].append(c)
+    sessions_of = {c.kind: c.sessions or 0 for c in store.fact_counts(
+        scope, ("page_view", "form_field"), url=url, by_kind=True)}
+    view_counts = counted["page_view"]
     report.entries = sum(c.count for c in view_counts if c.key == "entry")
-    leave_counts = counted("page_leave")
+    leave_counts = counted["page_leave"]
     leaves = sum(c.count for c in leave_counts)
     leaves_entry = sum(c.count for c in leave_counts if c.key == "entry")
     elements: Counter[str] = Counter()
-    for c in counted("click"):
+    for c in counted["click"]:
         report.clicks += c.count
         if c.key:
             elements[c.key] += c.count
     frustration: Counter[str] = Counter()
     for kind in ("rage_click", "dead_click"):
-        for c in counted(kind):
+        for c in counted[kind]:
             if kind == "rage_click":
                 report.rage_clicks += c.count
             else:
@@ -141,44 +149,32 @@ def page_report(store: Store, period: Period, url: str,
             if c.key:
                 frustration[c.key] += c.count
     tags: Counter[str] = Counter()
-    for c in counted("custom"):
+    for c in counted["custom"]:
         if c.key and not is_internal_tag(c.key):
             tags[c.key] += c.count
     error_groups: dict[str, dict[str, Any]] = {}
-    for c in counted("error", sessions=True):
+    for c in store.fact_counts(scope, "error", by_key=True, url=url):
         name = c.key or "Unknown error"
         group = error_groups.setdefault(name, {"key": name, "message": "", "count": 0,
                                                "sessions": 0, "last_ms": 0})
         group["count"] += c.count
         group["sessions"] += c.sessions
         group["last_ms"] = max(group["last_ms"], c.last_ms or 0)
-    scroll: dict[tuple[str, str, Any], tuple[float, float | None]] = {}
-    fields: set[str] = set()
-    field_sessions: set[str] = set()
-    submit_sessions: set[str] = set()
-    for f in store.scope_facts(scope, ("scroll", "form_field", "form_submit"), url=url):
-        if f.kind == "scroll" and f.value is not None:
-            group = (f.session_id, f.window_id, f.data.get("pv"))
-            vh = f.data.get("vh")
-            best = scroll.get(group)
-            if best is None or f.value > best[0]:
-                scroll[group] = (f.value, vh if isinstance(vh, (int, float)) else None)
-        elif f.kind == "form_field":
-            fields.add(f.key or "")
-            field_sessions.add(f.session_id)
-        elif f.kind == "form_submit":
-            report.form_submits += 1
-            submit_sessions.add(f.session_id)
-    untold = set(error_groups)  # each group's message: its first occurrence's
-    for f in store.scope_facts(scope, ("error",), url=url) if untold else ():
-        name = f.key or "Unknown error"
-        if name in untold:
-            error_groups[name]["message"] = f.data.get("message", "")
-            untold.discard(name)
-            if not untold:
-                break
+    for fact in store.latest_facts(scope, "error", 1, url=url) if error_groups else ():
+        group = error_groups.get(fact.key or "Unknown error")
+        if group is not None:  # each group's message: its latest occurrence's
+            group["message"] = fact.data.get("message", "")
+    for page in scroll_mod.scroll_depth(store, period, segment, url=url):  # that page's
+        report.scroll_samples = page.views
+        report.scroll_avg_px = page.avg_depth_px
+        report.scroll_avg_pct = page.avg_depth_pct
+    report.form_fields = len({c.key or "" for c in counted["form_field"]})
+    report.form_sessions = sessions_of.get("form_field", 0)
+    report.form_submits = sum(c.count for c in counted["form_submit"])
+    report.form_submit_sessions = store.sessions_with_each(scope, ("form_field", "form_submit"),
+                                                           url)
     report.views = sum(c.count for c in view_counts)
-    report.sessions = sessions_of("page_view")
+    report.sessions = sessions_of.get("page_view", 0)
     report.exits = max(0, report.views - leaves)
     report.bounces = max(0, report.entries - leaves_entry)
     durations = store.fact_maxima(scope, "page_time", url)  # each page view's longest
@@ -186,17 +182,6 @@ def page_report(store: Store, period: Period, url: str,
         report.time_mean_ms = sum(durations) / len(durations)
         report.time_median_ms = median(durations)
     report.top_elements = top_counts(elements, TOP_ELEMENTS)
-    if scroll:
-        depths = [y for y, _ in scroll.values()]
-        report.scroll_samples = len(depths)
-        report.scroll_avg_px = sum(depths) / len(depths)
-        page_height = max(y + (vh or 0) for y, vh in scroll.values())
-        if page_height:
-            shares = [min(100.0, (y + (vh or 0)) / page_height * 100) for y, vh in scroll.values()]
-            report.scroll_avg_pct = round(sum(shares) / len(shares), 1)
-    report.form_fields = len(fields)
-    report.form_sessions = len(field_sessions)
-    report.form_submit_sessions = len(submit_sessions & field_sessions)
     report.errors = sorted(error_groups.values(), key=lambda g: (-g["count"], g["key"]))
     report.vitals = [m for page in vitals_mod.web_vitals(store, period, segment, url=url)
                      for m in page.metrics]

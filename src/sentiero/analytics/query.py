@@ -8,9 +8,12 @@ An analysis asks four questions, always within a :class:`Scope` (a time range pl
 - ``session_counts(scope, trait)``: sessions (and errored sessions) per trait value, and
   ``session_facets(scope)``: counts, durations and every trait's distribution in one pass;
 - ``fact_counts(scope, kind, by_url, by_key)``: facts and (unless ``sessions=False``)
-  distinct sessions per kind, url, key;
-- ``latest_facts(scope, kind, per_key)``: the newest few facts of each key, and
+  distinct sessions per url, key (and kind, of several with ``by_kind``);
+- ``latest_facts(scope, kind, per_key)``: the newest few facts of each key (of one page or
+  all), and
   ``fact_trait_counts(scope, kind, traits)``: distinct sessions per fact key and session traits;
+- ``sessions_with_each(scope, kinds, url)``: the sessions with facts of several kinds on one
+  page;
 - ``scope_facts(scope, kinds, url)``: the facts themselves, for what needs every value
   (percentiles, occurrences, time on page).
 
@@ -263,16 +266,18 @@ def generic_session_counts(rows: Iterable[SessionRow], trait: str) -> dict[Any, 
 
 def generic_fact_counts(facts: Iterable[Fact], by_url: bool, by_key: bool, by_day: bool = False,
                         only_url: bool = False, kind_label: str = "",
-                        with_sessions: bool = True) -> list[FactCount]:
+                        with_sessions: bool = True, by_kind: bool = False) -> list[FactCount]:
     """``only_url``: the facts are of one page (a url filter), which each count names;
-    ``kind_label``: the kind (or kinds, comma-joined) the counts name."""
+    ``kind_label``: the kind (or kinds, comma-joined) the counts name, unless ``by_kind``
+    (each kind counted apart)."""
     counts: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
     sessions: dict[tuple[str, str | None, str | None, int | None], set[str]] = {}
     last: dict[tuple[str, str | None, str | None, int | None], int] = {}
     sums: Counter[tuple[str, str | None, str | None, int | None]] = Counter()
     page: str | None = None
     for fact in facts:
-        group = (kind_label, fact.url if by_url else None, fact.key if by_key else None,
+        group = (fact.kind if by_kind else kind_label, fact.url if by_url else None,
+                 fact.key if by_key else None,
                  fact.ts_ms - fact.ts_ms % DAY_MS if by_day else None)
         counts[group] += 1
         if with_sessions:
@@ -299,6 +304,13 @@ def generic_latest_facts(facts: Iterable[Fact], per_key: int, key: str | None = 
         if key is None or fact.key == key:
             groups.setdefault(fact.key, []).append(fact)
     return newest_first(f for group in groups.values() for f in newest_first(group)[:per_key])
+
+
+def generic_sessions_with_each(facts: Iterable[Fact], kinds: tuple[str, ...]) -> int:
+    sessions: dict[str, set[str]] = {kind: set() for kind in kinds}
+    for fact in facts:
+        sessions[fact.kind].add(fact.session_id)
+    return len(set.intersection(*sessions.values())) if sessions else 0
 
 
 def generic_fact_maxima(facts: Iterable[Fact]) -> list[float]:

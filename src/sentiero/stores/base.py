@@ -708,15 +708,16 @@ class Store(TrackingStore, ABC):
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
                     by_key: bool = False, by_day: bool = False, url: str | None = None,
-                    sessions: bool = True) -> list[FactCount]:
-        """Facts of ``kind`` (or of several kinds together) in scope, on one page ``url`` if
-        given: their number, distinct sessions (unless ``sessions`` is False: the costly
-        part on SQL stores), latest time and summed values, grouped by url, key and/or UTC
-        day."""
+                    sessions: bool = True, by_kind: bool = False) -> list[FactCount]:
+        """Facts of ``kind`` (or of several kinds together, or each apart with ``by_kind``)
+        in scope, on one page ``url`` if given: their number, distinct sessions (unless
+        ``sessions`` is False: the costly part on SQL stores), latest time and summed
+        values, grouped by url, key and/or UTC day."""
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         return query.generic_fact_counts(query.generic_facts(self, scope, kinds, url),
                                          by_url, by_key, by_day, only_url=url is not None,
-                                         kind_label=",".join(kinds), with_sessions=sessions)
+                                         kind_label=",".join(kinds), with_sessions=sessions,
+                                         by_kind=by_kind)
 
     def engagement_scores(self, scope: Scope, sort: str, limit: int) -> Engagement:
         """Every session in scope scored (sentiero.analytics.engagement); the top ``limit``
@@ -735,12 +736,18 @@ class Store(TrackingStore, ABC):
         ``query.metadata_text`` prints them)."""
         return query.generic_metadata_counts(query.generic_sessions(self, scope))
 
-    def latest_facts(self, scope: Scope, kind: str, per_key: int, key: str | None = None
-                     ) -> list[Fact]:
-        """The newest ``per_key`` facts of ``kind`` in scope for each fact key (or only for
-        ``key``), all newest first (in ``query.newest_first`` order)."""
-        return query.generic_latest_facts(query.generic_facts(self, scope, (kind,)), per_key,
-                                          key)
+    def latest_facts(self, scope: Scope, kind: str, per_key: int, key: str | None = None,
+                     url: str | None = None) -> list[Fact]:
+        """The newest ``per_key`` facts of ``kind`` in scope (on ``url`` when given) for each
+        fact key (or only for ``key``), all newest first (in ``query.newest_first`` order)."""
+        return query.generic_latest_facts(query.generic_facts(self, scope, (kind,), url),
+                                          per_key, key)
+
+    def sessions_with_each(self, scope: Scope, kinds: tuple[str, ...], url: str) -> int:
+        """Distinct sessions with facts of every one of ``kinds`` in scope on one page (the
+        page report's sessions that typed in a form and submitted one)."""
+        return query.generic_sessions_with_each(
+            query.generic_facts(self, scope, kinds, url), kinds)
 
     def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
         """The largest value of each (session, window, fact key) among the facts of ``kind``

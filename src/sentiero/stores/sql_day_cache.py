@@ -6,9 +6,9 @@ days groups all of them on every request. Most of those days are over: their ans
 only when a late batch, an erasure, a purge, a compaction or an import touches them. So the
 grouped queries of the facts-query interface (``count_sessions``, ``session_counts``,
 ``session_facets``, ``metadata_counts``, ``daily_activity``, ``fact_counts``,
-``fact_maxima``, ``fact_trait_counts``; the part-2 pages' ``click_groups``, ``click_view``,
-``click_grid``, ``scroll_groups``, ``engagement_bins``, ``engagement_top``) are answered per UTC
-day, each closed day's answer stored in
+``fact_maxima``, ``fact_trait_counts``, ``sessions_with_each``; the part-2 pages'
+``click_groups``, ``click_view``, ``click_grid``, ``scroll_groups``, ``engagement_bins``,
+``engagement_top``) are answered per UTC day, each closed day's answer stored in
 ``day_cache`` under a digest of the call, and only the open edges of the range (today, a
 range that starts or ends mid-day) are queried live. The analyses themselves do not change:
 they call the same methods and get the same answers (tests/analytics runs every analysis on
@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
 import sqlalchemy as sa
@@ -77,6 +77,7 @@ DAY_US = DAY_MS * 1000
 GRACE_MS = 10 * 60_000  # a closed day is cached once it has been closed this long
 EPOCH_DAY = -1  # the day_versions row of the store-wide epoch (bumped to forget every day)
 MAX_TOUCHED_DAYS = 400  # a write spanning more days than this bumps the epoch instead
+MAX_CACHED_DAYS = 400  # a range over more days than this has its older days answered live
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -202,21 +203,33 @@ class DayPlan:
     live: list[Scope]  # the rest of the range, queried every time
 
     @staticmethod
-    def of(scope: Scope, now: int | None = None) -> DayPlan | None:
-        if scope.since is None or scope.until is None:
+    def of(scope: Scope, now: int | None = None, earliest_ms: int | None = None
+           ) -> DayPlan | None:
+        """``earliest_ms``: the earliest time of the rows the query reads (None: unknown);
+        a scope open at the start (no ``since``) is cached from that day on, one open at the
+        end (no ``until``) up to the newest closed day, the rest live. At most
+        ``MAX_CACHED_DAYS`` days are cached, the newest; older ones are live."""
+        if scope.since is None and earliest_ms is None:
             return None
-        since, until = exact_us(scope.since), exact_us(scope.until)
-        first = -(-since // DAY_US) * DAY_US  # the first day starting at or after since
-        last = (until + 1) // DAY_US * DAY_US - DAY_US  # the last day ending by until
         newest = day_of((now if now is not None else now_ms()) - GRACE_MS) - DAY_MS
-        last = min(last, newest * 1000)
+        since = exact_us(scope.since) if scope.since is not None else None
+        until = exact_us(scope.until) if scope.until is not None else None
+        # the first day starting at or after since, the last day ending by until
+        first = -(-since // DAY_US) * DAY_US if since is not None else \
+            day_of(cast(int, earliest_ms)) * 1000
+        last = min((until + 1) // DAY_US * DAY_US - DAY_US if until is not None else newest * 1000,
+                   newest * 1000)
+        earliest = first  # no row of the query's lies before it
+        first = max(first, last - (MAX_CACHED_DAYS - 1) * DAY_US)
         if last < first:
             return None
         live = []
-        if since < first:
-            live.append(Scope(_moment(since), _moment(first - 1), scope.segment))
-        if last + DAY_US <= until:
-            live.append(Scope(_moment(last + DAY_US), _moment(until), scope.segment))
+        if since < first if since is not None else earliest < first:
+            live.append(Scope(None if since is None else _moment(since), _moment(first - 1),
+                              scope.segment))
+        if until is None or last + DAY_US <= until:
+            live.append(Scope(_moment(last + DAY_US), None if until is None else _moment(until),
+                              scope.segment))
         return DayPlan(list(range(first // 1000, last // 1000 + DAY_MS, DAY_MS)), live)
 
 
@@ -512,11 +525,15 @@ class SQLDayCache:
         return self._day_versions
 
     def _by_day(self, name: str, params: tuple[Any, ...], scope: Scope, how: Cached,
-                compute: Callable[[Scope, str | None, bool], Any], split: bool = False) -> Any:
+                compute: Callable[[Scope, str | None, bool], Any], split: bool = False,
+                rows: str | None = None) -> Any:
         """``compute(scope, span, per_day)``: the live answer, or with ``per_day`` {day:
         answer} for the scope's days, in one query; ``span`` "single" / "multi" restricts
-        facts to sessions within one day / spanning several (``split``: distinct sessions)."""
-        plan = DayPlan.of(scope)
+        facts to sessions within one day / spanning several (``split``: distinct sessions).
+        ``rows`` "facts" / "sessions": what the query reads by time (facts by ``ts_ms``,
+        sessions by last activity), so a range without a start is cached from the earliest."""
+        earliest = self._earliest(rows) if scope.since is None and rows else None
+        plan = DayPlan.of(scope, earliest_ms=earliest)
         if plan is None:
             return compute(scope, None, False)
         key = _digest(name, params, scope)
@@ -549,6 +566,14 @@ class SQLDayCache:
         if split:
             parts.append(compute(scope, "multi", False))
         return how.merge(parts)
+
+    def _earliest(self, rows: str) -> int | None:
+        """The earliest fact time or session last activity (ms), from the time index."""
+        if rows == "facts":
+            col = self.tables.facts.c.ts_ms
+            return self._read(sa.select(sa.func.min(col)))[0][0]
+        us = self._read(sa.select(sa.func.min(self.tables.sessions.c.updated_us)))[0][0]
+        return None if us is None else int(us) // 1000
 
     def _cache_read(self, key: str, lo: int, hi: int
                     ) -> tuple[dict[int, int], dict[int, tuple[int, int, str]]]:
@@ -603,19 +628,19 @@ class SQLDayCache:
 
     def count_sessions(self, scope: Scope) -> int:
         return self._by_day("count_sessions", (), scope, INT, lambda s, _, d: super(
-            SQLDayCache, self).count_sessions(s, per_day=d))
+            SQLDayCache, self).count_sessions(s, per_day=d), rows="sessions")
 
     def session_counts(self, scope: Scope, trait: str) -> dict[Any, tuple[int, int]]:
         return self._by_day("session_counts", (trait,), scope, PAIRS, lambda s, _, d: super(
-            SQLDayCache, self).session_counts(s, trait, per_day=d))
+            SQLDayCache, self).session_counts(s, trait, per_day=d), rows="sessions")
 
     def session_facets(self, scope: Scope, by_trait: bool = True) -> Facets:
         return self._by_day("session_facets", (by_trait,), scope, FACETS, lambda s, _, d: super(
-            SQLDayCache, self).session_facets(s, by_trait, per_day=d))
+            SQLDayCache, self).session_facets(s, by_trait, per_day=d), rows="sessions")
 
     def metadata_counts(self, scope: Scope) -> dict[tuple[str, str], int]:
         return self._by_day("metadata_counts", (), scope, TUPLE_COUNTS, lambda s, _, d: super(
-            SQLDayCache, self).metadata_counts(s, per_day=d))
+            SQLDayCache, self).metadata_counts(s, per_day=d), rows="sessions")
 
     def daily_activity(self, scope: Scope) -> list[tuple[int, int, int]]:
         def compute(s: Scope, _: str | None, per_day: bool) -> Any:
@@ -626,14 +651,16 @@ class SQLDayCache:
 
     def fact_counts(self, scope: Scope, kind: str | tuple[str, ...], by_url: bool = False,
                     by_key: bool = False, by_day: bool = False, url: str | None = None,
-                    sessions: bool = True) -> list[FactCount]:
+                    sessions: bool = True, by_kind: bool = False) -> list[FactCount]:
         def compute(s: Scope, span: str | None, per_day: bool) -> Any:
             return super(SQLDayCache, self).fact_counts(
                 s, kind, by_url=by_url, by_key=by_key, by_day=by_day, url=url,
-                sessions=sessions, span=span, per_day=per_day)
+                sessions=sessions, by_kind=by_kind, span=span, per_day=per_day)
 
-        return self._by_day("fact_counts", (kind, by_url, by_key, by_day, url, sessions), scope,
-                            FACT_COUNTS, compute, split=sessions)
+        # (by_kind only when set: the digests of the other calls stay those already cached)
+        params = (kind, by_url, by_key, by_day, url, sessions) + ((True,) if by_kind else ())
+        return self._by_day("fact_counts", params, scope,
+                            FACT_COUNTS, compute, split=sessions, rows="facts")
 
     def fact_maxima(self, scope: Scope, kind: str, url: str | None = None) -> list[float]:
         # a page view's facts (one window) can fall on two days: sessions across days live
@@ -642,7 +669,7 @@ class SQLDayCache:
                                                          per_day=per_day)
 
         return self._by_day("fact_maxima", (kind, url), scope, SORTED_VALUES, compute,
-                            split=True)
+                            split=True, rows="facts")
 
     def fact_trait_counts(self, scope: Scope, kind: str, traits: tuple[str, ...]
                           ) -> dict[tuple[Any, ...], int]:
@@ -651,7 +678,7 @@ class SQLDayCache:
                                                                per_day=per_day)
 
         return self._by_day("fact_trait_counts", (kind, traits), scope, TUPLE_COUNTS, compute,
-                            split=True)
+                            split=True, rows="facts")
 
     # --- the funnel, conversions and forms (sentiero.analytics.funnel, .conversions,
     # .form_groups): each closed day's sessions summed up in a form that merges
@@ -704,6 +731,13 @@ class SQLDayCache:
         return self._by_day("form_completion", (url, tuple(sorted(forms.items()))), scope,
                             COMPLETION, compute, split=True)
 
+    def sessions_with_each(self, scope: Scope, kinds: tuple[str, ...], url: str) -> int:
+        def compute(s: Scope, span: str | None, per_day: bool) -> Any:
+            return super(SQLDayCache, self).sessions_with_each(s, kinds, url, span=span,
+                                                                per_day=per_day)
+
+        return self._by_day("sessions_with_each", (kinds, url), scope, INT, compute, split=True,
+                            rows="facts")
 
     # the heatmap's parts (sentiero.stores.sql_analytics.click_cells): a page view's clicks
     # (one window) can fall on two days, and distinct sessions do not add up: sessions
@@ -730,7 +764,7 @@ class SQLDayCache:
         # a page view (one window) can fall on two days: sessions across days live
         return self._by_day("scroll_groups", (url,), scope, SCROLL_GROUPS,
                             lambda s, span, d: super(SQLDayCache, self).scroll_groups(
-                                s, url, span=span, per_day=d), split=True)
+                                s, url, span=span, per_day=d), split=True, rows="facts")
 
     # the engagement page (sql_engagement.py): each session lies on the day of its last
     # activity, as in count_sessions

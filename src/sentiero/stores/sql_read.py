@@ -94,7 +94,7 @@ class SQLRead:
 
     def list_segment_sessions(self, query: SessionQuery, segment: Segment
                               ) -> list[SessionSummary]:
-        return self._list_sessions(query, self._segment_where(segment))
+        return self._list_sessions(query, self._segment_where(segment, walk=True))
 
     def _list_sessions(self, query: SessionQuery, where: list[Any]) -> list[SessionSummary]:
         self._ensure_ready()
