@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sentiero.analytics import forms
+from sentiero.analytics import forms, pages
 from sentiero.analytics.periods import resolve_period
 from sentiero.stores.base import Store
 from tests.analytics import synthetic as s
@@ -97,6 +97,10 @@ def test_fields_labels_completion_and_drop_offs(signup: Store) -> None:
     assert [(m.session_id, m.ts_ms) for m in email.examples] == [
         ("g2", START + 2 * 3_600_000 + 2600)]
     assert [(f.form, f.sessions, f.submitted) for f in page.forms] == [("signup", 3, 1)]
+    # the page report: 2 fields typed in, 3 sessions typed, 1 submit, 1 typed and submitted
+    report = pages.page_report(signup, ALL, s.SITE + "/signup")
+    assert (report.form_fields, report.form_sessions, report.form_submits,
+            report.form_submit_sessions) == (2, 3, 1, 1)
     labels = forms.field_labels(PAGE)
     assert labels[14].text == "Company" and labels[16].text == "pw"
     assert "hunter2" not in repr(labels)
@@ -176,6 +180,11 @@ def test_page_views_submits_ties_and_facts_across_batches(empty_store: Store) ->
             for f in page_facts] == [(48.0, 1000, 1470), (12.0, 1480, 1590)]
     (page,) = forms.form_pages(empty_store, ALL, url=s.SITE + "/signup")
     assert (page.started, page.completed, page.submits) == (4, 0, 2)
+    # the page report counts sessions that typed and submitted on the page, in any order or
+    # page view: g4 and g5 (3 fields: 10, 12, 14)
+    report = pages.page_report(empty_store, ALL, s.SITE + "/signup")
+    assert (report.form_fields, report.form_sessions, report.form_submits,
+            report.form_submit_sessions) == (3, 4, 2, 2)
     got = [(f.name, f.sessions, f.rate_pct, round(f.avg_fill_ms or 0, 1), f.refills,
             f.drop_offs, [(m.session_id, since_start(m.session_id, m.ts_ms)) for m in f.examples])
            for f in page.fields]
