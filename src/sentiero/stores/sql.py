@@ -15,7 +15,8 @@ path are built once per store with bind parameters, and on SQLite run on the dri
 This module holds the engine, the transaction runner, setup and migrations, the statement
 cache and the session lock; ``SQLStore`` mixes in the rest: sql_write.py (saving batches),
 sql_read.py (sessions, chunks, facts), sql_delete.py (limits, erasure, retention),
-sql_analytics.py, sql_engagement.py, sql_tracking.py and sql_funnels.py.
+sql_day_cache.py, sql_analytics.py, sql_goals.py, sql_clicks.py, sql_forms.py,
+sql_engagement.py, sql_tracking.py and sql_funnels.py.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ except ImportError:  # Windows: SQLite's busy wait alone
 from sentiero.stores.base import SchemaNotReadyError, Store, StoreError, StoreLimits, utcnow
 from sentiero.stores.group_commit import GroupCommit
 from sentiero.stores.sql_analytics import SQLAnalytics
+from sentiero.stores.sql_clicks import SQLClicks
 from sentiero.stores.sql_day_cache import SQLDayCache
 from sentiero.stores.sql_delete import SQLDelete
 from sentiero.stores.sql_direct import Direct
 from sentiero.stores.sql_engagement import Seen, SQLEngagement
 from sentiero.stores.sql_forms import SQLForms
 from sentiero.stores.sql_funnels import SQLSavedFunnels, funnels_table
+from sentiero.stores.sql_goals import SQLGoals
 from sentiero.stores.sql_helpers import _Retry, _to_us
 from sentiero.stores.sql_read import SQLRead
 from sentiero.stores.sql_schema import LATEST_VERSION, MIGRATIONS, Tables, build_tables
@@ -82,7 +85,7 @@ def normalize_url(url: str | URL) -> URL:
 
 
 class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnalytics,
-               SQLForms, SQLTracking, SQLSavedFunnels, Store):
+               SQLGoals, SQLClicks, SQLForms, SQLTracking, SQLSavedFunnels, Store):
     """``SQLStore("sqlite:///sentiero.db")``, ``SQLStore("postgresql://user@host/db")``,
     ``SQLStore("mysql://user@host/db")``.
 

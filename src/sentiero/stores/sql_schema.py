@@ -491,7 +491,7 @@ def _step10_count_indexes(conn: Connection, t: Tables) -> None:
 
 
 def _step11_click_geometry(conn: Connection, t: Tables, page: int = 5000) -> None:
-    from sentiero.stores.sql_analytics import click_values
+    from sentiero.stores.sql_clicks import click_values
 
     for column in click_columns():
         _add_column(conn, t.facts, t.facts.c[column.name])

@@ -33,7 +33,7 @@ from sentiero.stores.base import (
     window_state_json,
 )
 from sentiero.stores.group_commit import Pending
-from sentiero.stores.sql_analytics import click_values
+from sentiero.stores.sql_clicks import click_values
 from sentiero.stores.sql_day_cache import spans_days
 from sentiero.stores.sql_engagement import engagement_changes, new_session_engagement, seen_items
 from sentiero.stores.sql_forms import form_values
