@@ -17,3 +17,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def long_run(request: pytest.FixtureRequest) -> bool:
     """True under ``--long``: reliability tests use their full-size figures."""
     return bool(request.config.getoption("--long"))
+
+
+@pytest.fixture(autouse=True)
+def _no_background_warming(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built on SQL stores start a cache-warming thread (``warm_cache_interval_s``),
+    its first pass a minute later: never during a test that did not ask for one (a pass
+    would add day-cache rows under the test, or reach a store the test closed)."""
+    from sentiero.analytics import warm
+
+    monkeypatch.setattr(warm, "START_DELAY_S", 1e9)

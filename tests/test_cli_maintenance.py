@@ -356,3 +356,30 @@ def test_compact_joins_idle_windows_and_keeps_every_event(tmp_path: Path) -> Non
     assert named.stdout.startswith("Compacted 1 window: 5 chunks into 1, ")
     assert run("compact", "--store", url, "--idle", "soon").exit_code == 2
     assert run("compact", "--help").output.count("--idle") == 1
+
+
+def test_warm_cache_fills_the_day_cache_once(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from tests.analytics.test_day_cache import fill
+
+    url = f"sqlite:///{tmp_path}/w.db"
+    store = SQLStore(url)
+    fill(store)  # sessions on the last four closed days and today
+    store.close()
+    result = run("warm-cache", "--store", url)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Warmed the day cache for ")
+    for view in ("overview 14d", "overview 90d", "pages", "frustration", "engagement"):
+        assert f"  {view}: " in result.stdout
+    store = SQLStore(url)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(
+            store.tables.day_cache)).scalar()
+    store.close()
+    assert rows and rows > 10
+    again = run("warm-cache", "--store", url)
+    assert again.stdout == "Nothing warmed: every closed day is cached already.\n"
+    assert run("warm-cache", "--store", url, "--force").stdout.startswith("Warmed ")
+    assert run("warm-cache", "--store", f"file://{tmp_path}/files").stdout == (
+        "Nothing warmed: FileStore keeps no day cache.\n")

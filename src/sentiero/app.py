@@ -54,6 +54,14 @@ class Sentiero:
 
             self.compactor = BackgroundCompactor(store, settings.compact_idle_s)
             self.compactor.start()
+        self.warmer = None
+        if settings.warm_cache_interval_s is not None:
+            from sentiero.analytics.warm import BackgroundWarmer
+            from sentiero.stores.sql_day_warmth import has_day_cache
+
+            if has_day_cache(store):
+                self.warmer = BackgroundWarmer(store, settings.warm_cache_interval_s)
+                self.warmer.start()
         self.assets = Assets(settings.assets_dir)
 
     # --- apps -----------------------------------------------------------------------------

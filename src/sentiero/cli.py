@@ -1,5 +1,5 @@
 """The ``sentiero`` command: demo, serve, migrate, the maintenance commands purge,
-erase, export, import and scan, and ``keys`` (cli_keys.py)."""
+compact, warm-cache, erase, export, import and scan, and ``keys`` (cli_keys.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import sys
+import time as time_module
 import webbrowser
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
@@ -313,6 +314,37 @@ def compact(store_url: str, idle: str, session_ids: tuple[str, ...]) -> None:
     click.echo(f"Compacted {_plural(stats.windows, 'window')}: {stats.chunks_before:,} chunks "
                f"into {stats.chunks_after:,}, {stats.bytes_before:,} -> {stats.bytes_after:,} "
                f"bytes ({saved:,} saved).")
+
+
+@main.command("warm-cache")
+@click.option("--store", "store_url", envvar="SENTIERO_STORE_URL", required=True,
+              help=STORE_HELP + " Env: SENTIERO_STORE_URL.")
+@click.option("--force", is_flag=True, default=False,
+              help="Run every view even when the last pass left the day versions as they are.")
+def warm_cache_command(store_url: str, force: bool) -> None:
+    """Analytics: compute the closed days of the pages' default views into the day cache.
+
+    Runs the analyses of the overview (14, 30 and 90 days), pages, Web Vitals, client errors,
+    segments, heatmap, scroll, forms, frustration, engagement and the funnel's step picker as
+    their pages do without filters, so that a page's first request finds its days cached.
+    Cheap when nothing changed since the last pass; one process at a time (another one
+    warming: this one skips). Run it from cron a little after midnight UTC, or leave it to
+    the server's background thread (SENTIERO_WARM_CACHE_INTERVAL_S). SQL stores only.
+    """
+    from sentiero.analytics.warm import warm_cache
+
+    store = _open_store(store_url)
+    began = time_module.perf_counter()
+    try:
+        with _store_errors():
+            report = warm_cache(store, force=force)
+    finally:
+        store.close()
+    click.echo(report.describe())
+    if not report.skipped:
+        click.echo(f"Done in {time_module.perf_counter() - began:.1f} s.")
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} views failed (see the log above)")
 
 
 @main.command()

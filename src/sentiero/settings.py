@@ -111,6 +111,13 @@ class Settings:
     seconds (a thread per process, a pass every 5 minutes; docs/storage.md). None (the
     default): run ``sentiero compact`` from cron instead, which keeps level-19 compression
     off the request workers."""
+    warm_cache_interval_s: float | None = 600.0
+    """SQL stores: every this many seconds (the first time a minute after start), a
+    background thread runs the analytics pages' default views so that their closed days are
+    in the day cache before anyone opens them (docs/analytics.md, "Warming the day cache").
+    A pass that finds nothing new to cache costs two small queries, and one process warms at
+    a time. None: no thread; run ``sentiero warm-cache`` from cron instead (or not at all:
+    the first request of a page then computes its missing days)."""
     anonymize_ip: bool = True
     """Client IPs handed to the audit hook are cut to their network (IPv4 /24, IPv6 /48).
     Sentiero stores no IP at all, whatever this says."""
@@ -222,7 +229,7 @@ class Settings:
                 "redaction must be a sentiero.privacy.redaction.RedactionConfig (or a dict of "
                 f"its arguments), got {type(self.redaction).__name__}"
             )
-        for name in ("retention_period_s", "compact_idle_s"):
+        for name in ("retention_period_s", "compact_idle_s", "warm_cache_interval_s"):
             self._check_seconds(name)
         for origin in self.cors_origins:
             if not isinstance(origin, str) or not _ORIGIN.match(origin):

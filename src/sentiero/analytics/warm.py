@@ -1,0 +1,231 @@
+"""Warming the day cache: run the analyses of the analytics pages' default views (no URL, no
+filter) ahead of the visitor, so that their closed days are cached before anyone asks.
+
+A SQL store answers an analytics page per closed UTC day from its day cache
+(``sentiero.stores.sql_day_cache``); a day missing from it is computed by the first request
+that covers it: every day of a range on a page's first visit, and each new day once it is
+cacheable (10 minutes after it ended). ``warm_cache`` makes those first requests itself, in
+the same calls the pages make, for the ranges the pages open with (and the overview's
+presets), so the visitor's request finds the days cached and computes only today.
+
+Cheap when nothing is missing: a pass first compares the day versions with those the last
+complete pass recorded (``sentiero.stores.sql_day_warmth``), and stops there when they are
+unchanged. One process at a time: several workers (or a cron job beside them) find the lock
+taken and skip. Stores without a day cache: nothing to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentiero.analytics import (
+    client_errors,
+    engagement,
+    forms,
+    frustration,
+    funnel,
+    heatmap,
+    overview,
+    pages,
+    scroll,
+    vitals,
+)
+from sentiero.analytics.periods import DEFAULT_PRESET, PRESETS, Period, resolve_period
+from sentiero.analytics.query import Scope
+from sentiero.stores import sql_day_warmth
+from sentiero.stores.base import Store
+
+log = logging.getLogger(__name__)
+
+START_DELAY_S = 60.0  # after start (and after each fork): let the server come up first
+MARK = "default-views-1"  # the pass's record; a new name when the list of views changes
+
+
+def _heatmap(store: Store, period: Period) -> Any:
+    urls = pages.page_urls(store, period)  # the page opens on the first URL
+    return heatmap.heatmap(store, period, urls[0]) if urls else None
+
+
+def _forms(store: Store, period: Period) -> Any:
+    found = forms.form_pages(store, period)  # the page opens on the busiest page's fields
+    return forms.form_pages(store, period, url=found[0].url) if found else None
+
+
+def _segments(store: Store, period: Period) -> Any:
+    return (store.count_sessions(Scope(period.since, period.until)),
+            store.session_counts(Scope(), "country"))
+
+
+@dataclass(frozen=True)
+class View:
+    """A page's default view: what its handler asks the analyses with no parameter."""
+
+    label: str
+    run: Callable[[Store, Period], Any]
+    presets: tuple[int | None, ...] = (DEFAULT_PRESET,)  # None: every day (no default range)
+
+
+VIEWS = (
+    View("overview", overview.overview, PRESETS),
+    View("pages", pages.page_rows),
+    View("page picker", pages.page_urls),
+    View("web vitals", vitals.web_vitals),
+    View("client errors", lambda s, p: client_errors.error_groups(s, p, sort="count"),
+         (None,)),
+    View("segments", _segments, (None,)),
+    View("heatmap", _heatmap),
+    View("scroll", scroll.scroll_depth),
+    View("forms", _forms),
+    View("frustration", lambda s, p: frustration.frustration(
+        s, p, shown=frustration.INCIDENTS_SHOWN)),
+    View("engagement", lambda s, p: engagement.engagement(s, p, sort="score")),
+    View("funnel and conversions", funnel.tag_vocabulary),  # their step and goal pickers
+    View("export", funnel.tag_vocabulary, (None,)),  # its goal picker, over every day
+)
+
+
+@dataclass
+class WarmReport:
+    """What a pass did: ``skipped`` says why it did nothing, else the seconds per view."""
+
+    skipped: str | None = None
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(t for _, t in self.timings)
+
+    def describe(self) -> str:
+        if self.skipped:
+            return f"Nothing warmed: {self.skipped}."
+        lines = [f"  {label}: {seconds:.2f} s" for label, seconds in self.timings]
+        lines += [f"  {label}: failed ({error})" for label, error in self.failed]
+        return (f"Warmed the day cache for {len(self.timings)} default views in "
+                f"{self.seconds:.1f} s:\n" + "\n".join(lines))
+
+
+def _label(view: View, preset: int | None) -> str:
+    if len(view.presets) == 1:
+        return view.label
+    return f"{view.label} {preset}d" if preset else f"{view.label} all"
+
+
+def warm_cache(store: Store, force: bool = False, views: tuple[View, ...] = VIEWS
+               ) -> WarmReport:
+    """Run the default views' analyses so that their closed days are in the day cache.
+    ``force``: even when the last pass recorded the same day versions."""
+    if not sql_day_warmth.has_day_cache(store):
+        return WarmReport(skipped=f"{type(store).__name__} keeps no day cache")
+    with sql_day_warmth.warm_lock(store) as mine:
+        if not mine:
+            return WarmReport(skipped="another process is warming the cache")
+        before = sql_day_warmth.state(store)  # read first: a write meanwhile changes it
+        if not force and sql_day_warmth.warmed_state(store, MARK) == before:
+            return WarmReport(skipped="every closed day is cached already")
+        report = WarmReport()
+        for view in views:
+            for preset in view.presets:
+                period = resolve_period(None, None, preset, default_preset=None)
+                began = time.perf_counter()
+                try:
+                    view.run(store, period)
+                except Exception as exc:  # noqa: BLE001 - one view must not stop the rest
+                    log.exception("warming %s failed", _label(view, preset))
+                    report.failed.append((_label(view, preset), type(exc).__name__))
+                    continue
+                report.timings.append((_label(view, preset), time.perf_counter() - began))
+        if not report.failed:
+            sql_day_warmth.mark_warmed(store, MARK, before)
+        return report
+
+
+class BackgroundWarmer:
+    """A daemon thread warming the day cache every ``interval_seconds`` (the
+    ``warm_cache_interval_s`` setting), the first pass ``delay_seconds`` after it starts.
+    Every worker process runs one: the first to get the lock does the work, the others skip,
+    and a pass that finds the day versions as the last one left them costs two small
+    queries. The thread holds the warmer weakly: it ends once the app that owns it is gone."""
+
+    def __init__(self, store: Store, interval_seconds: float,
+                 delay_seconds: float | None = None) -> None:
+        self.store = store
+        self.interval_seconds = interval_seconds
+        self.delay_seconds = START_DELAY_S if delay_seconds is None else delay_seconds
+        self.last: WarmReport | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread, and again in every child forked later (gunicorn's workers):
+        threads do not survive a fork."""
+        if self._thread is None:
+            os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
+            self._restart()
+
+    def _restart(self) -> None:
+        if self._stop.is_set():
+            return
+        self._thread = threading.Thread(
+            target=_loop, args=(weakref.ref(self), self._stop, self.delay_seconds,
+                                self.interval_seconds), name="sentiero-warm", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the thread, waiting up to ``timeout`` seconds for a pass under way."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run_once(self) -> WarmReport:
+        self.last = report = warm_cache(self.store)
+        if not report.skipped:
+            log.info("warmed the day cache for %d views in %.1f s", len(report.timings),
+                     report.seconds)
+        return report
+
+
+def _restart(ref: weakref.ref[BackgroundWarmer]) -> None:
+    warmer = ref()
+    if warmer is not None:
+        warmer._restart()
+
+
+def _waited(ref: weakref.ref[BackgroundWarmer], stop: threading.Event, seconds: float
+            ) -> bool:
+    """Sleep ``seconds``; False once stopped or once the warmer is gone (looked at every
+    minute, so a dropped app's thread ends)."""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        if stop.wait(min(left, 60.0)) or ref() is None:
+            return False
+    return not stop.is_set()
+
+
+def _loop(ref: weakref.ref[BackgroundWarmer], stop: threading.Event, delay: float,
+          interval: float) -> None:
+    if not _waited(ref, stop, delay):
+        return
+    while True:
+        warmer = ref()
+        if warmer is None:
+            return
+        try:
+            warmer.run_once()
+        except Exception:  # noqa: BLE001 - a failed pass must not end the thread
+            log.exception("warming the day cache failed; retrying at the next pass")
+        del warmer
+        if not _waited(ref, stop, interval):
+            return
