@@ -15,6 +15,8 @@ one write path). Each page is requested over a real socket (werkzeug's threaded 
     python benchmarks/analytics.py --sizes 100000 --sqlite-path big.db   # keep the SQLite store
     python benchmarks/analytics.py --sizes 100000 --backends postgres --copy-from big.db
                                       # PostgreSQL gets the rows the SQLite fill wrote
+    python benchmarks/analytics.py --sizes 100000 --sqlite-path big.db --warm
+                                      # first requests after `sentiero warm-cache`
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ AGENTS = (
 COUNTRIES = ("DE", "FR", "US", "IT", "GB", "ES", "NL", "BR", "JP", "IN")
 PLANS = ("free", "pro", "team")
 ONLY: set[str] = set()  # --only
+WARM: list[bool] = []  # --warm
 PAGES = [
     ("overview 30d", "/analytics"),
     ("overview 90d", "/analytics?range=90"),
@@ -258,7 +261,8 @@ def timed_export(port: int, dataset: str) -> float:
 def measure(store: Store) -> dict[str, tuple[float, float]]:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    app = Sentiero(store=store, allow_open_dashboard=True)
+    # no background warming: the first requests are timed as they are
+    app = Sentiero(store=store, allow_open_dashboard=True, warm_cache_interval_s=None)
     root = DispatcherMiddleware(lambda e, s: [], {"/sentiero": app.wsgi_app})
     server = make_server("127.0.0.1", 0, root, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -267,6 +271,14 @@ def measure(store: Store) -> dict[str, tuple[float, float]]:
     if isinstance(store, SQLStore):  # the first request of each page finds no cached day
         with store.engine.begin() as conn:
             conn.execute(sa.delete(store.tables.day_cache))
+        if WARM:  # --warm: then what `sentiero warm-cache` does, before the first requests
+            from sentiero.analytics.warm import warm_cache
+
+            began = time.perf_counter()
+            report = warm_cache(store, force=True)
+            print(report.describe().replace("\n", "\n  "), flush=True)
+            print(f"  warm-cache from a cold cache: {time.perf_counter() - began:.1f} s",
+                  flush=True)
     try:
         for label, path in PAGES:
             if ONLY and label not in ONLY:
@@ -308,6 +320,8 @@ def main() -> None:
     parser.add_argument("--long", action="store_true", help="add 1,000,000 on PostgreSQL")
     parser.add_argument("--only", default="", help="time only these pages (comma-separated "
                         "labels of the table, e.g. 'overview 30d,pages'); no exports")
+    parser.add_argument("--warm", action="store_true", help="after clearing the day cache, "
+                        "warm it as `sentiero warm-cache` does, then time the first requests")
     parser.add_argument("--sqlite-path", help="keep the SQLite database in this file and reuse "
                         "the sessions already in it (fills only what is missing)")
     parser.add_argument("--copy-from", metavar="SQLITE_FILE",
@@ -317,6 +331,8 @@ def main() -> None:
                         "and reuse the sessions already in them")
     args = parser.parse_args()
     ONLY.update(x.strip() for x in args.only.split(",") if x.strip())
+    if args.warm:
+        WARM.append(True)
     sizes = [int(s) for s in args.sizes.split(",")]
     tpl = templates()
     results: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
@@ -358,7 +374,8 @@ def main() -> None:
     columns = list(results)
     labels = [label for label, _ in PAGES] + ["export sessions", "export stats"]
     header = "| page | " + " | ".join(f"{b} {n:,}" for b, n in columns) + " |"
-    print("\nSeconds per request: the first (no day cached yet) / the median of the next 3 "
+    first = "after `sentiero warm-cache`" if WARM else "no day cached yet"
+    print(f"\nSeconds per request: the first ({first}) / the median of the next 3 "
           "(closed days from the day cache); exports: one run\n")
     print(header)
     print("|" + "---|" * (len(columns) + 1))
