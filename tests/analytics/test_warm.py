@@ -5,7 +5,10 @@ thread starts and stops."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -92,13 +95,33 @@ def test_a_pass_with_nothing_new_does_nothing_until_a_closed_day_changes(
     assert warm.warm_cache(store, force=True).skipped is None
 
 
+HOLDER = """
+import sys
+from sentiero.stores.sql import SQLStore
+from sentiero.stores.sql_day_warmth import warm_lock
+store = SQLStore(sys.argv[1], prefix=sys.argv[2])
+with warm_lock(store) as mine:
+    print("held" if mine else "refused", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
 def test_one_process_warms_at_a_time(store: SQLStore) -> None:
-    with sql_day_warmth.warm_lock(store) as mine:
+    url = store.engine.url.render_as_string(hide_password=False)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url, store.tables.prefix],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        other = warm.warm_cache(store)  # another process holds the lock
+        assert other.skipped == "another process is warming the cache"
+        assert cached_rows(store) == 0
+    finally:
+        holder.communicate("", timeout=30)
+    assert warm.warm_cache(store).skipped is None  # released with the holder
+    with sql_day_warmth.warm_lock(store) as mine:  # and one thread of a process at a time
         assert mine
-        other = warm.warm_cache(store)
-    assert other.skipped == "another process is warming the cache"
-    assert cached_rows(store) == 0
-    assert warm.warm_cache(store).skipped is None  # released
+        assert warm.warm_cache(store).skipped == "another process is warming the cache"
 
 
 def test_stores_without_a_day_cache_are_left_alone() -> None:

@@ -29,9 +29,6 @@ try:
 except ImportError:  # pragma: no cover - Windows: a lock per process only
     fcntl = None  # type: ignore[assignment]
 
-_MEMORY_LOCK = threading.Lock()  # in-memory SQLite: one process by definition
-
-
 def has_day_cache(store: Any) -> bool:
     return isinstance(store, SQLDayCache)
 
@@ -79,13 +76,48 @@ def mark_warmed(store: Any, name: str, value: str) -> None:
 @contextmanager
 def warm_lock(store: Any) -> Iterator[bool]:
     """Yields whether this process got the warming lock (never waits): an advisory lock on
-    PostgreSQL and MySQL/MariaDB, an ``flock`` beside the SQLite file. Held by the session
-    (or file) for the whole pass, released at the end or when the process dies."""
-    key = f"{store.tables.prefix}warm"
-    if store.is_sqlite:
-        with _file_lock(store) as got:
-            yield got
-        return
+    PostgreSQL and MySQL/MariaDB, a POSIX record lock on a file beside the SQLite database
+    (released when the process dies, and not handed to a child forked meanwhile, unlike
+    ``flock``), and within the process, one thread at a time."""
+    key = f"{store.url}|{store.tables.prefix}"
+    with _in_process(key) as got:
+        if not got:
+            yield False
+        elif store.is_sqlite:
+            with _file_lock(store) as got:
+                yield got
+        else:
+            with _advisory_lock(store, f"{store.tables.prefix}warm") as got:
+                yield got
+
+
+_guard = threading.Lock()
+_held: set[str] = set()  # the warming locks this process holds
+
+
+def _forget_held() -> None:  # a forked child holds none (the thread that did is not in it)
+    global _guard, _held
+    _guard, _held = threading.Lock(), set()
+
+
+os.register_at_fork(after_in_child=_forget_held)
+
+
+@contextmanager
+def _in_process(key: str) -> Iterator[bool]:
+    with _guard:
+        got = key not in _held
+        _held.add(key)
+    try:
+        yield got
+    finally:
+        if got:
+            with _guard:
+                _held.discard(key)
+
+
+@contextmanager
+def _advisory_lock(store: Any, key: str) -> Iterator[bool]:
     with store.engine.connect() as conn:
         if store.backend == "postgresql":
             got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtext(:k))"),
@@ -105,22 +137,17 @@ def warm_lock(store: Any) -> Iterator[bool]:
 
 @contextmanager
 def _file_lock(store: Any) -> Iterator[bool]:
-    if store._memory or fcntl is None:
-        got = _MEMORY_LOCK.acquire(blocking=False)
-        try:
-            yield got
-        finally:
-            if got:
-                _MEMORY_LOCK.release()
+    if store._memory or fcntl is None:  # one process: the in-process lock is the lock
+        yield True
         return
     try:
         fd = os.open(f"{store.url.database}-warm", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:  # no file beside the database: warm unlocked (the mark still helps)
+    except OSError:  # no file beside the database: warm unlocked (the check still helps)
         yield True
         return
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             yield False
             return
