@@ -29,6 +29,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: a lock per process only
     fcntl = None  # type: ignore[assignment]
 
+
 def has_day_cache(store: Any) -> bool:
     return isinstance(store, SQLDayCache)
 
