@@ -230,6 +230,19 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnal
                 raise self._store_error(error) from error
         raise AssertionError("unreachable")
 
+    def _read_statement(self, work: Callable[[Connection], T]) -> T:
+        """A read of one statement (``work`` runs one ``_exec``). On SQLite it runs outside a
+        transaction, on the driver's cursor: one SELECT reads one snapshot by itself, and the
+        BEGIN / COMMIT around it through SQLAlchemy cost more than the statement (the events
+        endpoint reads the window state so before every batch). Elsewhere ``_run``."""
+        if not self.is_sqlite:
+            return self._run(work, write=False)
+        try:
+            with self._serial or nullcontext(), self.engine.connect() as conn:
+                return work(conn)
+        except exc.SQLAlchemyError as error:
+            raise self._store_error(error) from error
+
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
         """SQLite writers of every process queue on an ``flock`` beside the database file
@@ -401,7 +414,8 @@ class SQLStore(SQLWrite, SQLRead, SQLDelete, SQLDayCache, SQLEngagement, SQLAnal
         if self._seen is None:
             dialect = self.engine.dialect
             self._seen = Seen(self.tables, self._statement, self._insert_ignore,
-                              self.backend != "mysql" and dialect.insert_executemany_returning)
+                              self.backend != "mysql" and dialect.insert_executemany_returning,
+                              direct=self._exec if self.is_sqlite else None)
         return self._seen
 
     def _lock_session(self, conn: Connection, session_id: str) -> Any:

@@ -46,6 +46,7 @@ class SQLRead:
     _ensure_ready: Any
     _statement: Any
     _exec: Any
+    _read_statement: Any
     _segment_where: Any
 
     # --- sessions ---------------------------------------------------------------------------
@@ -256,8 +257,8 @@ class SQLRead:
                 w.c.session_id == sa.bindparam("k_sid"), w.c.window_id == sa.bindparam("k_wid"))
 
         params = {"k_sid": ref.session_id, "k_wid": ref.window_id}
-        text = self._run(lambda conn: self._exec(conn, "window_state", build, params).scalar(),
-                         write=False)
+        text = self._read_statement(
+            lambda conn: self._exec(conn, "window_state", build, params).scalar())
         return load_window_state(text)
 
     def iter_facts(
