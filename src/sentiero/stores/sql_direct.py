@@ -11,6 +11,10 @@ same bind and result processors. The statements stay SQLAlchemy Core, built once
 
 A statement this cannot run exactly (a Python-side default to fill in, an expanding ``IN``
 list, RETURNING over many rows) is run through SQLAlchemy.
+
+The driver's errors are raised as SQLAlchemy would raise them (``DBAPIError`` and its
+subclasses, wrapping the driver's), without the statement's parameters (they hold the batch),
+so the store's runner retries a locked database and turns other failures into ``StoreError``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 
@@ -67,6 +72,8 @@ class Direct:
         self._statement = statement
         self._enabled = enabled
         self._compiled: dict[Any, _Compiled | None] = {}
+        dbapi = getattr(dialect, "loaded_dbapi", None) if enabled else None
+        self._driver_error: type[Exception] = dbapi.Error if dbapi is not None else _NoError
 
     def run(self, conn: Connection, key: Any, build: Callable[[], Any],
             params: dict[str, Any] | list[dict[str, Any]]) -> Any:
@@ -96,6 +103,10 @@ class Direct:
                 fetched = [[v if f is None else f(v) for f, v in zip(results, r, strict=True)]
                            for r in fetched]
             return Rows([compiled.row._make(r) for r in fetched], cursor.rowcount)
+        except self._driver_error as error:
+            raise exc.DBAPIError.instance(compiled.sql, None, error, self._driver_error,
+                                          hide_parameters=True, dialect=self._dialect
+                                          ) from error
         finally:
             cursor.close()
 
@@ -126,6 +137,10 @@ class Direct:
                    for c in columns]
         return _Compiled(compiled.string, tuple(compiled.positiontup), binds, constants, row,
                          results if any(f is not None for f in results) else None)
+
+
+class _NoError(Exception):
+    """Caught where no driver is loaded: never raised."""
 
 
 def _returns_rows(stmt: Any, compiled: Any) -> bool:
