@@ -98,8 +98,11 @@ class Seen:
     """The ``engagement_seen`` statements of one store, built once (SQLStore._statement)."""
 
     def __init__(self, tables: Any, statement: Any, insert_ignore: Any,
-                 returning: bool) -> None:
+                 returning: bool, direct: Any = None) -> None:
+        """``direct``: the store's runner on the driver's cursor (SQLite, sql_direct.py), or
+        None to run the statements through SQLAlchemy."""
         seen = tables.seen
+        self._direct = direct
         self._select = statement("seen_select", lambda: sa.select(seen.c.item).where(
             seen.c.session_id == sa.bindparam("k_sid"),
             seen.c.item.in_(sa.bindparam("k_items", expanding=True))))
@@ -117,6 +120,11 @@ class Seen:
         if not items:
             return set()
         rows = [{"session_id": session_id, "item": i} for i in sorted(items)]
+        if self._add is not None and self._direct is not None:
+            # one row a statement: the driver's executemany returns no RETURNING rows
+            add = self._add
+            return {row["item"] for row in rows
+                    if self._direct(conn, "seen_add", lambda: add, row).first() is not None}
         if self._add is not None:
             return set(conn.execute(self._add, rows).scalars())
         known = set(conn.execute(self._select, {"k_sid": session_id,
@@ -127,9 +135,14 @@ class Seen:
 
     def insert(self, conn: Connection, session_id: str, items: set[int]) -> None:
         """Record the items of a session that had none."""
-        if items:
-            conn.execute(self._insert, [{"session_id": session_id, "item": i}
-                                        for i in sorted(items)])
+        if not items:
+            return
+        rows = [{"session_id": session_id, "item": i} for i in sorted(items)]
+        if self._direct is not None:
+            insert = self._insert
+            self._direct(conn, "seen_insert", lambda: insert, rows)
+        else:
+            conn.execute(self._insert, rows)
 
     def replace(self, conn: Connection, session_id: str, items: set[int]) -> None:
         conn.execute(self._delete, {"k_sid": session_id})
