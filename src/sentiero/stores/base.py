@@ -311,11 +311,16 @@ class Batch:
 
     @property
     def first_ms(self) -> int:
-        return min((_ts(e) for e in self.events), default=0)
+        return self.span_ms()[0]
 
     @property
     def last_ms(self) -> int:
-        return max((_ts(e) for e in self.events), default=0)
+        return self.span_ms()[1]
+
+    def span_ms(self) -> tuple[int, int]:
+        """(first_ms, last_ms) in one pass over the events; (0, 0) without events."""
+        times = [_ts(e) for e in self.events]
+        return (min(times), max(times)) if times else (0, 0)
 
 
 CONTENT_KEY_SPAN = 2**62

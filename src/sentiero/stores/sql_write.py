@@ -165,7 +165,8 @@ class SQLWrite:
         s = t.sessions
         sid, wid = batch.session_id, batch.window_id
         received_us = _to_us(batch.received_at)
-        first_ms, last_ms, count = batch.first_ms, batch.last_ms, len(batch.events)
+        first_ms, last_ms = span = batch.span_ms()
+        count = len(batch.events)
 
         session = self._lock_session(conn, sid)
         created: dict[str, Any] | None = None
@@ -173,7 +174,8 @@ class SQLWrite:
             # a new session: its row is written whole, with what this batch makes of it,
             # before the rows that refer to it (no update after; one statement, not three)
             blank = self._blank_session(sid, received_us)
-            created = {**vars(blank), **self._session_changes(blank, batch, received_us)}
+            created = {**vars(blank), **self._session_changes(blank, batch, received_us,
+                                                                     span)}
             created.update(new_session_engagement(batch.facts, created["first_ms"],
                                                   created["last_ms"]))
             if not self._insert_session(conn, created):  # another writer created it first
@@ -199,7 +201,7 @@ class SQLWrite:
         else:
             self.day_versions.touch_session(conn, session, first_ms, last_ms,
                                             received_us // 1000)
-            changes = self._session_changes(session, batch, received_us)
+            changes = self._session_changes(session, batch, received_us, span)
             changes.update(engagement_changes(conn, t.facts, self.seen, session, batch.facts,
                                               changes["first_ms"], changes["last_ms"]))
             keys = tuple(sorted(changes))
@@ -236,9 +238,11 @@ class SQLWrite:
             s, {k: sa.bindparam(k) for k in row}).returning(s.c.session_id), row
         ).first() is not None
 
-    def _session_changes(self, session: Any, batch: Batch, received_us: int) -> dict[str, Any]:
-        """The session row's columns this batch changes (engagement aside)."""
-        first_ms, last_ms = batch.first_ms, batch.last_ms
+    def _session_changes(self, session: Any, batch: Batch, received_us: int,
+                         span: tuple[int, int]) -> dict[str, Any]:
+        """The session row's columns this batch changes (engagement aside); ``span`` is
+        ``batch.span_ms()``."""
+        first_ms, last_ms = span
         changes: dict[str, Any] = {
             "updated_us": max(session.updated_us, received_us),
             "event_count": session.event_count + len(batch.events),
