@@ -176,11 +176,16 @@ class DayVersions:
         if (last - first) // DAY_MS + 1 > MAX_TOUCHED_DAYS:
             self.forget_all(conn)
             return
-        conn.execute(self._bump(), [{"d": d} for d in range(first, last + DAY_MS, DAY_MS)])
+        # both on the driver's cursor where the store runs its write path so (sql_direct.py):
+        # a late batch pays them in its transaction
+        bump = self._bump()
+        self.store._exec(conn, "bump_day", lambda: bump,
+                         [{"d": d} for d in range(first, last + DAY_MS, DAY_MS)])
         # the answers go too, not only their validity: an erased session's metadata values
         # must not stay behind in a stale answer
         c = self.store.tables.day_cache
-        conn.execute(sa.delete(c).where(c.c.day.between(first, last)))
+        self.store._exec(conn, "drop_cached_days", lambda: sa.delete(c).where(
+            c.c.day.between(sa.bindparam("lo"), sa.bindparam("hi"))), {"lo": first, "hi": last})
 
     def touch_session(self, conn: Connection, row: Any, *more_ms: int | None) -> None:
         """Bump every closed day a session row (first_ms, last_ms, updated_us) lies on, and
