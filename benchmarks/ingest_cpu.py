@@ -16,6 +16,13 @@ of the rounds; the ratio is to the bare parse.
 round (a saved batch cannot be saved again; at least 100 batches each), CPU and wall time per
 batch, best of the rounds.
 Wall minus CPU on SQLite is mostly the commit's fsync (``synchronous=FULL``).
+
+``--route``: CPU per request of the whole events route, serially, on the WSGI app that
+``sentiero serve`` mounts (request parsing, gunzip, the window state read, the pipeline, the
+save, the answer), each request an environ as gunicorn builds it; no socket and no server, so
+it is the request's own CPU without the HTTP server's and the load generator's.
+
+    python benchmarks/ingest_cpu.py --route --stores sqlite,memory --live-times
 """
 
 from __future__ import annotations
@@ -77,6 +84,53 @@ def save_ms(store_kind: str, fixture: str, settings: Settings, rounds: int
     return best
 
 
+ROUTE_REQUESTS = 600
+"""Requests per round of ``--route`` (fresh sessions each round)."""
+
+
+def route_ms(store_kind: str, fixture: str, rounds: int) -> tuple[float, float]:
+    """(CPU ms, wall ms) per request of the events route on the WSGI app, best of the
+    rounds (the first warms up)."""
+    import io
+
+    from sentiero.app import Sentiero
+
+    def environ(body: bytes) -> dict[str, object]:
+        return {
+            "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sentiero", "PATH_INFO": "/events",
+            "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000", "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)), "HTTP_CONTENT_ENCODING": "gzip",
+            "HTTP_USER_AGENT": "Python-urllib/3.11", "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }
+
+    def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
+        if not status.startswith("200"):
+            raise SystemExit(f"the events route answered {status}")
+
+    with tempfile.TemporaryDirectory(prefix="sentiero-route-") as folder:
+        url = f"sqlite:///{folder}/s.db" if store_kind == "sqlite" else "memory://"
+        app = Sentiero(settings=Settings(store_url=url, prefix="/sentiero",
+                                         allow_open_dashboard=True)).wsgi_app
+        best = (float("inf"), float("inf"))
+        for n in range(rounds + 1):
+            sessions, _ = build_sessions(fixture, ROUTE_REQUESTS, f"route{n}")
+            environs = [environ(body) for session in sessions for body, _ in session.bodies]
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for env in environs:
+                for _ in app(env, start_response):
+                    pass
+            cpu = (time.process_time() - started_cpu) * 1000 / len(environs)
+            wall = (time.perf_counter() - started) * 1000 / len(environs)
+            if n:
+                best = min(best, (cpu, wall))
+        app.web.store.close()
+    return best
+
+
 def best_ms(work, bodies: list[bytes], rounds: int) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(rounds):
@@ -95,6 +149,8 @@ def main() -> None:
     parser.add_argument("--stores", default="", help="also time save_batch: sqlite,memory")
     parser.add_argument("--live-times", action="store_true",
                         help="event times shifted to now (http_ingest.py --live-times)")
+    parser.add_argument("--route", action="store_true",
+                        help="only the events route's CPU per request (WSGI app, serial)")
     args = parser.parse_args()
     http_ingest.LIVE_TIMES = http_ingest.LIVE_TIMES or args.live_times
     settings = Settings(allow_open_dashboard=True)
@@ -120,6 +176,14 @@ def main() -> None:
         print(profiler.output_text(unicode=False, color=False, show_all=False))
         return
     rounds = 3 if args.quick else 7
+    fixtures = [f.strip() for f in args.fixtures.split(",") if f.strip()]
+    if args.route:
+        print(f"{'fixture':<13}{'store':<8}{'route CPU ms':>13}{'route wall ms':>14}")
+        for fixture in fixtures:
+            for kind in [s.strip() for s in (args.stores or "sqlite").split(",") if s.strip()]:
+                cpu_ms, wall_ms = route_ms(kind, fixture, rounds)
+                print(f"{fixture:<13}{kind:<8}{cpu_ms:>13.2f}{wall_ms:>14.2f}")
+        return
     print(f"{'fixture':<13}{'batches':>8}{'raw KB':>8}{'bare ms':>9}{'build ms':>10}"
           f"{'x bare':>8}{'+chunk ms':>11}{'x bare':>8}")
     for fixture in [f.strip() for f in args.fixtures.split(",") if f.strip()]:
