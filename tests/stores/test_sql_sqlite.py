@@ -66,6 +66,24 @@ class TestSQLiteFile(SQLStoreTests):
         writer.join(30)
         assert saved == [True] and store.get_session("s1").event_count > 0
 
+    def test_a_database_failing_under_the_write_path_is_a_store_error(
+            self, store: SQLStore) -> None:
+        # the chunk insert runs on the driver's cursor (sql_direct): its failure is answered
+        # as the store's (the events endpoint's 503), not a raw sqlite3 error (a 500), and
+        # the batch's transaction leaves nothing behind
+        from sentiero.stores.base import StoreError
+
+        chunks = store.tables.chunks.name
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TRIGGER t_full BEFORE INSERT ON {chunks} "
+                                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        with pytest.raises(StoreError, match="disk is full"):
+            store.save_batch(batch(seq=0))
+        assert store.get_session("s1") is None
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER t_full")
+        assert store.save_batch(batch(seq=0)) is True
+
     def test_batches_waiting_for_the_writer_lock_share_one_transaction(
             self, store: SQLStore) -> None:
         # while another process writes, this process's batches gather: once the lock is free
