@@ -370,7 +370,8 @@ def test_warm_cache_fills_the_day_cache_once(tmp_path: Path) -> None:
     result = run("warm-cache", "--store", url)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Warmed the day cache for ")
-    for view in ("overview 14d", "overview 90d", "pages", "frustration", "engagement"):
+    for view in ("overview 14d", "overview 90d", "pages", "frustration", "engagement",
+                 "page report http://127.0.0.1:39711/pricing.html"):  # the busiest page
         assert f"  {view}: " in result.stdout
     store = SQLStore(url)
     with store.engine.connect() as conn:

@@ -326,7 +326,8 @@ def warm_cache_command(store_url: str, force: bool) -> None:
 
     Runs the analyses of the overview (14, 30 and 90 days), pages, Web Vitals, client errors,
     segments, heatmap, scroll, forms, frustration, engagement and the funnel's step picker as
-    their pages do without filters, so that a page's first request finds its days cached.
+    their pages do without filters, then the page report, heatmap and forms of the busiest
+    pages and every saved funnel, so that a page's first request finds its days cached.
     Cheap when nothing changed since the last pass; one process at a time (another one
     warming: this one skips). Run it from cron a little after midnight UTC, or leave it to
     the server's background thread (SENTIERO_WARM_CACHE_INTERVAL_S). SQL stores only.

@@ -113,9 +113,10 @@ class Settings:
     off the request workers."""
     warm_cache_interval_s: float | None = 600.0
     """SQL stores: every this many seconds (the first time a minute after start), a
-    background thread runs the analytics pages' default views so that their closed days are
-    in the day cache before anyone opens them (docs/analytics.md, "Warming the day cache").
-    A pass that finds nothing new to cache costs two small queries, and one process warms at
+    background thread runs the analytics pages' default views, the busiest pages' report,
+    heatmap and forms and the saved funnels so that their closed days are in the day cache
+    before anyone opens them (docs/analytics.md, "Warming the day cache").
+    A pass that finds nothing new to cache costs three small queries, and one process warms at
     a time. None: no thread; run ``sentiero warm-cache`` from cron instead (or not at all:
     the first request of a page then computes its missing days)."""
     anonymize_ip: bool = True

@@ -71,10 +71,10 @@ def first_ts(recording: dict[str, Any]) -> int:
 
 
 def place(store: Store, name: str, days_ago: int, seconds: int | None, ua: str, plan: str,
-          sid: str | None = None) -> str:
+          sid: str | None = None, recording: dict[str, Any] | None = None) -> str:
     """``seconds`` after midnight, or None: across midnight, the first batch (BATCH_SIZE
-    events) before it and the rest after."""
-    recording = load_recording(name)
+    events) before it and the rest after. ``recording``: instead of the fixture ``name``."""
+    recording = recording or load_recording(name)
     day = TODAY - timedelta(days=days_ago)
     if seconds is None:
         events = recording["windows"][0]["events"]

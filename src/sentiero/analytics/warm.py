@@ -1,5 +1,6 @@
 """Warming the day cache: run the analyses of the analytics pages' default views (no URL, no
-filter) ahead of the visitor, so that their closed days are cached before anyone asks.
+filter), of the page report, heatmap and forms pages of the busiest pages, and of every saved
+funnel, ahead of the visitor, so that their closed days are cached before anyone asks.
 
 A SQL store answers an analytics page per closed UTC day from its day cache
 (``sentiero.stores.sql_day_cache``); a day missing from it is computed by the first request
@@ -10,19 +11,21 @@ presets), so the visitor's request finds the days cached and computes only today
 
 Cheap when nothing is missing: a pass first compares the day versions with those the last
 complete pass recorded (``sentiero.stores.sql_day_warmth``), and stops there when they are
-unchanged. One process at a time: several workers (or a cron job beside them) find the lock
+unchanged (the saved funnels are part of that record: a new one is warmed at the next
+pass). One process at a time: several workers (or a cron job beside them) find the lock
 taken and skip. Stores without a day cache: nothing to do.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,21 +45,30 @@ from sentiero.analytics.periods import DEFAULT_PRESET, PRESETS, Period, resolve_
 from sentiero.analytics.query import Scope
 from sentiero.stores import sql_day_warmth
 from sentiero.stores.base import Store
+from sentiero.stores.saved_funnels import SavedFunnel
 
 log = logging.getLogger(__name__)
 
 START_DELAY_S = 60.0  # after start (and after each fork): let the server come up first
-MARK = "default-views-1"  # the pass's record; a new name when the list of views changes
+MARK = "views-2"  # the pass's record; a new name when the list of views changes
+BUSIEST_PAGES = 5  # the pages (most views over the default range) whose own pages are warmed
 
 
-def _heatmap(store: Store, period: Period) -> Any:
-    urls = pages.page_urls(store, period)  # the page opens on the first URL
-    return heatmap.heatmap(store, period, urls[0]) if urls else None
+def _heatmap(store: Store, period: Period, url: str | None = None,
+             viewport: str | None = None) -> heatmap.Heatmap | None:
+    """As the heatmap page and its JSON: the URL asked or the picker's first one, if it is
+    in the picker; ``viewport`` None: the bucket with the most clicks."""
+    urls = pages.page_urls(store, period)
+    url = url or (urls[0] if urls else "")
+    return heatmap.heatmap(store, period, url, viewport) if url in urls else None
 
 
-def _forms(store: Store, period: Period) -> Any:
-    found = forms.form_pages(store, period)  # the page opens on the busiest page's fields
-    return forms.form_pages(store, period, url=found[0].url) if found else None
+def _forms(store: Store, period: Period, url: str | None = None) -> Any:
+    """As the forms page: the list, then the fields of the URL asked (or of the busiest
+    form page) when people typed on it."""
+    found = [p.url for p in forms.form_pages(store, period)]
+    url = url or (found[0] if found else "")
+    return forms.form_pages(store, period, url=url) if url in found else None
 
 
 def _segments(store: Store, period: Period) -> Any:
@@ -66,7 +78,8 @@ def _segments(store: Store, period: Period) -> Any:
 
 @dataclass(frozen=True)
 class View:
-    """A page's default view: what its handler asks the analyses with no parameter."""
+    """A view of an analytics page: what its handler asks the analyses (``VIEWS``: with no
+    parameter; ``asked_views``: with a URL or a saved funnel's steps)."""
 
     label: str
     run: Callable[[Store, Period], Any]
@@ -92,6 +105,63 @@ VIEWS = (
 )
 
 
+def _page_views(url: str) -> Iterator[View]:
+    """One busy page's report, forms and heatmap: the bucket it opens on, then every other
+    viewport bucket with clicks (the bucket picker's links)."""
+    yield View(f"page report {url}", lambda s, p: pages.page_report(s, p, url))
+    yield View(f"forms {url}", lambda s, p: _forms(s, p, url))
+    opened: list[heatmap.Heatmap | None] = []
+    yield View(f"heatmap {url}", lambda s, p: opened.append(_heatmap(s, p, url)))
+    first = opened[0] if opened else None  # run by now: the pass runs each view it is given
+    if first is not None:
+        for bucket in (b for b, clicks in first.counts.items() if clicks and b != first.bucket):
+            yield _bucket_view(url, bucket)
+
+
+def _bucket_view(url: str, bucket: str) -> View:
+    return View(f"heatmap {url} {bucket}", lambda s, p: _heatmap(s, p, url, bucket))
+
+
+def _saved_funnels(store: Store) -> list[SavedFunnel]:
+    try:
+        return store.list_funnels()
+    except NotImplementedError:
+        return []
+
+
+def _funnel_view(saved: SavedFunnel) -> View | None:
+    """The funnel page as a saved funnel's link opens it; None for one it cannot compute
+    (the page shows the message, nothing is cached)."""
+    try:
+        steps = funnel.make_steps(list(saved.steps))
+    except funnel.FunnelError:
+        return None
+    return View(f"funnel {saved.name}",
+                lambda s, p: funnel.funnel(s, p, steps, saved.within_ms))
+
+
+def asked_views(store: Store, funnels: list[SavedFunnel]) -> Iterator[View]:
+    """The views with parameters worth warming, over the default range: the busiest pages'
+    own pages, then the saved funnels. A generator the pass runs as it goes: the busiest
+    pages come from the pages view (cached by then), a heatmap's other buckets from its
+    first answer."""
+    period = resolve_period(None, None, DEFAULT_PRESET, default_preset=None)
+    for row in pages.page_rows(store, period)[:BUSIEST_PAGES]:
+        yield from _page_views(row.url)
+    for saved in funnels:
+        view = _funnel_view(saved)
+        if view is not None:
+            yield view
+
+
+def _funnels_state(funnels: list[SavedFunnel]) -> str:
+    """What of the saved funnels the pass depends on, for its record (a digest: up to
+    ``MAX_SAVED`` funnels of ten steps)."""
+    text = ";".join(f"{f.funnel_id}:{f.steps!r}:{f.within_ms}" for f in
+                    sorted(funnels, key=lambda f: f.funnel_id))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 @dataclass
 class WarmReport:
     """What a pass did: ``skipped`` says why it did nothing, else the seconds per view."""
@@ -109,7 +179,7 @@ class WarmReport:
             return f"Nothing warmed: {self.skipped}."
         lines = [f"  {label}: {seconds:.2f} s" for label, seconds in self.timings]
         lines += [f"  {label}: failed ({error})" for label, error in self.failed]
-        return (f"Warmed the day cache for {len(self.timings)} default views in "
+        return (f"Warmed the day cache for {len(self.timings)} views in "
                 f"{self.seconds:.1f} s:\n" + "\n".join(lines))
 
 
@@ -121,18 +191,21 @@ def _label(view: View, preset: int | None) -> str:
 
 def warm_cache(store: Store, force: bool = False, views: tuple[View, ...] = VIEWS
                ) -> WarmReport:
-    """Run the default views' analyses so that their closed days are in the day cache.
-    ``force``: even when the last pass recorded the same day versions."""
+    """Run the analyses of ``views`` (the default views), then of ``asked_views``, so that
+    their closed days are in the day cache. ``force``: even when the last pass recorded
+    the same day versions and saved funnels."""
     if not sql_day_warmth.has_day_cache(store):
         return WarmReport(skipped=f"{type(store).__name__} keeps no day cache")
     with sql_day_warmth.warm_lock(store) as mine:
         if not mine:
             return WarmReport(skipped="another process is warming the cache")
-        before = sql_day_warmth.state(store)  # read first: a write meanwhile changes it
+        funnels = _saved_funnels(store)
+        # read first: a write meanwhile changes it
+        before = f"{sql_day_warmth.state(store)}|{_funnels_state(funnels)}"
         if not force and sql_day_warmth.warmed_state(store, MARK) == before:
             return WarmReport(skipped="every closed day is cached already")
         report = WarmReport()
-        for view in views:
+        for view in _then(views, asked_views(store, funnels), report):
             for preset in view.presets:
                 period = resolve_period(None, None, preset, default_preset=None)
                 began = time.perf_counter()
@@ -148,12 +221,24 @@ def warm_cache(store: Store, force: bool = False, views: tuple[View, ...] = VIEW
         return report
 
 
+def _then(views: tuple[View, ...], planned: Iterator[View], report: WarmReport
+          ) -> Iterator[View]:
+    """``views``, then the planned ones; a plan that fails is a failure of the report."""
+    yield from views
+    try:
+        yield from planned
+    except Exception as exc:  # noqa: BLE001 - the views run so far stay warmed
+        log.exception("planning the views with parameters failed")
+        report.failed.append(("busiest pages and saved funnels", type(exc).__name__))
+
+
 class BackgroundWarmer:
     """A daemon thread warming the day cache every ``interval_seconds`` (the
     ``warm_cache_interval_s`` setting), the first pass ``delay_seconds`` after it starts.
     Every worker process runs one: the first to get the lock does the work, the others skip,
-    and a pass that finds the day versions as the last one left them costs two small
-    queries. The thread holds the warmer weakly: it ends once the app that owns it is gone."""
+    and a pass that finds the day versions and saved funnels as the last one left them
+    costs three small queries. The thread holds the warmer weakly: it ends once the app
+    that owns it is gone."""
 
     def __init__(self, store: Store, interval_seconds: float,
                  delay_seconds: float | None = None) -> None:
