@@ -27,12 +27,11 @@ import once; its events are the run's events in order, byte for byte.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sentiero.periodic import PeriodicJob
 from sentiero.stores.base import (
     Chunk,
     ChunkInfo,
@@ -161,50 +160,25 @@ def compact_store(store: Store, idle_seconds: float = DEFAULT_IDLE_SECONDS,
     return stats
 
 
-class BackgroundCompactor:
-    """A daemon thread compacting idle sessions every ``interval_seconds`` (the
-    ``compact_idle_minutes`` setting). Each pass looks at sessions that went idle since a day
-    before the previous pass, so a long-idle archive is not re-read every time; run
-    ``sentiero compact`` once for what was stored before it was turned on."""
+class BackgroundCompactor(PeriodicJob):
+    """Compacting idle sessions every ``interval_seconds`` (the ``compact_idle_s`` setting
+    says which are idle). Each pass looks at sessions that went idle since a day before the
+    previous pass, so a long-idle archive is not re-read every time; run ``sentiero compact``
+    once for what was stored before it was turned on."""
+
+    thread_name = "sentiero-compact"
 
     def __init__(self, store: Store, idle_seconds: float, interval_seconds: float = 300.0):
+        super().__init__(interval_seconds)
         self.store = store
         self.idle_seconds = idle_seconds
-        self.interval_seconds = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._since: datetime | None = None
-
-    def start(self) -> None:
-        """Start the thread, and again in every child forked later (gunicorn's workers):
-        threads do not survive a fork."""
-        if self._thread is None:
-            os.register_at_fork(after_in_child=self._restart)
-            self._restart()
-
-    def _restart(self) -> None:
-        if self._stop.is_set():
-            return
-        self._thread = threading.Thread(target=self._loop, name="sentiero-compact",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def run_once(self) -> CompactionStats:
         started = utcnow()
         stats = compact_store(self.store, self.idle_seconds, since=self._since)
         self._since = started - timedelta(seconds=self.idle_seconds) - timedelta(days=1)
+        if stats.chunks_before:
+            log.info("compacted %d chunks into %d (%d -> %d bytes)", stats.chunks_before,
+                     stats.chunks_after, stats.bytes_before, stats.bytes_after)
         return stats
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                stats = self.run_once()
-                if stats.chunks_before:
-                    log.info("compacted %d chunks into %d (%d -> %d bytes)",
-                             stats.chunks_before, stats.chunks_after, stats.bytes_before,
-                             stats.bytes_after)
-            except Exception:  # noqa: BLE001 - a failed pass must not end the thread
-                log.exception("compaction pass failed; retrying at the next one")

@@ -18,13 +18,9 @@ taken and skip. Stores without a day cache: nothing to do.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
-import os
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +39,7 @@ from sentiero.analytics import (
 )
 from sentiero.analytics.periods import DEFAULT_PRESET, PRESETS, Period, resolve_period
 from sentiero.analytics.query import Scope
+from sentiero.periodic import PeriodicJob
 from sentiero.stores import sql_day_warmth
 from sentiero.stores.base import Store
 from sentiero.stores.saved_funnels import SavedFunnel
@@ -122,13 +119,6 @@ def _bucket_view(url: str, bucket: str) -> View:
     return View(f"heatmap {url} {bucket}", lambda s, p: _heatmap(s, p, url, bucket))
 
 
-def _saved_funnels(store: Store) -> list[SavedFunnel]:
-    try:
-        return store.list_funnels()
-    except NotImplementedError:
-        return []
-
-
 def _funnel_view(saved: SavedFunnel) -> View | None:
     """The funnel page as a saved funnel's link opens it; None for one it cannot compute
     (the page shows the message, nothing is cached)."""
@@ -199,7 +189,7 @@ def warm_cache(store: Store, force: bool = False, views: tuple[View, ...] = VIEW
     with sql_day_warmth.warm_lock(store) as mine:
         if not mine:
             return WarmReport(skipped="another process is warming the cache")
-        funnels = _saved_funnels(store)
+        funnels = store.list_funnels()  # every store with a day cache keeps them
         # read first: a write meanwhile changes it
         before = f"{sql_day_warmth.state(store)}|{_funnels_state(funnels)}"
         if not force and sql_day_warmth.warmed_state(store, MARK) == before:
@@ -232,47 +222,20 @@ def _then(views: tuple[View, ...], planned: Iterator[View], report: WarmReport
         report.failed.append(("busiest pages and saved funnels", type(exc).__name__))
 
 
-class BackgroundWarmer:
-    """A daemon thread warming the day cache every ``interval_seconds`` (the
-    ``warm_cache_interval_s`` setting), the first pass ``delay_seconds`` after it starts.
-    Every worker process runs one: the first to get the lock does the work, the others skip,
-    and a pass that finds the day versions and saved funnels as the last one left them
-    costs three small queries. The thread holds the warmer weakly: it ends once the app
-    that owns it is gone."""
+class BackgroundWarmer(PeriodicJob):
+    """Warming the day cache every ``interval_seconds`` (the ``warm_cache_interval_s``
+    setting), the first pass ``delay_seconds`` after start. Every worker process runs one:
+    the first to get the lock does the work, the others skip, and a pass that finds the day
+    versions and saved funnels as the last one left them costs three small queries."""
+
+    thread_name = "sentiero-warm"
 
     def __init__(self, store: Store, interval_seconds: float,
                  delay_seconds: float | None = None) -> None:
+        super().__init__(interval_seconds,
+                         START_DELAY_S if delay_seconds is None else delay_seconds)
         self.store = store
-        self.interval_seconds = interval_seconds
-        self.delay_seconds = START_DELAY_S if delay_seconds is None else delay_seconds
         self.last: WarmReport | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the thread, and again in every child forked later (gunicorn's workers):
-        threads do not survive a fork."""
-        if self._thread is None:
-            os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
-            self._restart()
-
-    def _restart(self) -> None:
-        if self._stop.is_set():
-            return
-        self._thread = threading.Thread(
-            target=_loop, args=(weakref.ref(self), self._stop, self.delay_seconds,
-                                self.interval_seconds), name="sentiero-warm", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop the thread, waiting up to ``timeout`` seconds for a pass under way."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def run_once(self) -> WarmReport:
         self.last = report = warm_cache(self.store)
@@ -280,37 +243,3 @@ class BackgroundWarmer:
             log.info("warmed the day cache for %d views in %.1f s", len(report.timings),
                      report.seconds)
         return report
-
-
-def _restart(ref: weakref.ref[BackgroundWarmer]) -> None:
-    warmer = ref()
-    if warmer is not None:
-        warmer._restart()
-
-
-def _waited(ref: weakref.ref[BackgroundWarmer], stop: threading.Event, seconds: float
-            ) -> bool:
-    """Sleep ``seconds``; False once stopped or once the warmer is gone (looked at every
-    minute, so a dropped app's thread ends)."""
-    until = time.monotonic() + seconds
-    while (left := until - time.monotonic()) > 0:
-        if stop.wait(min(left, 60.0)) or ref() is None:
-            return False
-    return not stop.is_set()
-
-
-def _loop(ref: weakref.ref[BackgroundWarmer], stop: threading.Event, delay: float,
-          interval: float) -> None:
-    if not _waited(ref, stop, delay):
-        return
-    while True:
-        warmer = ref()
-        if warmer is None:
-            return
-        try:
-            warmer.run_once()
-        except Exception:  # noqa: BLE001 - a failed pass must not end the thread
-            log.exception("warming the day cache failed; retrying at the next pass")
-        del warmer
-        if not _waited(ref, stop, interval):
-            return
