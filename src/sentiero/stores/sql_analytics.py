@@ -230,7 +230,7 @@ class SQLAnalytics:
         # index applies), not by testing every fact of the kind in the range against the list
         # (30 days at 100,000 sessions: 0.3 s)
         by_session = isinstance(spanning, list)
-        kind = f.c.kind.concat("") if by_session else f.c.kind
+        kind = unindexed(f.c.kind) if by_session else f.c.kind
         where: list[Any] = [] if not kinds else \
             [kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds)]
         # a day or two (the day cache's live edges): the time index finds the few rows
@@ -241,7 +241,7 @@ class SQLAnalytics:
         if scope.until is not None:
             where.append(ts <= to_ms(scope.until))
         if url is not None:
-            where.append((f.c.url + "" if by_session else f.c.url) == url)
+            where.append((unindexed(f.c.url) if by_session else f.c.url) == url)
         if not scope.segment.empty:
             where.append(f.c.session_id.in_(
                 sa.select(s.c.session_id).where(*self._segment_where(scope.segment))))
