@@ -180,3 +180,22 @@ def test_the_mouse_move_map_draws_over_the_recorded_page(
         assert page.locator("a.heatmap-spot-link").count() == 0  # nothing to list
         page.screenshot(path=f"/tmp/moves-{width}.png", full_page=True)
         context.close()
+
+
+@pytest.mark.parametrize("path", [
+    "/issues?source=client&since=2020-01-01",
+    "/analytics/frustration?since=2020-01-01",
+    "/analytics/scroll?since=2020-01-01",
+])
+def test_analytics_pages_fit_a_phone(site: tuple[str, MemoryStore], browser: Any,
+                                     path: str) -> None:
+    """At 390 px the page scrolls down, not sideways: wide tables become a card per row and
+    long URLs in headings are cut (the client errors table was 754 px wide)."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(base + path)
+    assert page.locator("main, .container").first.inner_text()  # the page rendered
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+    context.close()
